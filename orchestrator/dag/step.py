@@ -1,0 +1,196 @@
+"""The ``@step`` decorator and the :class:`Step` it returns (DESIGN §2)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from typing import Any, overload
+
+from orchestrator.errors import DagError
+
+
+class StepKind(StrEnum):
+    """How the executor calls a step function."""
+
+    ASYNC = "async"
+    SYNC = "sync"  # runs in a worker thread
+    ASYNC_GEN = "async_gen"
+    SYNC_GEN = "sync_gen"  # each next() runs in a worker thread
+
+
+def _kind_of(fn: Callable[..., Any]) -> StepKind:
+    if inspect.isasyncgenfunction(fn):
+        return StepKind.ASYNC_GEN
+    if inspect.isgeneratorfunction(fn):
+        return StepKind.SYNC_GEN
+    if inspect.iscoroutinefunction(fn):
+        return StepKind.ASYNC
+    return StepKind.SYNC
+
+
+class Step:
+    """A function registered as a DAG step; calling it calls the function unchanged.
+
+    Attributes:
+        fn: The decorated function.
+        name: Unique name within a workflow (defaults to ``fn.__name__``).
+        depends_on: Upstream steps, as :class:`Step` objects or step names, in binding order.
+        parallel: May run concurrently with the job's other ready steps.
+        streams: A generator whose yielded chunks are published as ``step.chunk`` events.
+        retries: Extra attempts after the first failure (``0`` means one attempt).
+        retry_backoff_seconds: Base of the exponential backoff between attempts, in seconds.
+        timeout_seconds: Wall-clock limit per attempt, in seconds, or ``None``.
+        cache_ttl_seconds: Memoization lifetime of the output, in seconds, or ``None``.
+        kind: How the function is called (async, sync in a thread, or a generator of either).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None,
+        depends_on: Sequence[Any],
+        parallel: bool,
+        streams: bool,
+        retries: int,
+        retry_backoff_seconds: float,
+        timeout_seconds: float | None,
+        cache_ttl_seconds: float | None,
+    ) -> None:
+        self.fn = fn
+        self.name: str = name or fn.__name__
+        self.depends_on: tuple[Any, ...] = tuple(depends_on)
+        self.parallel = parallel
+        self.streams = streams
+        self.retries = retries
+        self.retry_backoff_seconds = retry_backoff_seconds
+        self.timeout_seconds = timeout_seconds
+        self.cache_ttl_seconds = cache_ttl_seconds
+        self.kind = _kind_of(fn)
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+        self._check_options()
+
+    def _check_options(self) -> None:
+        def fail(parameter: str, why: str) -> DagError:
+            return DagError(
+                f"step {self.name!r}: {parameter} {why}",
+                details={"step": self.name, "parameter": parameter},
+            )
+
+        is_gen = self.kind in (StepKind.ASYNC_GEN, StepKind.SYNC_GEN)
+        if self.streams and not is_gen:
+            raise fail("streams", "is True but the function is not a generator (use yield)")
+        if is_gen and not self.streams:
+            raise fail("streams", "must be True for a generator function")
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise fail("retries", f"must be a non-negative int, got {self.retries!r}")
+        if self.retry_backoff_seconds < 0:
+            raise fail("retry_backoff_seconds", "must be >= 0")
+        if self.timeout_seconds is not None and self.timeout_seconds <= 0:
+            raise fail("timeout_seconds", "must be > 0")
+        if self.cache_ttl_seconds is not None and self.cache_ttl_seconds <= 0:
+            raise fail("cache_ttl_seconds", "must be > 0")
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise fail("name", f"must be an identifier, got {self.name!r}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the step's function directly (handy in unit tests)."""
+        return self.fn(*args, **kwargs)
+
+    def options(self) -> dict[str, Any]:
+        """Return the step's options as JSON, for ``GET /v1/workflows``."""
+        return {
+            "parallel": self.parallel,
+            "streams": self.streams,
+            "retries": self.retries,
+            "retry_backoff_seconds": self.retry_backoff_seconds,
+            "timeout_seconds": self.timeout_seconds,
+            "cache_ttl_seconds": self.cache_ttl_seconds,
+            "kind": self.kind.value,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Step {self.name}>"
+
+
+@overload
+def step(fn: Callable[..., Any], /) -> Step: ...
+
+
+@overload
+def step(
+    fn: None = None,
+    /,
+    *,
+    name: str | None = None,
+    depends_on: Sequence[Any] = (),
+    parallel: bool = False,
+    streams: bool = False,
+    retries: int = 0,
+    retry_backoff_seconds: float = 1.0,
+    timeout_seconds: float | None = None,
+    cache_ttl_seconds: float | None = None,
+) -> Callable[[Callable[..., Any]], Step]: ...
+
+
+def step(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    depends_on: Sequence[Any] = (),
+    parallel: bool = False,
+    streams: bool = False,
+    retries: int = 0,
+    retry_backoff_seconds: float = 1.0,
+    timeout_seconds: float | None = None,
+    cache_ttl_seconds: float | None = None,
+) -> Step | Callable[[Callable[..., Any]], Step]:
+    """Declare a function as a DAG step; usable as ``@step`` or ``@step(...)``.
+
+    Args:
+        fn: The function when used bare as ``@step``.
+        name: Step name; defaults to the function's name.
+        depends_on: Upstream :class:`Step` objects (or their names); their outputs fill this
+            step's parameters in this order (see :func:`orchestrator.dag.workflow.workflow`).
+        parallel: Allow this step to overlap the job's other ready steps.
+        streams: The function is a generator; each yielded chunk becomes a ``step.chunk`` event.
+        retries: Extra attempts after a failure.
+        retry_backoff_seconds: Backoff base in seconds (attempt n waits ``base * 2**(n-1)``).
+        timeout_seconds: Per-attempt limit in seconds.
+        cache_ttl_seconds: Memoize the output for this many seconds.
+
+    Returns:
+        The :class:`Step` (or a decorator producing one).
+
+    Raises:
+        DagError: An option is invalid, naming the step and the option.
+    """
+
+    def wrap(f: Callable[..., Any]) -> Step:
+        if isinstance(f, Step):
+            raise DagError(
+                f"step {f.name!r} is decorated twice", details={"step": f.name, "parameter": "fn"}
+            )
+        if not callable(f):
+            raise DagError(f"@step needs a function, got {f!r}", details={"parameter": "fn"})
+        return Step(
+            f,
+            name=name,
+            depends_on=depends_on,
+            parallel=parallel,
+            streams=streams,
+            retries=retries,
+            retry_backoff_seconds=retry_backoff_seconds,
+            timeout_seconds=timeout_seconds,
+            cache_ttl_seconds=cache_ttl_seconds,
+        )
+
+    if fn is not None:
+        return wrap(fn)
+    return wrap
+
+
+__all__ = ["Step", "StepKind", "step"]

@@ -1,0 +1,183 @@
+"""The one error tree of AgentOrchestrator.
+
+Every error a caller may catch derives from :class:`OrchestratorError` and carries a stable
+``code`` (a snake_case string that clients may match on; messages may change, codes do not)::
+
+    OrchestratorError                  code
+    ├── ConfigError                    config_invalid
+    ├── DagError                       dag_invalid
+    ├── WorkflowNotFoundError          workflow_not_found
+    ├── InputValidationError           inputs_invalid
+    ├── JobNotFoundError               job_not_found
+    ├── StepNotFoundError              step_not_found
+    ├── OutputNotFoundError            output_not_found
+    ├── JobStateConflictError          job_state_conflict
+    ├── SerializationError             output_not_serializable
+    ├── StateError                     state_unavailable
+    │   └── LeaseLostError             lease_lost
+    ├── QueueError                     queue_unavailable
+    ├── TraceError                     trace_unavailable
+    └── StepError                      step_failed
+        └── StepTimeoutError           step_timeout
+
+Control flow is separate from errors: :class:`Retry` asks for another attempt of a step, and
+:class:`JobCancelled` derives from ``BaseException`` so that ``except Exception`` in user code
+cannot swallow a cancellation. The gateway maps error classes to HTTP statuses in one table
+(``gateway/errors.py``). Modelled on Dramatiq's and httpx's error trees.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OrchestratorError(Exception):
+    """Base of every AgentOrchestrator error.
+
+    Args:
+        message: A human-readable sentence; not part of the API.
+        details: JSON-serializable context (e.g. the offending step and parameter).
+    """
+
+    code: str = "orchestrator_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the error as ``{"code", "message", "details"}`` (DESIGN §6)."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ConfigError(OrchestratorError):
+    """The settings are missing or inconsistent (raised at start-up, naming the variable)."""
+
+    code = "config_invalid"
+
+
+class DagError(OrchestratorError):
+    """A workflow's DAG is invalid; raised by ``workflow()`` naming the step and parameter."""
+
+    code = "dag_invalid"
+
+
+class WorkflowNotFoundError(OrchestratorError):
+    """No workflow of that name is registered (see ``ORCH_WORKFLOWS``)."""
+
+    code = "workflow_not_found"
+
+
+class InputValidationError(OrchestratorError):
+    """A job's inputs do not match its workflow's parameters; ``details["errors"]`` names each."""
+
+    code = "inputs_invalid"
+
+
+class JobNotFoundError(OrchestratorError):
+    """No job has that id."""
+
+    code = "job_not_found"
+
+
+class StepNotFoundError(OrchestratorError):
+    """The job's workflow has no step of that name."""
+
+    code = "step_not_found"
+
+
+class OutputNotFoundError(OrchestratorError):
+    """The step exists but has no checkpointed output (not finished, or expired)."""
+
+    code = "output_not_found"
+
+
+class JobStateConflictError(OrchestratorError):
+    """The request conflicts with the job's status (e.g. cancelling a finished job)."""
+
+    code = "job_state_conflict"
+
+
+class SerializationError(OrchestratorError):
+    """A step returned a value that is neither JSON nor a pydantic model."""
+
+    code = "output_not_serializable"
+
+
+class StateError(OrchestratorError):
+    """The state store (Redis) failed or holds something unexpected."""
+
+    code = "state_unavailable"
+
+
+class LeaseLostError(StateError):
+    """This worker no longer holds the job's lease; another worker has taken the job over."""
+
+    code = "lease_lost"
+
+
+class QueueError(OrchestratorError):
+    """The job queue (arq on Redis) could not accept or report work."""
+
+    code = "queue_unavailable"
+
+
+class TraceError(OrchestratorError):
+    """The trace store (PostgreSQL or SQLite) failed."""
+
+    code = "trace_unavailable"
+
+
+class StepError(OrchestratorError):
+    """A step attempt failed; ``details`` holds the exception type and message."""
+
+    code = "step_failed"
+
+
+class StepTimeoutError(StepError):
+    """A step attempt ran longer than its ``timeout_seconds``."""
+
+    code = "step_timeout"
+
+
+class Retry(Exception):  # noqa: N818 - the public name of DESIGN §2
+    """Raised by a step to ask for another attempt.
+
+    Args:
+        after_seconds: Delay before the next attempt, in seconds; ``None`` uses the step's backoff.
+        reason: Why, published on the ``step.retrying`` event.
+
+    The attempt counts against the step's ``retries``; when none remain the step fails.
+    """
+
+    def __init__(self, after_seconds: float | None = None, reason: str | None = None) -> None:
+        super().__init__(reason or "retry requested")
+        self.after_seconds = after_seconds
+        self.reason = reason or "retry requested"
+
+
+class JobCancelled(BaseException):  # noqa: N818 - control flow, not an error
+    """Raised inside a step when its job is cancelled; derives from ``BaseException`` on purpose."""
+
+
+__all__ = [
+    "ConfigError",
+    "DagError",
+    "InputValidationError",
+    "JobCancelled",
+    "JobNotFoundError",
+    "JobStateConflictError",
+    "LeaseLostError",
+    "OrchestratorError",
+    "OutputNotFoundError",
+    "QueueError",
+    "Retry",
+    "SerializationError",
+    "StateError",
+    "StepError",
+    "StepNotFoundError",
+    "StepTimeoutError",
+    "TraceError",
+    "WorkflowNotFoundError",
+]

@@ -1,0 +1,56 @@
+"""Every Redis key this project writes, built in one place (DESIGN §4).
+
+arq's own keys (``arq:queue``, ``arq:job:<id>``, ``arq:in-progress:<id>``, ``arq:result:<id>``)
+are arq's; we only name the queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.types import JobId, StepName
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder for one key prefix (``orch`` unless configured).
+
+    TTLs, and why:
+    - ``job``, ``state``, ``events``: ``state.ttl_seconds`` after the job ends — long enough for
+      late clients to replay a stream and for ``GET .../output``; PostgreSQL keeps the history.
+      They also get that TTL when written, so an abandoned job cannot leak keys forever.
+    - ``lease``: ``lease.ttl_seconds`` (a few seconds), renewed by the owner's heartbeat; when the
+      owner dies the key lapses and another worker resumes the job.
+    - ``leases``: no TTL; a sorted set indexing running jobs by lease deadline (ms) so that
+      workers find lapsed leases with one ZRANGEBYSCORE; members are removed when jobs end.
+    - ``cache``: ``cache_ttl_seconds`` of the step.
+    """
+
+    prefix: str = "orch"
+
+    def job(self, job_id: JobId) -> str:
+        """Hash: status, workflow, inputs, per-step status and attempts, event seq."""
+        return f"{self.prefix}:job:{job_id}"
+
+    def state(self, job_id: JobId, step: StepName) -> str:
+        """String: a step's checkpointed (serialized) output."""
+        return f"{self.prefix}:state:{job_id}:{step}"
+
+    def events(self, job_id: JobId) -> str:
+        """Stream: the job's events; entry ids are the SSE event ids."""
+        return f"{self.prefix}:events:{job_id}"
+
+    def lease(self, job_id: JobId) -> str:
+        """String: the id of the worker running the job."""
+        return f"{self.prefix}:lease:{job_id}"
+
+    def leases(self) -> str:
+        """Sorted set: running job id → lease deadline in epoch milliseconds."""
+        return f"{self.prefix}:leases"
+
+    def cache(self, step: StepName, fingerprint: str) -> str:
+        """String: a memoized step output."""
+        return f"{self.prefix}:cache:{step}:{fingerprint}"
+
+
+__all__ = ["Keys"]

@@ -1,0 +1,142 @@
+"""The state-store seam: job state, checkpoints, events and leases (DESIGN §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from orchestrator.events import Event
+from orchestrator.state.records import JobState
+from orchestrator.types import JobId, JobStatus, JSONValue, StepName
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to publish; ``id``, ``seq`` and ``ts`` are assigned on publication."""
+
+    type: str
+    step: str | None = None
+    attempt: int | None = None
+    data: JSONValue = None
+
+
+class StateStore(Protocol):
+    """Where a job's live state lives; every method is atomic on its own.
+
+    ``worker_id`` arguments fence writes: when given, the write happens only while that worker
+    holds the job's lease, otherwise :class:`~orchestrator.errors.LeaseLostError` is raised.
+    """
+
+    async def create_job(
+        self,
+        job_id: JobId,
+        *,
+        workflow: str,
+        version: str,
+        inputs: Mapping[str, JSONValue],
+        created_at: float,
+        arq_job_id: str,
+        trace: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create the job as ``queued`` and publish ``job.queued``; returns the event id."""
+        ...
+
+    async def get_job(self, job_id: JobId) -> JobState | None:
+        """Return the job's live state, or ``None`` if unknown or expired."""
+        ...
+
+    async def update(
+        self,
+        job_id: JobId,
+        fields: Mapping[str, str | int | float],
+        event: NewEvent | None = None,
+        *,
+        worker_id: str | None = None,
+    ) -> str | None:
+        """Set job-hash fields and publish ``event`` atomically; returns the event id."""
+        ...
+
+    async def publish_many(
+        self, job_id: JobId, events: Sequence[NewEvent], *, worker_id: str | None = None
+    ) -> list[str]:
+        """Publish events in order in one round trip; returns their ids."""
+        ...
+
+    async def checkpoint(
+        self,
+        job_id: JobId,
+        step: StepName,
+        output: bytes,
+        fields: Mapping[str, str | int | float],
+        event: NewEvent,
+        *,
+        worker_id: str | None = None,
+    ) -> bool:
+        """Write a step's output, its fields and its event atomically.
+
+        Returns:
+            ``False`` (and changes nothing) when the step already had a checkpoint.
+        """
+        ...
+
+    async def load_checkpoints(
+        self, job_id: JobId, steps: Sequence[StepName]
+    ) -> dict[StepName, bytes]:
+        """Return the checkpointed outputs of those ``steps`` that have one."""
+        ...
+
+    async def finish(
+        self,
+        job_id: JobId,
+        status: JobStatus,
+        steps: Sequence[StepName],
+        fields: Mapping[str, str | int | float],
+        data: JSONValue,
+        *,
+        worker_id: str | None = None,
+    ) -> str:
+        """End the job: status, terminal event, post-job TTLs, lease released; returns event id."""
+        ...
+
+    async def request_cancel(self, job_id: JobId, data: JSONValue) -> str:
+        """Cancel a queued job or flag a running one: ``cancelled``, ``requested``, the terminal
+        status it already had, or ``missing``."""
+        ...
+
+    async def acquire_lease(self, job_id: JobId, worker_id: str, ttl_seconds: float) -> str:
+        """Take the job's lease: ``OK``, ``HELD``, ``MISSING`` or the job's terminal status."""
+        ...
+
+    async def renew_lease(self, job_id: JobId, worker_id: str, ttl_seconds: float) -> str:
+        """Extend a held lease: ``OK``, ``CANCEL`` (renewed, cancel requested) or ``LOST``."""
+        ...
+
+    async def release_lease(self, job_id: JobId, worker_id: str) -> None:
+        """Free the lease if held and drop the job from the lease index."""
+        ...
+
+    async def claim_lapsed(
+        self, *, now_ms: int, claim_seconds: float, limit: int = 100
+    ) -> list[tuple[JobId, str]]:
+        """Claim running jobs whose lease lapsed; returns ``(job_id, old arq job id)`` pairs."""
+        ...
+
+    async def read_events(
+        self, job_id: JobId, after: str | None = None, count: int = 1000
+    ) -> list[Event]:
+        """Return stored events after the id ``after`` (from the start when ``None``)."""
+        ...
+
+    async def wait_events(
+        self, job_id: JobId, after: str, *, timeout_seconds: float, count: int = 1000
+    ) -> list[Event]:
+        """Block until events after ``after`` exist or the timeout passes (then ``[]``)."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise :class:`~orchestrator.errors.StateError` when the store is unreachable."""
+        ...
+
+
+__all__ = ["NewEvent", "StateStore"]

@@ -1,0 +1,66 @@
+"""The live state of a job as the state store returns it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from orchestrator.types import JobId, JobStatus, JSONValue, StepName
+
+
+@dataclass(slots=True)
+class StepState:
+    """A step's live status within a job.
+
+    Attributes:
+        status: A :class:`~orchestrator.types.StepStatus` value.
+        attempt: Attempts started so far.
+        started_at: Epoch seconds of the latest attempt's start, or ``None``.
+        finished_at: Epoch seconds of the end, or ``None``.
+        error: ``{"code", "message", "details"}`` of the latest failure, or ``None``.
+    """
+
+    status: str = "pending"
+    attempt: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: JSONValue = None
+
+
+@dataclass(slots=True)
+class JobState:
+    """A job's live state (the ``orch:job:{job_id}`` hash).
+
+    Attributes:
+        job_id: The job.
+        status: Current :class:`JobStatus`.
+        workflow: Workflow name.
+        version: Workflow fingerprint the job was submitted with.
+        inputs: Validated inputs.
+        created_at, started_at, finished_at: Epoch seconds, or ``None``.
+        runs: How many times a worker started the job (1 unless resumed).
+        cancel_requested: A cancel was asked for while it ran.
+        arq_job_id: The arq job currently carrying the job.
+        result: ``{sink: output}`` when succeeded.
+        error: ``{"code", "message", "details"}`` when failed.
+        trace: W3C trace context of the submit.
+        steps: ``{step: StepState}`` for steps that have started at least once.
+    """
+
+    job_id: JobId
+    status: JobStatus
+    workflow: str
+    version: str = ""
+    inputs: dict[str, JSONValue] = field(default_factory=dict)
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    runs: int = 0
+    cancel_requested: bool = False
+    arq_job_id: str | None = None
+    result: JSONValue = None
+    error: JSONValue = None
+    trace: dict[str, str] = field(default_factory=dict)
+    steps: dict[StepName, StepState] = field(default_factory=dict)
+
+
+__all__ = ["JobState", "StepState"]

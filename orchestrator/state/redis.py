@@ -1,0 +1,283 @@
+"""The Redis state store: job hash, checkpoints, event stream and leases (DESIGN §4)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from orchestrator.errors import LeaseLostError, StateError
+from orchestrator.events import Event
+from orchestrator.keys import Keys
+from orchestrator.serialization import dumps
+from orchestrator.state import scripts
+from orchestrator.state.base import NewEvent
+from orchestrator.state.codec import decode_job
+from orchestrator.state.records import JobState
+from orchestrator.types import JobId, JobStatus, JSONValue, StepName
+
+
+def _flat(fields: Mapping[str, str | int | float]) -> list[str]:
+    out: list[str] = []
+    for k, v in fields.items():
+        out.append(k)
+        out.append(str(v))
+    return out
+
+
+def _event_args(event: NewEvent | None) -> list[str]:
+    if event is None:
+        return ["", "", "", str(time.time()), ""]
+    return [
+        event.type,
+        event.step or "",
+        "" if event.attempt is None else str(event.attempt),
+        repr(time.time()),
+        dumps(event.data).decode(),
+    ]
+
+
+class RedisStateStore:
+    """:class:`~orchestrator.state.base.StateStore` on Redis ≥ 6.2 (streams, Lua).
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client (bytes replies); the caller owns and closes it.
+        keys: The key builder.
+        ttl_seconds: Post-job lifetime of the job's keys (also set on every write).
+        events_maxlen: Approximate cap on a job's stream length.
+    """
+
+    def __init__(
+        self, redis: Redis, *, keys: Keys, ttl_seconds: int, events_maxlen: int
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.ttl_seconds = ttl_seconds
+        self.events_maxlen = events_maxlen
+        self._apply = redis.register_script(scripts.APPLY)
+        self._finish = redis.register_script(scripts.FINISH)
+        self._cancel = redis.register_script(scripts.REQUEST_CANCEL)
+        self._acquire = redis.register_script(scripts.ACQUIRE_LEASE)
+        self._renew = redis.register_script(scripts.RENEW_LEASE)
+        self._release = redis.register_script(scripts.RELEASE_LEASE)
+        self._claim = redis.register_script(scripts.CLAIM_LAPSED)
+
+    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await script(keys=keys, args=args)
+        except ResponseError as exc:
+            if "LEASE_LOST" in str(exc):
+                raise LeaseLostError("this worker no longer holds the job's lease") from None
+            raise StateError(f"state script failed: {exc}") from exc
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+
+    def _job_keys(self, job_id: JobId) -> list[str]:
+        return [self.keys.job(job_id), self.keys.events(job_id), self.keys.lease(job_id)]
+
+    def _head(self, worker_id: str | None) -> list[Any]:
+        return [self.events_maxlen, self.ttl_seconds, worker_id or ""]
+
+    async def create_job(
+        self,
+        job_id: JobId,
+        *,
+        workflow: str,
+        version: str,
+        inputs: Mapping[str, JSONValue],
+        created_at: float,
+        arq_job_id: str,
+        trace: Mapping[str, str] | None = None,
+    ) -> str:
+        fields: dict[str, str | int | float] = {
+            "status": JobStatus.QUEUED.value,
+            "workflow": workflow,
+            "version": version,
+            "inputs": dumps(dict(inputs)).decode(),
+            "created_at": repr(created_at),
+            "arq_job_id": arq_job_id,
+            "trace": dumps(dict(trace or {})).decode(),
+        }
+        event = NewEvent("job.queued", data={"workflow": workflow})
+        return str(await self.update(job_id, fields, event))
+
+    async def get_job(self, job_id: JobId) -> JobState | None:
+        try:
+            raw = await self.redis.hgetall(self.keys.job(job_id))
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+        return decode_job(job_id, raw) if raw else None
+
+    async def update(
+        self,
+        job_id: JobId,
+        fields: Mapping[str, str | int | float],
+        event: NewEvent | None = None,
+        *,
+        worker_id: str | None = None,
+    ) -> str | None:
+        args = [*self._head(worker_id), "", *_event_args(event), *_flat(fields)]
+        result = await self._run(self._apply, self._job_keys(job_id), args)
+        return result.decode() if isinstance(result, bytes) and result else None
+
+    async def publish_many(
+        self, job_id: JobId, events: Sequence[NewEvent], *, worker_id: str | None = None
+    ) -> list[str]:
+        if not events:
+            return []
+        keys = self._job_keys(job_id)
+        head = [*self._head(worker_id), ""]
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for ev in events:
+                    await self._apply(keys=keys, args=[*head, *_event_args(ev)], client=pipe)
+                results = await pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+        out: list[str] = []
+        for r in results:
+            if isinstance(r, ResponseError):
+                if "LEASE_LOST" in str(r):
+                    raise LeaseLostError("this worker no longer holds the job's lease")
+                raise StateError(f"publish failed: {r}")
+            out.append(r.decode() if isinstance(r, bytes) else str(r))
+        return out
+
+    async def checkpoint(
+        self,
+        job_id: JobId,
+        step: StepName,
+        output: bytes,
+        fields: Mapping[str, str | int | float],
+        event: NewEvent,
+        *,
+        worker_id: str | None = None,
+    ) -> bool:
+        keys = [*self._job_keys(job_id), self.keys.state(job_id, step)]
+        args = [*self._head(worker_id), output, *_event_args(event), *_flat(fields)]
+        result = await self._run(self._apply, keys, args)
+        return result not in (b"EXISTS", "EXISTS")
+
+    async def load_checkpoints(
+        self, job_id: JobId, steps: Sequence[StepName]
+    ) -> dict[StepName, bytes]:
+        if not steps:
+            return {}
+        try:
+            values = await self.redis.mget([self.keys.state(job_id, s) for s in steps])
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+        return {s: v for s, v in zip(steps, values, strict=True) if v is not None}
+
+    async def finish(
+        self,
+        job_id: JobId,
+        status: JobStatus,
+        steps: Sequence[StepName],
+        fields: Mapping[str, str | int | float],
+        data: JSONValue,
+        *,
+        worker_id: str | None = None,
+    ) -> str:
+        keys = [
+            *self._job_keys(job_id),
+            self.keys.leases(),
+            *(self.keys.state(job_id, s) for s in steps),
+        ]
+        all_fields = {"status": status.value, "finished_at": repr(time.time()), **fields}
+        args = [
+            *self._head(worker_id),
+            job_id,
+            f"job.{status.value}",
+            repr(time.time()),
+            dumps(data).decode(),
+            *_flat(all_fields),
+        ]
+        result = await self._run(self._finish, keys, args)
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def request_cancel(self, job_id: JobId, data: JSONValue) -> str:
+        keys = [self.keys.job(job_id), self.keys.events(job_id)]
+        args = [self.events_maxlen, self.ttl_seconds, repr(time.time()), dumps(data).decode()]
+        result = await self._run(self._cancel, keys, args)
+        text = result.decode() if isinstance(result, bytes) else str(result)
+        return "missing" if text == "MISSING" else text
+
+    def _lease_keys(self, job_id: JobId) -> list[str]:
+        return [self.keys.lease(job_id), self.keys.leases(), self.keys.job(job_id)]
+
+    async def acquire_lease(self, job_id: JobId, worker_id: str, ttl_seconds: float) -> str:
+        ttl_ms = int(ttl_seconds * 1000)
+        args = [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms, job_id]
+        result = await self._run(self._acquire, self._lease_keys(job_id), args)
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def renew_lease(self, job_id: JobId, worker_id: str, ttl_seconds: float) -> str:
+        ttl_ms = int(ttl_seconds * 1000)
+        args = [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms, job_id]
+        result = await self._run(self._renew, self._lease_keys(job_id), args)
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def release_lease(self, job_id: JobId, worker_id: str) -> None:
+        keys = [self.keys.lease(job_id), self.keys.leases()]
+        await self._run(self._release, keys, [worker_id, job_id])
+
+    async def claim_lapsed(
+        self, *, now_ms: int, claim_seconds: float, limit: int = 100
+    ) -> list[tuple[JobId, str]]:
+        try:
+            candidates = await self.redis.zrangebyscore(
+                self.keys.leases(), "-inf", now_ms, start=0, num=limit
+            )
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+        claimed: list[tuple[JobId, str]] = []
+        until = now_ms + int(claim_seconds * 1000)
+        for raw in candidates:
+            job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            ok, arq_id = await self._run(
+                self._claim, self._lease_keys(job_id), [job_id, now_ms, until]
+            )
+            if int(ok) == 1:
+                claimed.append((job_id, arq_id.decode() if isinstance(arq_id, bytes) else arq_id))
+        return claimed
+
+    async def read_events(
+        self, job_id: JobId, after: str | None = None, count: int = 1000
+    ) -> list[Event]:
+        start = "-" if after is None else f"({after}"
+        try:
+            entries = await self.redis.xrange(self.keys.events(job_id), start, "+", count=count)
+        except ResponseError as exc:
+            raise StateError(f"bad event id {after!r}: {exc}") from exc
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+        return [Event.from_stream(job_id, eid, fields) for eid, fields in entries]
+
+    async def wait_events(
+        self, job_id: JobId, after: str, *, timeout_seconds: float, count: int = 1000
+    ) -> list[Event]:
+        try:
+            reply = await self.redis.xread(
+                {self.keys.events(job_id): after},
+                count=count,
+                block=max(1, int(timeout_seconds * 1000)),
+            )
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+        if not reply:
+            return []
+        _, entries = reply[0]
+        return [Event.from_stream(job_id, eid, fields) for eid, fields in entries]
+
+    async def ping(self) -> None:
+        try:
+            await self.redis.ping()
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+
+
+__all__ = ["RedisStateStore"]

@@ -1,0 +1,127 @@
+"""Lua scripts of the Redis state store, registered once per client (STYLE rule 12).
+
+Each multi-key update is one script so a reader never sees half of it: a checkpoint and its
+``step.succeeded`` event land together, or neither does. Scripts that change a running job take
+the worker id and refuse (``LEASE_LOST``) when another worker holds the lease: a paused worker
+that lost its job cannot overwrite the new owner's work (lease fencing, as in Kleppmann's
+"How to do distributed locking").
+"""
+
+from __future__ import annotations
+
+# Appends one event: the per-job ``seq`` counter and the stream entry move together.
+_PUBLISH = """
+local function publish(job_key, events_key, maxlen, ttl, etype, step, attempt, ts, data)
+  local seq = redis.call('HINCRBY', job_key, 'seq', 1)
+  local id = redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*',
+    'type', etype, 'step', step, 'attempt', attempt, 'seq', seq, 'ts', ts, 'data', data)
+  redis.call('EXPIRE', events_key, ttl)
+  return id
+end
+"""
+
+# KEYS: job, events, lease, [state]
+# ARGV: maxlen, ttl, worker_id ('' = no fencing), state value, event type ('' = none),
+#       step, attempt, ts, data, [hash field, value]...
+# Returns the event id, '' when no event, or 'EXISTS' when the checkpoint was already written.
+APPLY = _PUBLISH + """
+if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then
+  return redis.error_reply('LEASE_LOST')
+end
+if #KEYS >= 4 then
+  if not redis.call('SET', KEYS[4], ARGV[4], 'NX', 'EX', ARGV[2]) then return 'EXISTS' end
+end
+if #ARGV > 9 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 10))
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+if ARGV[5] ~= '' then
+  return publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+end
+return ''
+"""
+
+# KEYS: job, events, lease, leases, state keys...
+# ARGV: maxlen, ttl, worker_id ('' = no fencing), job_id, event type, ts, data,
+#       [hash field, value]...
+# Ends a job: status and terminal event together, every key gets the post-job TTL, lease freed.
+FINISH = _PUBLISH + """
+if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then
+  return redis.error_reply('LEASE_LOST')
+end
+if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+local id = publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5], '', '', ARGV[6], ARGV[7])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+for i = 5, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[4])
+return id
+"""
+
+# KEYS: job, events
+# ARGV: maxlen, ttl, ts, data
+# Returns 'cancelled' (was queued: now cancelled), 'requested' (running: worker will stop it),
+# the terminal status when already finished, or 'MISSING'.
+REQUEST_CANCEL = _PUBLISH + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'MISSING' end
+if status == 'succeeded' or status == 'failed' or status == 'cancelled' then return status end
+if status == 'queued' then
+  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[3], 'cancel', '1')
+  publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 'job.cancelled', '', '', ARGV[3], ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 'cancelled'
+end
+redis.call('HSET', KEYS[1], 'cancel', '1')
+return 'requested'
+"""
+
+# KEYS: lease, leases, job
+# ARGV: worker_id, ttl_ms, deadline_ms, job_id
+# Returns 'OK', 'HELD' (another live worker), 'MISSING', or the job's terminal status.
+ACQUIRE_LEASE = """
+local status = redis.call('HGET', KEYS[3], 'status')
+if not status then return 'MISSING' end
+if status == 'succeeded' or status == 'failed' or status == 'cancelled' then return status end
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return 'HELD' end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 'OK'
+"""
+
+# KEYS: lease, leases, job
+# ARGV: worker_id, ttl_ms, deadline_ms, job_id
+# Returns 'LOST', 'CANCEL' (renewed; a cancel was requested) or 'OK'.
+RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LOST' end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if redis.call('HGET', KEYS[3], 'cancel') == '1' then return 'CANCEL' end
+return 'OK'
+"""
+
+# KEYS: lease, leases
+# ARGV: worker_id, job_id
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+"""
+
+# KEYS: lease, leases, job
+# ARGV: job_id, now_ms, claim_until_ms
+# Claims a job whose lease lapsed: pushes its deadline out so other reapers skip it, and
+# returns {1, arq_job_id}; returns {0, ''} when the lease is alive or the job is not running.
+CLAIM_LAPSED = """
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return {0, ''} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
+local status = redis.call('HGET', KEYS[3], 'status')
+if status ~= 'running' and status ~= 'queued' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return {0, ''}
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return {1, redis.call('HGET', KEYS[3], 'arq_job_id') or ''}
+"""
