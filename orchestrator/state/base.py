@@ -21,6 +21,10 @@ class NewEvent:
     data: JSONValue = None
 
 
+Write = tuple[Mapping[str, str | int | float], NewEvent | None]
+"""Job-hash fields to set and an event to publish with them, as one atomic write."""
+
+
 class StateStore(Protocol):
     """Where a job's live state lives; every method is atomic on its own.
 
@@ -57,10 +61,10 @@ class StateStore(Protocol):
         """Set job-hash fields and publish ``event`` atomically; returns the event id."""
         ...
 
-    async def publish_many(
-        self, job_id: JobId, events: Sequence[NewEvent], *, worker_id: str | None = None
-    ) -> list[str]:
-        """Publish events in order in one round trip; returns their ids."""
+    async def apply_many(
+        self, job_id: JobId, writes: Sequence[Write], *, worker_id: str | None = None
+    ) -> list[str | None]:
+        """Apply ``(fields, event)`` writes in order in one round trip; returns the event ids."""
         ...
 
     async def checkpoint(
@@ -139,4 +143,4 @@ class StateStore(Protocol):
         ...
 
 
-__all__ = ["NewEvent", "StateStore"]
+__all__ = ["NewEvent", "StateStore", "Write"]

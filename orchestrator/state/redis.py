@@ -14,7 +14,7 @@ from orchestrator.events import Event
 from orchestrator.keys import Keys
 from orchestrator.serialization import dumps
 from orchestrator.state import scripts
-from orchestrator.state.base import NewEvent
+from orchestrator.state.base import NewEvent, Write
 from orchestrator.state.codec import decode_job
 from orchestrator.state.records import JobState
 from orchestrator.types import JobId, JobStatus, JSONValue, StepName
@@ -123,27 +123,28 @@ class RedisStateStore:
         result = await self._run(self._apply, self._job_keys(job_id), args)
         return result.decode() if isinstance(result, bytes) and result else None
 
-    async def publish_many(
-        self, job_id: JobId, events: Sequence[NewEvent], *, worker_id: str | None = None
-    ) -> list[str]:
-        if not events:
+    async def apply_many(
+        self, job_id: JobId, writes: Sequence[Write], *, worker_id: str | None = None
+    ) -> list[str | None]:
+        if not writes:
             return []
         keys = self._job_keys(job_id)
         head = [*self._head(worker_id), ""]
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for ev in events:
-                    await self._apply(keys=keys, args=[*head, *_event_args(ev)], client=pipe)
+                for fields, ev in writes:
+                    args = [*head, *_event_args(ev), *_flat(fields)]
+                    await self._apply(keys=keys, args=args, client=pipe)
                 results = await pipe.execute(raise_on_error=False)
         except RedisError as exc:
             raise StateError(f"Redis is unavailable: {exc}") from exc
-        out: list[str] = []
+        out: list[str | None] = []
         for r in results:
             if isinstance(r, ResponseError):
                 if "LEASE_LOST" in str(r):
                     raise LeaseLostError("this worker no longer holds the job's lease")
-                raise StateError(f"publish failed: {r}")
-            out.append(r.decode() if isinstance(r, bytes) else str(r))
+                raise StateError(f"state update failed: {r}")
+            out.append(r.decode() if isinstance(r, bytes) and r else None)
         return out
 
     async def checkpoint(

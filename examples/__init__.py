@@ -1,0 +1,1 @@
+"""Runnable workflows on real input, written against the public `sdk` only (DESIGN §1)."""

@@ -1,0 +1,117 @@
+"""The ``repo_brief`` workflow: two parallel fetches, an analysis, a streamed Markdown brief.
+
+::
+
+    fetch_history ─┐
+                   ├─> analyse ──> render_brief (streams)
+    fetch_survey ──┘
+
+Its inputs are ``repo_path`` (shared by both fetch steps, default ``"."``) and ``max_commits``
+(default 30).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sdk import StepContext, step, workflow
+
+from .analysis import local_analysis
+from .claude import claude_analysis, model_name
+from .history import read_history
+from .render import brief_chunks
+from .repo import has_commits, resolve_repo_root
+from .survey import survey_repository
+
+
+@step(parallel=True)
+async def fetch_history(repo_path: str = ".", max_commits: int = 30) -> list[dict[str, str]]:
+    """The repository's last commits, read through the `mcp-server-git` MCP server over stdio.
+
+    Args:
+        repo_path: A path inside a git working tree; the history is that of its top level.
+        max_commits: How many commits to read, at least 1.
+
+    Returns:
+        ``{"sha", "author", "date", "message"}`` dicts, newest first; empty for a repository
+        without commits.
+
+    Raises:
+        ValueError: `repo_path` is not a git repository, or `max_commits` is below 1.
+        history.GitHistoryError: The server reported an error.
+        TimeoutError: The MCP session took longer than 30 s.
+    """
+    if max_commits < 1:
+        raise ValueError(f"max_commits must be at least 1, got {max_commits}")
+    root = await asyncio.to_thread(resolve_repo_root, repo_path)
+    if not await asyncio.to_thread(has_commits, root):
+        return []
+    return await read_history(root, max_commits)
+
+
+@step(parallel=True)
+def fetch_survey(repo_path: str = ".") -> dict[str, Any]:
+    """A survey of the repository's tracked files (a sync step: it runs in a thread).
+
+    Args:
+        repo_path: A path inside a git working tree; the survey covers its top level.
+
+    Returns:
+        The survey of `survey.survey_repository`: file count, lines per language, largest
+        files, top-level directories, README title.
+
+    Raises:
+        ValueError: `repo_path` is not a git repository.
+    """
+    return survey_repository(resolve_repo_root(repo_path))
+
+
+@step(depends_on=[fetch_history, fetch_survey])
+async def analyse(
+    history: list[dict[str, str]], survey: dict[str, Any], ctx: StepContext
+) -> dict[str, Any]:
+    """Analyse the history and survey with Claude, or locally when no API key is set.
+
+    Args:
+        history: The output of `fetch_history`.
+        survey: The output of `fetch_survey`.
+        ctx: The step context, used for progress events.
+
+    Returns:
+        ``{"source": "claude" | "local", "summary", "highlights", ...}`` with the facts the
+        render step needs (``repo``, ``commit_count``, ``recent_commits``); a Claude analysis
+        also carries ``model`` and ``usage``.
+
+    Raises:
+        anthropic.APIError: The Claude call failed.
+        TimeoutError: Claude did not answer in time.
+    """
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        ctx.emit({"stage": "asking_claude", "model": model_name()})
+        result = await claude_analysis(history, survey)
+    else:
+        ctx.emit({"stage": "local_analysis"})
+        result = local_analysis(history, survey)
+    ctx.emit({"stage": "analysed", "source": result["source"]})
+    return result
+
+
+@step(depends_on=[analyse], streams=True)
+async def render_brief(analysis: dict[str, Any], ctx: StepContext) -> AsyncIterator[str]:
+    """Stream the Markdown brief, one line or short section per chunk.
+
+    Args:
+        analysis: The output of `analyse`.
+        ctx: The step context (unused beyond the SDK's bookkeeping).
+
+    Yields:
+        Markdown chunks whose concatenation is the whole brief.
+    """
+    for chunk in brief_chunks(analysis):
+        yield chunk
+
+
+repo_brief = workflow("repo_brief", render_brief)

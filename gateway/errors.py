@@ -1,0 +1,116 @@
+"""Error responses: ``{"error": {"code", "message", "details"}}``, mapped from the error tree in one
+table. Bad input is a 4xx with a stable code; only an unexpected failure is a 500, and it never
+carries a stack trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from orchestrator.errors import (
+    ConfigError,
+    DagError,
+    InputValidationError,
+    JobNotFoundError,
+    JobStateConflictError,
+    OrchestratorError,
+    OutputNotFoundError,
+    QueueError,
+    StateError,
+    StepNotFoundError,
+    TraceError,
+    WorkflowNotFoundError,
+)
+
+log = structlog.get_logger("gateway.errors")
+
+STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
+    WorkflowNotFoundError: 404,
+    JobNotFoundError: 404,
+    StepNotFoundError: 404,
+    OutputNotFoundError: 404,
+    InputValidationError: 422,
+    DagError: 422,
+    JobStateConflictError: 409,
+    StateError: 503,
+    QueueError: 503,
+    TraceError: 503,
+    ConfigError: 500,
+}
+"""HTTP status of each error class; subclasses inherit their nearest ancestor's status."""
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def status_for(exc: OrchestratorError) -> int:
+    """The HTTP status for an error, by its class's nearest entry in :data:`STATUS_BY_ERROR`."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 500
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The error envelope of DESIGN §6."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the error envelope."""
+
+    @app.exception_handler(OrchestratorError)
+    async def _orchestrator(request: Request, exc: OrchestratorError) -> JSONResponse:
+        status = status_for(exc)
+        if status >= 500:
+            log.error("request failed", path=request.url.path, code=exc.code, error=exc.message)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "location": [str(p) for p in err.get("loc", ())],
+                "type": err.get("type"),
+                "message": err.get("msg"),
+            }
+            for err in exc.errors()
+        ]
+        malformed = any(e["type"] == "json_invalid" for e in errors)
+        code = "json_invalid" if malformed else "request_invalid"
+        message = "the body is not valid JSON" if malformed else "the request is invalid"
+        return JSONResponse(error_body(code, message, {"errors": errors}), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return JSONResponse(
+            error_body("internal_error", "an unexpected error occurred"), status_code=500
+        )
+
+
+__all__ = ["STATUS_BY_ERROR", "error_body", "install_error_handlers", "status_for"]

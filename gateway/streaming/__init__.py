@@ -1,0 +1,1 @@
+"""Live job events to clients: SSE and WebSocket over one replay-then-follow iterator."""

@@ -1,0 +1,52 @@
+"""``GET /v1/jobs/{id}/events``: Server-Sent Events through sse-starlette.
+
+Each event is an unnamed SSE message (so ``EventSource.onmessage`` sees all of them) whose
+``id`` is the stream id and whose ``data`` is the event JSON; the browser sends the last id back
+as ``Last-Event-ID`` when it reconnects. The response ends after the terminal event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from gateway.deps import get_jobs, get_services
+from gateway.streaming.events import check_event_id, job_events
+from orchestrator.jobs import JobService
+from orchestrator.serialization import dumps
+from orchestrator.services import Services
+
+router = APIRouter()
+
+
+@router.get(
+    "/v1/jobs/{job_id}/events",
+    summary="Stream a job's events (SSE)",
+    responses={200: {"content": {"text/event-stream": {}}}, 404: {}, 422: {}},
+)
+async def stream_events(
+    job_id: str,
+    services: Annotated[Services, Depends(get_services)],
+    jobs: Annotated[JobService, Depends(get_jobs)],
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[str | None, Query(description="Same as Last-Event-ID.")] = None,
+) -> EventSourceResponse:
+    """Replay the job's events after ``Last-Event-ID`` (or from the start), then follow live."""
+    start = check_event_id(last_event_id or after)
+    row = await jobs.exists(job_id)
+
+    async def messages() -> AsyncIterator[ServerSentEvent]:
+        async for event in job_events(services.state, row.id, start):
+            yield ServerSentEvent(data=dumps(event.to_dict()).decode(), id=event.id)
+
+    return EventSourceResponse(
+        messages(),
+        ping=15,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+__all__ = ["router"]

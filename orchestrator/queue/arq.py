@@ -1,0 +1,115 @@
+"""The job queue on arq: enqueue ``run_job(job_id)``, report depth, drop a dead run's arq job.
+
+arq's keys and behaviour are described in ``shared/notes/keda-arq-k8s.md`` §3: a job stays in
+the ``arq:queue`` sorted set (score = due time in ms) until it finishes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
+from redis.asyncio import BlockingConnectionPool
+from redis.exceptions import RedisError
+
+from orchestrator.errors import QueueError
+from orchestrator.types import JobId
+
+RUN_JOB = "run_job"
+"""The name of the one arq function: ``run_job(ctx, job_id, trace=None)``."""
+
+
+def connect_redis(url: str, *, max_connections: int) -> ArqRedis:
+    """Create an ``ArqRedis`` client (a ``redis.asyncio.Redis``) for queue and state alike.
+
+    A blocking pool waits for a free connection (up to 10 s) instead of failing when all are
+    in use, e.g. by many blocked XREADs of stream clients.
+
+    Args:
+        url: ``redis://[[user]:password@]host:port/db`` or ``unix:///path.sock``.
+        max_connections: Pool size.
+    """
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10)
+    return ArqRedis(connection_pool=pool)
+
+
+class ArqQueue:
+    """Enqueues job runs on arq.
+
+    Args:
+        redis: The ``ArqRedis`` client.
+        queue_name: arq queue (sorted set) name.
+    """
+
+    def __init__(self, redis: ArqRedis, *, queue_name: str) -> None:
+        self.redis = redis
+        self.queue_name = queue_name
+
+    async def enqueue(
+        self,
+        job_id: JobId,
+        *,
+        arq_job_id: str | None = None,
+        trace: Mapping[str, str] | None = None,
+        defer_seconds: float | None = None,
+    ) -> str | None:
+        """Enqueue ``run_job(job_id)``.
+
+        Args:
+            job_id: Our job id.
+            arq_job_id: arq's job id (defaults to ``job_id``); arq refuses a duplicate id.
+            trace: W3C trace context (``traceparent``/``tracestate``) carried to the worker.
+            defer_seconds: Run no sooner than this many seconds from now.
+
+        Returns:
+            The arq job id, or ``None`` when arq already had a job of that id.
+
+        Raises:
+            QueueError: Redis is unreachable.
+        """
+        try:
+            job = await self.redis.enqueue_job(
+                RUN_JOB,
+                job_id,
+                trace=dict(trace or {}),
+                _job_id=arq_job_id or job_id,
+                _queue_name=self.queue_name,
+                _defer_by=defer_seconds,
+            )
+        except RedisError as exc:
+            raise QueueError(f"cannot enqueue job {job_id}: {exc}") from exc
+        return None if job is None else job.job_id
+
+    async def depth(self) -> int:
+        """Due-or-running arq jobs: ``ZCOUNT queue -inf now`` (deferred jobs are not counted).
+
+        Raises:
+            QueueError: Redis is unreachable.
+        """
+        try:
+            return int(await self.redis.zcount(self.queue_name, "-inf", int(time.time() * 1000)))
+        except RedisError as exc:
+            raise QueueError(f"cannot read queue depth: {exc}") from exc
+
+    async def drop(self, arq_job_id: str) -> None:
+        """Remove an arq job whose worker died, so arq does not run it again after its timeout.
+
+        Raises:
+            QueueError: Redis is unreachable.
+        """
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zrem(self.queue_name, arq_job_id)
+                pipe.delete(
+                    job_key_prefix + arq_job_id,
+                    in_progress_key_prefix + arq_job_id,
+                    retry_key_prefix + arq_job_id,
+                )
+                await pipe.execute()
+        except RedisError as exc:
+            raise QueueError(f"cannot drop arq job {arq_job_id}: {exc}") from exc
+
+
+__all__ = ["RUN_JOB", "ArqQueue", "connect_redis"]

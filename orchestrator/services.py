@@ -1,0 +1,85 @@
+"""The connections one process needs, opened at its entry point and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis
+
+from orchestrator.config import Settings
+from orchestrator.dag.registry import WorkflowRegistry
+from orchestrator.errors import ConfigError
+from orchestrator.keys import Keys
+from orchestrator.queue.arq import ArqQueue, connect_redis
+from orchestrator.state.redis import RedisStateStore
+from orchestrator.trace.store import TraceStore
+
+
+@dataclass(slots=True)
+class Services:
+    """Settings, workflows, Redis (queue + state) and the trace store of one process.
+
+    Attributes:
+        settings: The process's settings.
+        registry: Workflows imported from ``settings.workflows``.
+        redis: The shared ``ArqRedis`` client.
+        keys: The key builder.
+        state: The Redis state store.
+        queue: The arq queue.
+        trace: The trace store (PostgreSQL or SQLite).
+    """
+
+    settings: Settings
+    registry: WorkflowRegistry
+    redis: ArqRedis
+    keys: Keys
+    state: RedisStateStore
+    queue: ArqQueue
+    trace: TraceStore
+
+    @classmethod
+    async def open(
+        cls, settings: Settings, registry: WorkflowRegistry | None = None
+    ) -> Services:
+        """Connect to Redis and the trace store; no I/O happens until first use.
+
+        Args:
+            settings: Must have ``redis.url`` and ``database.url`` set.
+            registry: Workflows; imported from ``settings.workflows`` when ``None``.
+
+        Raises:
+            ConfigError: A URL is missing or a workflow module cannot be imported.
+        """
+        if not settings.redis.url:
+            raise ConfigError(
+                "ORCH_REDIS__URL is not set (e.g. redis://127.0.0.1:6379/0); "
+                "`orchestrator dev` starts an embedded Redis when it is unset",
+                details={"setting": "ORCH_REDIS__URL"},
+            )
+        if not settings.database.url:
+            raise ConfigError(
+                "ORCH_DATABASE__URL is not set (e.g. postgresql+asyncpg://user@host/db); "
+                "`orchestrator dev` uses SQLite when it is unset",
+                details={"setting": "ORCH_DATABASE__URL"},
+            )
+        if registry is None:
+            registry = WorkflowRegistry.from_modules(settings.workflows)
+        redis = connect_redis(settings.redis.url, max_connections=settings.redis.max_connections)
+        keys = Keys(settings.state.key_prefix)
+        state = RedisStateStore(
+            redis,
+            keys=keys,
+            ttl_seconds=settings.state.ttl_seconds,
+            events_maxlen=settings.state.events_maxlen,
+        )
+        queue = ArqQueue(redis, queue_name=settings.queue.name)
+        trace = TraceStore.from_url(settings.database.url, pool_size=settings.database.pool_size)
+        return cls(settings, registry, redis, keys, state, queue, trace)
+
+    async def close(self) -> None:
+        """Close the Redis pool and dispose of the trace store's engine."""
+        await self.trace.close()
+        await self.redis.aclose(close_connection_pool=True)
+
+
+__all__ = ["Services"]

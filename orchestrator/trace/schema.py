@@ -1,0 +1,123 @@
+"""The trace store's tables (DESIGN §5), as SQLAlchemy Core objects and nothing else.
+
+Queries live in :mod:`orchestrator.trace.store`; every change here needs an Alembic revision in
+``migrations/versions`` (the migration test compares this module with the migrated schema).
+The same tables serve PostgreSQL (asyncpg) and SQLite (aiosqlite); the ``with_variant`` types pick
+``JSONB`` on PostgreSQL and an ``INTEGER`` primary key on SQLite, where only that spelling
+auto-increments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names are deterministic so that migrations (and SQLite batch mode) can name them."""
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _json() -> TypeEngine[Any]:
+    # none_as_null: a Python None is stored as SQL NULL, not as the JSON literal 'null'.
+    return JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def _big_id() -> TypeEngine[int]:
+    # SQLite only auto-increments a column spelled exactly INTEGER PRIMARY KEY.
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _timestamp() -> DateTime:
+    return DateTime(timezone=True)
+
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("workflow", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("inputs", _json(), nullable=False),
+    Column("result", _json(), nullable=True),
+    Column("error", _json(), nullable=True),
+    Column("tenant_id", String(200), nullable=True),
+    Column("user_id", String(200), nullable=True),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("created_at", _timestamp(), nullable=False),
+    Column("started_at", _timestamp(), nullable=True),
+    Column("finished_at", _timestamp(), nullable=True),
+    Column("trace_id", String(32), nullable=True),
+    Index("ix_jobs_status", "status"),
+    Index("ix_jobs_workflow_created_at", "workflow", "created_at"),
+    Index("ix_jobs_created_at", "created_at"),
+    Index("ix_jobs_idempotency_key", "idempotency_key"),
+)
+"""One row per job: its inputs, status, final result or error, and who submitted it."""
+
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("id", _big_id(), primary_key=True, autoincrement=True),
+    Column(
+        "job_id",
+        Uuid(),
+        ForeignKey("jobs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("step", String(200), nullable=False),
+    Column("attempt", Integer(), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", _timestamp(), nullable=True),
+    Column("finished_at", _timestamp(), nullable=True),
+    Column("duration_ms", Float(), nullable=True),
+    Column("error", _json(), nullable=True),
+    Column("worker_id", String(200), nullable=True),
+    Column("output_bytes", Integer(), nullable=True),
+    UniqueConstraint("job_id", "step", "attempt", name="uq_step_runs_attempt"),
+    Index("ix_step_runs_job_id", "job_id"),
+)
+"""One row per step attempt; ``(job_id, step, attempt)`` is the upsert key."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _big_id(), primary_key=True, autoincrement=True),
+    Column("at", _timestamp(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("tenant_id", String(200), nullable=True),
+    Column("action", String(100), nullable=False),
+    # No foreign key: the audit trail outlives the jobs it mentions.
+    Column("job_id", Uuid(), nullable=True),
+    Column("details", _json(), nullable=True),
+    Column("request_id", String(100), nullable=True),
+    Column("client_ip", String(64), nullable=True),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_job_id", "job_id"),
+)
+"""Append-only record of who did what (submit, cancel, resume, ...) and from where."""
+
+__all__ = ["NAMING_CONVENTION", "audit_log", "jobs", "metadata", "step_runs"]

@@ -1,0 +1,15 @@
+"""The worker: arq settings, the DAG executor, and the worker modes (long-lived, ``--one-job``)."""
+
+from worker.executor import JobExecutor
+from worker.hooks import AttemptRecord, ExecutionHook, HookChain, JobRun
+from worker.runner import build_worker, run_worker
+
+__all__ = [
+    "AttemptRecord",
+    "ExecutionHook",
+    "HookChain",
+    "JobExecutor",
+    "JobRun",
+    "build_worker",
+    "run_worker",
+]

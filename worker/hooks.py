@@ -1,0 +1,103 @@
+"""Execution hooks: telemetry, metrics and the trace recorder plug in here, not as branches.
+
+Modelled on Dramatiq's middleware: the executor calls every hook at fixed points; a hook that
+raises fails the job run (hooks are part of the system of record, not best-effort).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.types import JobId, JobStatus, JSONValue, StepName
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """One worker's run of a job (a job is run again when resumed).
+
+    Attributes:
+        job_id: The job.
+        workflow: Its workflow's name.
+        run: 1 for the first run, 2 after one resume, ...
+        worker_id: The worker running it.
+        trace: W3C trace context from the submit.
+    """
+
+    job_id: JobId
+    workflow: str
+    run: int
+    worker_id: str
+    trace: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """What one step attempt did.
+
+    Attributes:
+        step: Step name.
+        attempt: Attempt number, from 1.
+        status: ``running``, ``succeeded``, ``failed`` or ``cancelled``.
+        started_at: Epoch seconds.
+        finished_at: Epoch seconds, ``None`` while running.
+        duration_ms: Wall time in milliseconds, ``None`` while running.
+        error: ``{"code", "message", "details"}`` for a failed attempt.
+        output_bytes: Size of the serialized output, for a succeeded attempt.
+    """
+
+    step: StepName
+    attempt: int
+    status: str
+    started_at: float
+    finished_at: float | None = None
+    duration_ms: float | None = None
+    error: JSONValue = None
+    output_bytes: int | None = None
+
+
+class ExecutionHook:
+    """Base class; override what you need. Every method is awaited by the executor."""
+
+    async def on_job_start(self, run: JobRun) -> None:
+        """Called when a worker starts (or resumes) running the job."""
+
+    async def on_step_start(self, run: JobRun, record: AttemptRecord) -> None:
+        """Called when a step attempt starts (``record.status == "running"``)."""
+
+    async def on_step_end(self, run: JobRun, record: AttemptRecord) -> None:
+        """Called when a step attempt ends, whatever its outcome."""
+
+    async def on_job_end(
+        self, run: JobRun, status: JobStatus, result: JSONValue, error: JSONValue
+    ) -> None:
+        """Called before the terminal event is published."""
+
+
+class HookChain(ExecutionHook):
+    """Calls several hooks in order."""
+
+    def __init__(self, hooks: Sequence[ExecutionHook]) -> None:
+        self.hooks = list(hooks)
+
+    async def on_job_start(self, run: JobRun) -> None:
+        for h in self.hooks:
+            await h.on_job_start(run)
+
+    async def on_step_start(self, run: JobRun, record: AttemptRecord) -> None:
+        for h in self.hooks:
+            await h.on_step_start(run, record)
+
+    async def on_step_end(self, run: JobRun, record: AttemptRecord) -> None:
+        for h in self.hooks:
+            await h.on_step_end(run, record)
+
+    async def on_job_end(
+        self, run: JobRun, status: JobStatus, result: Any, error: Any
+    ) -> None:
+        for h in self.hooks:
+            await h.on_job_end(run, status, result, error)
+
+
+__all__ = ["AttemptRecord", "ExecutionHook", "HookChain", "JobRun"]

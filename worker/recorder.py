@@ -1,0 +1,111 @@
+"""The trace recorder hook: job status and step runs into the trace store (PostgreSQL/SQLite).
+
+Step runs are buffered and written in batches off the critical path (DESIGN §3.3): every
+``flush_interval_seconds`` and whenever a job ends. A crash loses at most one interval of step
+runs; the resumed run records the attempt that died as ``worker_lost``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from orchestrator.errors import TraceError
+from orchestrator.trace.records import StepRunRecord
+from orchestrator.trace.store import TraceStore
+from orchestrator.types import JobStatus, StepStatus
+from worker.hooks import AttemptRecord, ExecutionHook, JobRun
+
+log = structlog.get_logger("worker.recorder")
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+class TraceRecorder(ExecutionHook):
+    """Writes job status and batched step runs to the trace store.
+
+    Args:
+        trace: The trace store.
+        flush_interval_seconds: Longest time a step run waits in the buffer.
+    """
+
+    def __init__(self, trace: TraceStore, *, flush_interval_seconds: float) -> None:
+        self.trace = trace
+        self.flush_interval_seconds = flush_interval_seconds
+        self._buffer: dict[tuple[str, str, int], StepRunRecord] = {}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the periodic flush."""
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="trace-flush")
+
+    async def stop(self) -> None:
+        """Stop the periodic flush and write what is buffered."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every buffered step run now.
+
+        Raises:
+            TraceError: The trace store failed; the runs stay buffered for the next flush.
+        """
+        async with self._lock:
+            if not self._buffer:
+                return
+            batch = list(self._buffer.values())
+            self._buffer.clear()
+            try:
+                await self.trace.upsert_step_runs(batch)
+            except TraceError:
+                for r in batch:
+                    self._buffer.setdefault((r.job_id, r.step, r.attempt), r)
+                raise
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_seconds)
+            try:
+                await self.flush()
+            except TraceError as exc:
+                log.warning("step run flush failed; will retry", error=str(exc))
+
+    def _add(self, run: JobRun, r: AttemptRecord) -> None:
+        self._buffer[(run.job_id, r.step, r.attempt)] = StepRunRecord(
+            job_id=run.job_id,
+            step=r.step,
+            attempt=r.attempt,
+            status=StepStatus(r.status),
+            started_at=_dt(r.started_at),
+            finished_at=_dt(r.finished_at),
+            duration_ms=r.duration_ms,
+            error=r.error,
+            worker_id=run.worker_id,
+            output_bytes=r.output_bytes,
+        )
+
+    async def on_job_start(self, run: JobRun) -> None:
+        await self.trace.mark_job_started(run.job_id, datetime.now(UTC))
+
+    async def on_step_start(self, run: JobRun, record: AttemptRecord) -> None:
+        self._add(run, record)
+
+    async def on_step_end(self, run: JobRun, record: AttemptRecord) -> None:
+        self._add(run, record)
+
+    async def on_job_end(self, run: JobRun, status: JobStatus, result: Any, error: Any) -> None:
+        await self.flush()
+        await self.trace.finish_job(
+            run.job_id, status, result=result, error=error, finished_at=datetime.now(UTC)
+        )
+
+
+__all__ = ["TraceRecorder"]
