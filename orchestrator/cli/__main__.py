@@ -1,0 +1,5 @@
+"""``python -m orchestrator.cli``: the same as the ``orchestrator`` command."""
+
+from orchestrator.cli.main import app
+
+app()

@@ -1,0 +1,185 @@
+"""The ``orchestrator`` command: dev, gateway, worker, migrate, submit, workflows, config."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from orchestrator.config import Settings
+from orchestrator.errors import OrchestratorError
+from orchestrator.logs import configure_logging
+
+app = typer.Typer(
+    name="orchestrator",
+    help="AgentOrchestrator: run @step DAGs through a gateway, Redis/arq workers and live streams.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+InputOpt = Annotated[
+    list[str] | None,
+    typer.Option("--input", "-i", help="A workflow input as key=value (JSON values allowed)."),
+]
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _fail(exc: OrchestratorError) -> None:
+    typer.secho(f"error [{exc.code}]: {exc.message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except OrchestratorError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def dev(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Bind port (0 picks a free one).")] = None,
+    submit: Annotated[
+        str | None, typer.Option(help="Submit this workflow, stream it, and exit.")
+    ] = None,
+    inputs: InputOpt = None,
+) -> None:
+    """Gateway and worker in one process; embedded Redis and SQLite when no URLs are set."""
+    from orchestrator.cli.dev import run_dev
+    from orchestrator.cli.stream import parse_inputs
+
+    settings = _settings()
+    if host is not None:
+        settings.gateway.host = host
+    if port is not None:
+        settings.gateway.port = port
+    try:
+        parsed = parse_inputs(inputs or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    raise typer.Exit(_run(run_dev(settings, submit=submit, inputs=parsed)))
+
+
+@app.command()
+def gateway(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Bind port.")] = None,
+) -> None:
+    """Serve the HTTP gateway (needs ORCH_REDIS__URL and ORCH_DATABASE__URL)."""
+    import uvicorn
+
+    from gateway.app import create_app
+
+    settings = _settings()
+    for name, value in (("ORCH_REDIS__URL", settings.redis.url),
+                        ("ORCH_DATABASE__URL", settings.database.url)):
+        if not value:
+            _fail(OrchestratorError(f"{name} is not set", details={"setting": name}))
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.gateway.host,
+        port=port if port is not None else settings.gateway.port,
+        log_level="warning",
+        log_config=None,
+    )
+
+
+@app.command()
+def worker(
+    one_job: Annotated[
+        bool, typer.Option("--one-job", help="Run exactly one job, then exit (KEDA pods).")
+    ] = False,
+) -> None:
+    """Run a worker: long-lived, or one job (exits after an idle timeout if none comes)."""
+    from worker.runner import run_worker
+
+    settings = _settings()
+    _run(run_worker(settings, one_job=one_job))
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the trace store's Alembic migrations (to ORCH_DATABASE__URL)."""
+    from orchestrator.trace.migrate import upgrade
+
+    settings = _settings()
+    if not settings.database.url:
+        _fail(OrchestratorError("ORCH_DATABASE__URL is not set",
+                                details={"setting": "ORCH_DATABASE__URL"}))
+    assert settings.database.url is not None
+    upgrade(settings.database.url, revision)
+    typer.echo(f"migrated to {revision}")
+
+
+@app.command()
+def submit(
+    workflow: Annotated[str, typer.Argument(help="The workflow's name.")],
+    inputs: InputOpt = None,
+    stream: Annotated[bool, typer.Option(help="Print chunks as they arrive, then the result.")] = False,
+    url: Annotated[str | None, typer.Option(help="Gateway URL (ORCH_GATEWAY__URL).")] = None,
+) -> None:
+    """Submit a job to a running gateway."""
+    from orchestrator.cli.stream import follow_job, parse_inputs
+    from orchestrator.serialization import dumps
+    from sdk import Client
+
+    settings = _settings()
+    try:
+        parsed = parse_inputs(inputs or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    key = settings.gateway.api_key.get_secret_value() if settings.gateway.api_key else None
+
+    async def go() -> int:
+        async with Client(url or settings.gateway.url, api_key=key) as client:
+            job = await client.submit(workflow, parsed)
+            if not stream:
+                sys.stdout.write(dumps(job).decode() + "\n")
+                return 0
+            last = await follow_job(client, job["job_id"])
+            return 0 if last.get("type") == "job.succeeded" else 1
+
+    raise typer.Exit(_run(go()))
+
+
+@app.command()
+def workflows() -> None:
+    """List the workflows found in ORCH_WORKFLOWS with their steps."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from orchestrator.dag.registry import WorkflowRegistry
+
+    settings = _settings()
+    try:
+        registry = WorkflowRegistry.from_modules(settings.workflows)
+    except OrchestratorError as exc:
+        _fail(exc)
+    table = Table("workflow", "steps (topological)", "inputs", "version")
+    for wf in registry:
+        table.add_row(wf.name, " → ".join(wf.steps), ", ".join(wf.input_model.model_fields),
+                      wf.version)
+    Console().print(table)
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings as JSON, secrets masked."""
+    from orchestrator.serialization import dumps
+
+    sys.stdout.write(dumps(Settings().masked(), indent=2).decode() + "\n")
+
+
+__all__ = ["app"]
