@@ -62,7 +62,7 @@ def status_for(exc: OrchestratorError) -> int:
     """The HTTP status for an error, by its class's nearest entry in :data:`STATUS_BY_ERROR`."""
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return 500
 
 

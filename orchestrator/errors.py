@@ -141,7 +141,7 @@ class StepTimeoutError(StepError):
     code = "step_timeout"
 
 
-class Retry(Exception):  # noqa: N818 - the public name of DESIGN §2
+class Retry(Exception):
     """Raised by a step to ask for another attempt.
 
     Args:
@@ -157,7 +157,7 @@ class Retry(Exception):  # noqa: N818 - the public name of DESIGN §2
         self.reason = reason or "retry requested"
 
 
-class JobCancelled(BaseException):  # noqa: N818 - control flow, not an error
+class JobCancelled(BaseException):
     """Raised inside a step when its job is cancelled; derives from ``BaseException`` on purpose."""
 
 

@@ -9,14 +9,18 @@ import pydantic_core
 from orchestrator.errors import SerializationError
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: Any, *, indent: int | None = None) -> bytes:
     """Serialize a JSON value or pydantic model (also dataclasses, datetimes, UUIDs) to JSON.
+
+    Args:
+        value: What to serialize.
+        indent: Pretty-print with this indentation (compact when ``None``).
 
     Raises:
         SerializationError: The value has a type JSON cannot carry.
     """
     try:
-        return pydantic_core.to_json(value)
+        return pydantic_core.to_json(value, indent=indent)
     except pydantic_core.PydanticSerializationError as exc:
         raise SerializationError(
             f"output of type {type(value).__name__} is not JSON-serializable: {exc}",

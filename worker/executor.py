@@ -225,14 +225,10 @@ class _Run:
                 return failure
             self.wakeup.clear()
             waiter = asyncio.ensure_future(self.wakeup.wait())
-            done, _ = await asyncio.wait(
-                [*self.tasks, waiter], return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait([*self.tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
-            for task in done:
-                if task is waiter:
-                    continue
-                name = self.tasks.pop(task)  # type: ignore[call-overload]
+            for task in [t for t in self.tasks if t.done()]:
+                name = self.tasks.pop(task)
                 if not wf.steps[name].parallel:
                     exclusive = False
                 if task.cancelled():

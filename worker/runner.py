@@ -81,7 +81,7 @@ def build_worker(
 
     assert settings.redis.url is not None
     worker = Worker(
-        functions=[func(run_job, name=RUN_JOB)],  # type: ignore[arg-type]
+        functions=[func(run_job, name=RUN_JOB)],
         queue_name=settings.queue.name,
         redis_pool=connect_redis(settings.redis.url, max_connections=16),
         burst=one_job,
@@ -141,7 +141,7 @@ async def _run_one(worker: Worker, idle_timeout_seconds: float) -> bool:
             await asyncio.gather(main, return_exceptions=True)
             return False
         await main
-        return started.done()
+        return bool(started.done())
     finally:
         started.cancel()
 

@@ -173,6 +173,14 @@ class StepRunner:
         except Exception as exc:
             error = _error_of(exc)
             log.warning("step attempt failed", error=error["message"])
+        except asyncio.CancelledError:
+            # The job was cancelled or its run stopped: close this attempt's trace row.
+            record = AttemptRecord(
+                name, attempt, StepStatus.CANCELLED.value, started, time.time(),
+                (time.perf_counter() - t0) * 1000,
+            )
+            await self.hooks.on_step_end(self.run, record)
+            raise
         else:
             finished = time.time()
             duration_ms = (time.perf_counter() - t0) * 1000

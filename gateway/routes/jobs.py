@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -24,7 +24,7 @@ from orchestrator.types import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-_ERRORS = {404: {"description": "Unknown job"}, 503: {"description": "A backing store is down"}}
+_ERRORS: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown job"}, 503: {"description": "A backing store is down"}}
 
 
 @router.post("", status_code=202, response_model=JobAccepted,

@@ -24,12 +24,11 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
     import uvicorn
 
     from gateway.app import create_app
+    from orchestrator.cli.stream import follow_job
     from orchestrator.services import Services
     from orchestrator.trace.migrate import upgrade
     from sdk import Client
     from worker.runner import build_worker
-
-    from orchestrator.cli.stream import follow_job
 
     with contextlib.ExitStack() as stack:
         if not settings.redis.url:

@@ -122,7 +122,7 @@ def workflow(name: str, *steps: Step) -> Workflow:
         if known is not None:
             raise DagError(
                 f"workflow {name!r}: two different steps are named {s.name!r}",
-                details={"workflow": name, "step": s.name},
+                details={"workflow": name, "step": s.name, "parameter": "name"},
             )
         found[s.name] = s
         for dep in s.depends_on:
@@ -162,7 +162,7 @@ def _topological_order(steps: list[Step], deps: dict[StepName, list[StepName]]) 
         order.append(by_name[n])
         del remaining[n]
         newly = [m for m, ups in remaining.items() if n in ups and ups == {n}]
-        for m, ups in remaining.items():
+        for ups in remaining.values():
             ups.discard(n)
         ready = sorted([*ready, *newly], key=_definition_key(by_name))
     if remaining:

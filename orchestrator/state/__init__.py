@@ -5,4 +5,4 @@ from orchestrator.state.codec import step_field
 from orchestrator.state.records import JobState, StepState
 from orchestrator.state.redis import RedisStateStore
 
-__all__ = ["JobState", "NewEvent", "RedisStateStore", "StateStore", "StepState", "step_field", "Write"]
+__all__ = ["JobState", "NewEvent", "RedisStateStore", "StateStore", "StepState", "Write", "step_field"]

@@ -106,7 +106,7 @@ class RedisStateStore:
 
     async def get_job(self, job_id: JobId) -> JobState | None:
         try:
-            raw = await self.redis.hgetall(self.keys.job(job_id))
+            raw = await self.redis.hgetall(self.keys.job(job_id))  # type: ignore[misc]
         except RedisError as exc:
             raise StateError(f"Redis is unavailable: {exc}") from exc
         return decode_job(job_id, raw) if raw else None

@@ -40,7 +40,7 @@ class Stack:
     def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
         """Start ``orchestrator worker`` (extra CLI args allowed) as a child process."""
         n = len(self.workers)
-        log = open(self.logs / f"worker-{n}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.logs / f"worker-{n}.log", "wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator.cli", "worker", *args],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -81,7 +81,7 @@ def stack(redis_url: str, pg_url: str, tmp_path: Path) -> Iterator[Stack]:
     }
     logs = tmp_path / "logs"
     logs.mkdir()
-    gw_log = open(logs / "gateway.log", "wb")  # noqa: SIM115 - closed with the process
+    gw_log = open(logs / "gateway.log", "wb")
     gateway = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "gateway", "--port", str(port)],
         cwd=ROOT, env=env, stdout=gw_log, stderr=subprocess.STDOUT,
