@@ -12,6 +12,9 @@ from orchestrator.errors import SerializationError
 def dumps(value: Any, *, indent: int | None = None) -> bytes:
     """Serialize a JSON value or pydantic model (also dataclasses, datetimes, UUIDs) to JSON.
 
+    NaN and infinities become ``null``, as JavaScript's ``JSON.stringify`` does, so that every
+    checkpoint and event is JSON that browsers and Excel plugins can parse.
+
     Args:
         value: What to serialize.
         indent: Pretty-print with this indentation (compact when ``None``).
@@ -20,7 +23,7 @@ def dumps(value: Any, *, indent: int | None = None) -> bytes:
         SerializationError: The value has a type JSON cannot carry.
     """
     try:
-        return pydantic_core.to_json(value, indent=indent)
+        return pydantic_core.to_json(value, indent=indent, inf_nan_mode="null")
     except pydantic_core.PydanticSerializationError as exc:
         raise SerializationError(
             f"output of type {type(value).__name__} is not JSON-serializable: {exc}",

@@ -169,7 +169,7 @@ def workflows() -> None:
         _fail(exc)
     table = Table("workflow", "steps (topological)", "inputs", "version")
     for wf in registry:
-        table.add_row(wf.name, " → ".join(wf.steps), ", ".join(wf.input_model.model_fields),
+        table.add_row(wf.name, " → ".join(wf.steps), ", ".join(wf.input_names),
                       wf.version)
     Console().print(table)
 

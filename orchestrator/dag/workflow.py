@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from orchestrator.dag.binding import InputParam, StepBinding, bind_step
 from orchestrator.dag.step import Step
@@ -41,6 +41,11 @@ class Workflow:
         self.input_model = _input_model(name, self.bindings)
         self.version = _fingerprint(self)
 
+    @property
+    def input_names(self) -> list[str]:
+        """The workflow's input parameters, in the order steps declare them."""
+        return [f.alias or n for n, f in self.input_model.model_fields.items()]
+
     def validate_inputs(self, inputs: Mapping[str, Any] | None) -> dict[str, JSONValue]:
         """Validate a job's inputs against the workflow's parameters.
 
@@ -70,7 +75,7 @@ class Workflow:
                 f"invalid inputs for workflow {self.name!r}: {names}",
                 details={"workflow": self.name, "errors": errors},
             ) from None
-        return model.model_dump(mode="json", exclude_unset=True)
+        return model.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
     def describe(self) -> dict[str, Any]:
         """Return the DAG as JSON: nodes with options, edges, sinks, inputs schema, version."""
@@ -198,11 +203,13 @@ def _input_model(name: str, bindings: Mapping[StepName, StepBinding]) -> type[Ba
             merged.setdefault(p.name, p)
             if p.default is inspect.Parameter.empty:
                 required.add(p.name)
+    # Fields get neutral names and the parameter name as alias, so inputs called like pydantic's
+    # own attributes (model_config, _private, ...) stay ordinary inputs.
     fields: dict[str, Any] = {}
-    for pname, p in merged.items():
+    for i, (pname, p) in enumerate(merged.items()):
         annotation = Any if p.annotation is inspect.Parameter.empty else p.annotation
         default = ... if pname in required else p.default
-        fields[pname] = (annotation, default)
+        fields[f"input_{i}"] = (annotation, Field(default, alias=pname))
     model_name = "".join(part.title() for part in name.replace("-", "_").split("_")) + "Inputs"
     return create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)
 

@@ -103,9 +103,12 @@ return 'OK'
 
 # KEYS: lease, leases
 # ARGV: worker_id, job_id
+# A worker that lost the lease must not unindex the job: the new owner may die before its first
+# heartbeat, and only the index lets another worker find the job again.
 RELEASE_LEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('ZREM', KEYS[2], ARGV[2])
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if owner == ARGV[1] or not owner then redis.call('ZREM', KEYS[2], ARGV[2]) end
 return 1
 """
 

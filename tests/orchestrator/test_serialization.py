@@ -77,3 +77,20 @@ def test_to_jsonable_turns_models_into_plain_json_types() -> None:
     assert to_jsonable({"b": Brief(title="t", written_at=WHEN)}) == {
         "b": {"title": "t", "written_at": "2024-05-06T07:08:09Z", "tags": []}
     }
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_float_is_never_dumped_as_invalid_json(value: float) -> None:
+    # Outputs travel to web and Excel clients as JSON (DESIGN §2, §6): NaN and Infinity literals
+    # break JSON.parse there, so dumps() must either refuse them or write valid JSON.
+    try:
+        data = dumps({"x": value})
+    except SerializationError as exc:
+        assert exc.code == "output_not_serializable"
+        return
+
+    json.loads(data, parse_constant=_reject_constant)

@@ -3,6 +3,7 @@
 import importlib.util
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,12 @@ from orchestrator.errors import InputValidationError
 from sdk import StepContext, step, workflow
 
 
+async def _words(text: str) -> AsyncIterator[str]:
+    for word in text.split(" "):
+        yield word
+
+
+# fmt: off
 @step(parallel=True)
 async def fetch_context(doc_id: str) -> str:
     return f"context of {doc_id}"
@@ -29,11 +36,12 @@ async def run_llm(context: str, financials: dict) -> str:
 
 @step(depends_on=[run_llm], streams=True)
 async def render_doc(llm_output: str, ctx: StepContext):
-    for chunk in llm_output.split(" "):
+    async for chunk in _words(llm_output):
         yield chunk                                     # each chunk is streamed to clients
 
 
 company_brief = workflow("company_brief", render_doc)  # the DAG: render_doc and all its ancestors
+# fmt: on
 
 
 def _context(step_name: str, inputs: dict[str, Any]) -> StepContext:
@@ -84,7 +92,7 @@ def test_the_seed_example_takes_doc_id_and_ticker_from_the_job_inputs() -> None:
     assert [p.name for p in company_brief.bindings["fetch_context"].input_params] == ["doc_id"]
     assert [p.name for p in company_brief.bindings["fetch_capiq"].input_params] == ["ticker"]
     assert company_brief.bindings["run_llm"].input_params == []
-    assert set(company_brief.input_model.model_fields) == {"doc_id", "ticker"}
+    assert set(company_brief.input_names) == {"doc_id", "ticker"}
 
 
 def test_the_seed_example_detects_each_step_kind_and_option() -> None:

@@ -47,7 +47,9 @@ def test_upstream_outputs_fill_parameters_in_depends_on_order() -> None:
     assert workflow("w", use).bindings["use"].upstream_params == {"x": "second", "y": "first"}
 
 
-def test_a_parameter_named_like_an_upstream_step_takes_its_output_even_when_it_is_not_first() -> None:
+def test_a_parameter_named_like_an_upstream_step_takes_its_output_even_when_it_is_not_first() -> (
+    None
+):
     @step
     def a() -> int:
         return 1

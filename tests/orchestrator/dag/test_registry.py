@@ -11,7 +11,7 @@ import pytest
 from orchestrator.dag import Workflow, WorkflowRegistry, step, workflow
 from orchestrator.errors import ConfigError, DagError, WorkflowNotFoundError
 
-FLOWS = '''
+FLOWS = """
 from sdk import StepContext, step, workflow
 
 
@@ -28,13 +28,11 @@ def render(text: str, ctx: StepContext) -> str:
 brief = workflow("brief", render)
 summary = workflow("summary", fetch)
 not_a_workflow = 42
-'''
+"""
 
 
 @pytest.fixture
-def write_module(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[str], str]]:
+def write_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
     """Write a uniquely named module into ``tmp_path`` (on ``sys.path``); returns its name."""
     monkeypatch.syspath_prepend(str(tmp_path))
     written: list[str] = []

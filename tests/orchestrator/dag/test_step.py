@@ -173,7 +173,9 @@ def test_non_integer_retries_are_a_dag_error() -> None:
         ("cache_ttl_seconds", 0),
     ],
 )
-def test_an_out_of_range_duration_is_a_dag_error_naming_the_option(option: str, value: float) -> None:
+def test_an_out_of_range_duration_is_a_dag_error_naming_the_option(
+    option: str, value: float
+) -> None:
     def slow() -> None:
         return None
 

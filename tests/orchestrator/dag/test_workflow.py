@@ -1,9 +1,11 @@
 """``workflow()``: DAG collection, the DagErrors it raises, order, sinks, inputs and version."""
 
+from collections.abc import Callable
+
 import pytest
 
 from orchestrator.dag import Workflow, step, workflow
-from orchestrator.errors import DagError
+from orchestrator.errors import DagError, InputValidationError
 
 
 def test_a_workflow_holds_its_sink_and_every_ancestor() -> None:
@@ -288,7 +290,7 @@ def test_one_input_typed_alike_by_two_steps_is_one_workflow_input() -> None:
 
     wf = workflow("w", one, two)
 
-    assert list(wf.input_model.model_fields) == ["doc_id"]
+    assert wf.input_names == ["doc_id"]
     assert wf.validate_inputs({"doc_id": "d"}) == {"doc_id": "d"}
 
 
@@ -350,3 +352,43 @@ def test_the_version_changes_when_a_step_option_changes() -> None:
     retried = step(name="s", retries=2)(body)
 
     assert workflow("w", plain).version != workflow("w", retried).version
+
+
+def _private_input(_private: int) -> int:
+    return _private
+
+
+def _model_config_input(model_config: int) -> int:
+    return model_config
+
+
+def _model_dump_input(model_dump: int) -> int:
+    return model_dump
+
+
+@pytest.mark.parametrize(
+    ("fn", "parameter"),
+    [
+        (_private_input, "_private"),
+        (_model_config_input, "model_config"),
+        (_model_dump_input, "model_dump"),
+    ],
+)
+def test_an_input_whose_name_pydantic_reserves_is_usable_or_a_dag_error_at_workflow_time(
+    fn: Callable[[int], int], parameter: str
+) -> None:
+    # DESIGN §2: binding problems are DagErrors at workflow() time, never failures at run time,
+    # and a missing input is rejected at submit, naming it.
+    s = step(fn)
+
+    try:
+        wf = workflow("w", s)
+    except DagError as exc:
+        assert exc.details["step"] == fn.__name__
+        assert exc.details["parameter"] == parameter
+        return
+
+    assert wf.validate_inputs({parameter: 1}) == {parameter: 1}
+    with pytest.raises(InputValidationError) as info:
+        wf.validate_inputs({})
+    assert [e["parameter"] for e in info.value.details["errors"]] == [parameter]

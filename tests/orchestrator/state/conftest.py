@@ -47,6 +47,4 @@ async def keys(redis: Redis) -> AsyncIterator[Keys]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def store(redis: Redis, keys: Keys) -> RedisStateStore:
     """The store under test."""
-    return RedisStateStore(
-        redis, keys=keys, ttl_seconds=TTL_SECONDS, events_maxlen=EVENTS_MAXLEN
-    )
+    return RedisStateStore(redis, keys=keys, ttl_seconds=TTL_SECONDS, events_maxlen=EVENTS_MAXLEN)
