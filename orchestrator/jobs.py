@@ -209,7 +209,7 @@ class JobService:
                 f"job {job_id} already finished as {status}",
                 details={"job_id": job_id, "status": status},
             )
-        if answer == "cancelled":
+        if answer == "now_cancelled":
             await self.services.trace.finish_job(
                 row.id, JobStatus.CANCELLED, finished_at=datetime.now(UTC)
             )
@@ -225,7 +225,7 @@ class JobService:
                 client_ip=actor.client_ip,
             )
         )
-        return "cancelled" if answer == "cancelled" else "cancelling"
+        return "cancelled" if answer == "now_cancelled" else "cancelling"
 
     async def output(self, job_id: str, step: str) -> JSONValue:
         """Return a step's checkpointed output.

@@ -150,6 +150,7 @@ class _Run:
                         time.time(),
                         None,
                         {"code": "worker_lost", "message": "the worker running it died"},
+                        worker_id=self.state.worker,
                     ),
                 )
         started = time.time()

@@ -45,6 +45,7 @@ class AttemptRecord:
         duration_ms: Wall time in milliseconds, ``None`` while running.
         error: ``{"code", "message", "details"}`` for a failed attempt.
         output_bytes: Size of the serialized output, for a succeeded attempt.
+        worker_id: The worker that ran it, when not the current run's worker.
     """
 
     step: StepName
@@ -55,6 +56,7 @@ class AttemptRecord:
     duration_ms: float | None = None
     error: JSONValue = None
     output_bytes: int | None = None
+    worker_id: str | None = None  # set when another worker ran the attempt (a lost one)
 
 
 class ExecutionHook:

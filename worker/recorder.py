@@ -88,7 +88,7 @@ class TraceRecorder(ExecutionHook):
             finished_at=_dt(r.finished_at),
             duration_ms=r.duration_ms,
             error=r.error,
-            worker_id=run.worker_id,
+            worker_id=r.worker_id or run.worker_id,
             output_bytes=r.output_bytes,
         )
 

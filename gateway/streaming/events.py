@@ -41,8 +41,12 @@ async def job_events(
 ) -> AsyncIterator[Event]:
     """Yield the job's events after ``after`` (all when ``None``), ending after the terminal one.
 
-    Ends early, without a terminal event, when the job's state has expired from Redis.
+    Ends early, without a terminal event, when the job's state has expired from Redis, and right
+    after the replay when the job had already ended (the terminal status and event are written
+    together, so a job seen ended has its terminal event stored).
     """
+    state = await store.get_job(job_id)
+    ended = state is None or state.status.is_terminal
     cursor = after
     while True:
         batch = await store.read_events(job_id, after=cursor, count=REPLAY_BATCH)
@@ -53,6 +57,8 @@ async def job_events(
                 return
         if len(batch) < REPLAY_BATCH:
             break
+    if ended:
+        return
     position = cursor or "0-0"
     while True:
         batch = await store.wait_events(job_id, position, timeout_seconds=FOLLOW_BLOCK_SECONDS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from gateway.deps import get_jobs, get_services
@@ -25,7 +25,12 @@ router = APIRouter()
 @router.get(
     "/v1/jobs/{job_id}/events",
     summary="Stream a job's events (SSE)",
-    responses={200: {"content": {"text/event-stream": {}}}, 404: {}, 422: {}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        204: {"description": "The job ended and nothing follows Last-Event-ID"},
+        404: {},
+        422: {},
+    },
 )
 async def stream_events(
     job_id: str,
@@ -33,10 +38,16 @@ async def stream_events(
     jobs: Annotated[JobService, Depends(get_jobs)],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[str | None, Query(description="Same as Last-Event-ID.")] = None,
-) -> EventSourceResponse:
+) -> Response:
     """Replay the job's events after ``Last-Event-ID`` (or from the start), then follow live."""
     start = check_event_id(last_event_id or after)
     row = await jobs.exists(job_id)
+    if start is not None:
+        # EventSource reconnects whenever a stream closes; 204 is what tells it to stop.
+        state = await services.state.get_job(row.id)
+        ended = state is None or state.status.is_terminal
+        if ended and not await services.state.read_events(row.id, after=start, count=1):
+            return Response(status_code=204)
 
     async def messages() -> AsyncIterator[ServerSentEvent]:
         async for event in job_events(services.state, row.id, start):

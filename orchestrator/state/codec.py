@@ -53,6 +53,7 @@ def decode_job(job_id: JobId, raw: Mapping[Any, Any]) -> JobState:
         runs=int(h.get("runs") or 0),
         cancel_requested=h.get("cancel") == "1",
         arq_job_id=h.get("arq_job_id") or None,
+        worker=h.get("worker") or None,
         result=loads(h["result"]) if h.get("result") else None,
         error=loads(h["error"]) if h.get("error") else None,
         trace=loads(h["trace"]) if h.get("trace") else {},

@@ -40,6 +40,7 @@ class JobState:
         runs: How many times a worker started the job (1 unless resumed).
         cancel_requested: A cancel was asked for while it ran.
         arq_job_id: The arq job currently carrying the job.
+        worker: The worker that last started a run of the job.
         result: ``{sink: output}`` when succeeded.
         error: ``{"code", "message", "details"}`` when failed.
         trace: W3C trace context of the submit.
@@ -57,6 +58,7 @@ class JobState:
     runs: int = 0
     cancel_requested: bool = False
     arq_job_id: str | None = None
+    worker: str | None = None
     result: JSONValue = None
     error: JSONValue = None
     trace: dict[str, str] = field(default_factory=dict)

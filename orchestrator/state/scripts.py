@@ -60,7 +60,8 @@ return id
 
 # KEYS: job, events
 # ARGV: maxlen, ttl, ts, data
-# Returns 'cancelled' (was queued: now cancelled), 'requested' (running: worker will stop it),
+# Returns 'now_cancelled' (was queued: cancelled by this call), 'requested' (running: the
+# worker will stop it),
 # the terminal status when already finished, or 'MISSING'.
 REQUEST_CANCEL = _PUBLISH + """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -70,7 +71,7 @@ if status == 'queued' then
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[3], 'cancel', '1')
   publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 'job.cancelled', '', '', ARGV[3], ARGV[4])
   redis.call('EXPIRE', KEYS[1], ARGV[2])
-  return 'cancelled'
+  return 'now_cancelled'
 end
 redis.call('HSET', KEYS[1], 'cancel', '1')
 return 'requested'

@@ -676,7 +676,7 @@ async def test_request_cancel_of_a_queued_job_cancels_it_and_publishes_job_cance
 
     job = await store.get_job(job_id)
     events = await store.read_events(job_id)
-    assert answer == "cancelled"
+    assert answer == "now_cancelled"
     assert job is not None
     assert job.status is JobStatus.CANCELLED
     assert job.finished_at is not None
