@@ -62,6 +62,17 @@ def _utc(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
+def trace_id_of(trace: Mapping[str, str] | None) -> str | None:
+    """The trace id of a W3C ``traceparent`` (``00-<32 hex trace id>-<16 hex span id>-<flags>``).
+
+    Source: W3C Trace Context, §3.2 (https://www.w3.org/TR/trace-context/).
+    """
+    parts = (trace or {}).get("traceparent", "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32 and parts[1] != "0" * 32:
+        return parts[1].lower()
+    return None
+
+
 class JobService:
     """Submits and reads jobs.
 
@@ -111,6 +122,7 @@ class JobService:
             tenant_id=actor.tenant_id,
             user_id=actor.id,
             idempotency_key=idempotency_key,
+            trace_id=trace_id_of(trace),
         )
         audit = AuditRecord(
             at=now,
