@@ -5,7 +5,7 @@ Built once at each entry point and passed down (DESIGN §10); there is no module
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -45,6 +45,18 @@ class StateSettings(BaseModel):
         default=100_000, ge=100, description="Approximate cap on one job's event stream (XADD MAXLEN ~)."
     )
     key_prefix: str = Field(default="orch", description="Prefix of every key this project writes.")
+    compress_threshold_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        description="Outputs larger than this are stored zlib-compressed, and a job's result "
+        "and terminal event carry a reference to them (claim check) instead of the value.",
+    )
+    max_output_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1,
+        description="Hard limit on one step output (serialized); a larger one fails the step "
+        "with output_too_large instead of filling Redis.",
+    )
 
 
 class QueueSettings(BaseModel):
@@ -83,6 +95,18 @@ class WorkerSettings(BaseModel):
     shutdown_grace_seconds: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long running steps may take to finish."
     )
+    version_retry_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A job pinned to a workflow version this worker lacks is queued again after "
+        "this delay, for a worker of that version (rolling deploys).",
+    )
+    concurrency_retry_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="A job over its workflow's concurrency limit waits in the queue this long "
+        "before it is tried again.",
+    )
 
 
 class GatewaySettings(BaseModel):
@@ -94,6 +118,130 @@ class GatewaySettings(BaseModel):
         default="http://127.0.0.1:8000", description="Where CLI clients reach the gateway."
     )
     api_key: SecretStr | None = Field(default=None, description="Bearer token CLI clients send.")
+
+
+class KubernetesSettings(BaseModel):
+    """The gateway's view of the cluster: worker Jobs and pods in metrics, hard cancel (DESIGN §8)."""
+
+    mode: Literal["auto", "in-cluster", "kubeconfig", "off"] = Field(
+        default="auto",
+        description="auto: the pod's service account when KUBERNETES_SERVICE_HOST is set, else "
+        "off; in-cluster: always the service account; kubeconfig: `kubeconfig` or KUBECONFIG "
+        "or ~/.kube/config (development); off: no cluster.",
+    )
+    kubeconfig: str | None = Field(
+        default=None, description="kubeconfig file for mode=kubeconfig (default: KUBECONFIG)."
+    )
+    namespace: str | None = Field(
+        default=None,
+        description="Namespace of the worker Jobs and pods; unset: the service account's "
+        "namespace in a pod, the kubeconfig context's otherwise, else `default`.",
+    )
+    worker_selector: str = Field(
+        default="app.kubernetes.io/component=worker",
+        description="Label selector of the worker Jobs and pods (the Helm chart sets its "
+        "release's); a hard cancel deletes only a pod that matches it.",
+    )
+    request_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Timeout of one Kubernetes API call."
+    )
+    delete_grace_period_seconds: int = Field(
+        default=0, ge=0, description="Grace period of a hard cancel's pod deletion; 0 kills at once."
+    )
+
+
+class TelemetrySettings(BaseModel):
+    """Tracing pipeline and worker metrics (DESIGN §9); one pipeline per process."""
+
+    exporter: Literal["none", "console", "otlp", "elastic-apm"] = Field(
+        default="none",
+        description="none: spans are not recorded (trace context still flows); console: spans "
+        "printed on stdout; otlp: OpenTelemetry SDK + OTLP exporter (Elastic APM Server, EDOT "
+        "collector, any OTLP collector); elastic-apm: the classic Elastic agent through its "
+        "OpenTelemetry bridge (needs `pip install 'elastic-apm[opentelemetry]'`).",
+    )
+    otlp_protocol: Literal["grpc", "http"] = Field(
+        default="http", description="OTLP transport: http (protobuf over HTTP) or grpc."
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP endpoint, e.g. http://apm-server:8200 or http://collector:4318 (http) "
+        "or http://collector:4317 (grpc); `/v1/traces` is appended for http. Unset: the "
+        "exporter's default or OTEL_EXPORTER_OTLP_ENDPOINT.",
+    )
+    otlp_headers: SecretStr | None = Field(
+        default=None,
+        description="Headers sent with every export, `k=v,k2=v2` (e.g. "
+        "`Authorization=Bearer <APM secret token>`). Unset: OTEL_EXPORTER_OTLP_HEADERS.",
+    )
+    otlp_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one export request."
+    )
+    service_name: str | None = Field(
+        default=None,
+        description="service.name of the spans; unset: orchestrator-gateway, "
+        "orchestrator-worker or orchestrator-dev by process.",
+    )
+    environment: str | None = Field(
+        default=None, description="deployment.environment.name of the spans (e.g. production)."
+    )
+    sample_ratio: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of new traces recorded (parent-based: a sampled submit keeps its "
+        "job and steps).",
+    )
+    chunk_events: bool = Field(
+        default=False,
+        description="Record every streamed chunk as an event on its step span (costly for "
+        "long streams).",
+    )
+    trace_url_template: str | None = Field(
+        default=None,
+        description="Link to a trace in the APM UI, with `{trace_id}`, e.g. "
+        "https://kibana.example/app/apm/link-to/trace/{trace_id}; shown by "
+        "GET /v1/jobs/{id}/trace.",
+    )
+    elastic_apm_server_url: str | None = Field(
+        default=None, description="elastic-apm exporter: APM Server URL (ELASTIC_APM_SERVER_URL)."
+    )
+    elastic_apm_secret_token: SecretStr | None = Field(
+        default=None, description="elastic-apm exporter: APM Server secret token."
+    )
+    elastic_apm_api_key: SecretStr | None = Field(
+        default=None, description="elastic-apm exporter: APM Server API key."
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Worker: serve its Prometheus metrics on this port (0: off). For "
+        "long-lived workers; KEDA one-job pods live too briefly to be scraped.",
+    )
+    metrics_host: str = Field(default="0.0.0.0", description="Worker: metrics bind address.")
+    pushgateway_url: str | None = Field(
+        default=None,
+        description="Worker: push its metrics to this Prometheus Pushgateway (or a "
+        "compatible aggregating gateway) when it exits, e.g. http://pushgateway:9091.",
+    )
+
+
+class LogSettings(BaseModel):
+    """JSON logs (structlog)."""
+
+    redact_fields: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated log keys whose values are replaced by `***`, beside the "
+        "built-in password, secret, token, api_key, authorization, cookie.",
+    )
+
+    @field_validator("redact_fields", mode="before")
+    @classmethod
+    def _split_fields(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class Settings(BaseSettings):
@@ -115,6 +263,9 @@ class Settings(BaseSettings):
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
     @field_validator("workflows", mode="before")
     @classmethod
@@ -146,11 +297,14 @@ def mask_url(url: str) -> str:
 __all__ = [
     "DatabaseSettings",
     "GatewaySettings",
+    "KubernetesSettings",
     "LeaseSettings",
+    "LogSettings",
     "QueueSettings",
     "RedisSettings",
     "Settings",
     "StateSettings",
+    "TelemetrySettings",
     "WorkerSettings",
     "mask_url",
 ]

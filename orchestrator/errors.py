@@ -18,7 +18,8 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     ├── QueueError                     queue_unavailable
     ├── TraceError                     trace_unavailable
     └── StepError                      step_failed
-        └── StepTimeoutError           step_timeout
+        ├── StepTimeoutError           step_timeout
+        └── OutputTooLargeError        output_too_large
 
 Control flow is separate from errors: :class:`Retry` asks for another attempt of a step, and
 :class:`JobCancelled` derives from ``BaseException`` so that ``except Exception`` in user code
@@ -141,6 +142,12 @@ class StepTimeoutError(StepError):
     code = "step_timeout"
 
 
+class OutputTooLargeError(StepError):
+    """A step's serialized output exceeds ``ORCH_STATE__MAX_OUTPUT_BYTES``; never retried."""
+
+    code = "output_too_large"
+
+
 class Retry(Exception):
     """Raised by a step to ask for another attempt.
 
@@ -157,6 +164,24 @@ class Retry(Exception):
         self.reason = reason or "retry requested"
 
 
+class WaitingForInput(BaseException):
+    """Raised by ``ctx.ask()`` when its answer has not arrived: the job pauses in ``waiting``.
+
+    Derives from ``BaseException`` so that ``except Exception`` in user code lets it through.
+
+    Attributes:
+        index: Which question of the step this is (0 for its first ``ask``).
+        prompt: The question.
+        schema: The JSON schema the answer must match.
+    """
+
+    def __init__(self, index: int, prompt: str, schema: dict[str, Any]) -> None:
+        super().__init__(prompt)
+        self.index = index
+        self.prompt = prompt
+        self.schema = schema
+
+
 class JobCancelled(BaseException):
     """Raised inside a step when its job is cancelled; derives from ``BaseException`` on purpose."""
 
@@ -171,6 +196,7 @@ __all__ = [
     "LeaseLostError",
     "OrchestratorError",
     "OutputNotFoundError",
+    "OutputTooLargeError",
     "QueueError",
     "Retry",
     "SerializationError",
@@ -179,5 +205,6 @@ __all__ = [
     "StepNotFoundError",
     "StepTimeoutError",
     "TraceError",
+    "WaitingForInput",
     "WorkflowNotFoundError",
 ]

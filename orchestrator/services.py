@@ -71,6 +71,7 @@ class Services:
             keys=keys,
             ttl_seconds=settings.state.ttl_seconds,
             events_maxlen=settings.state.events_maxlen,
+            compress_threshold_bytes=settings.state.compress_threshold_bytes,
         )
         queue = ArqQueue(redis, queue_name=settings.queue.name)
         trace = TraceStore.from_url(settings.database.url, pool_size=settings.database.pool_size)

@@ -35,10 +35,12 @@ _TERMINAL_JOB = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANC
 
 
 class StepStatus(StrEnum):
-    """A step's lifecycle: ``pending → running → succeeded | failed | skipped | cancelled``."""
+    """A step's lifecycle: ``pending → running → (waiting ⇄ running) → succeeded | failed |
+    skipped | cancelled``."""
 
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"  # asked a question (ctx.ask) and waits for the answer
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"

@@ -2,25 +2,29 @@
 
 A step whose checkpoint exists is never run again: a resumed job loads finished outputs from
 Redis and runs only what is left. Steps with ``parallel=True`` may overlap each other; a step
-without it runs alone (no other step of the job runs meanwhile).
+without it runs alone. A ``map_over`` step fans out into instances ``step[i]``, each
+checkpointed on its own. A step that asks a question pauses the job (``waiting``) and frees the
+worker; a drained worker (SIGTERM) lets running steps finish and queues the job again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import structlog
 
 from orchestrator.dag.workflow import Workflow
-from orchestrator.errors import LeaseLostError, OrchestratorError, WorkflowNotFoundError
+from orchestrator.errors import LeaseLostError, WorkflowNotFoundError
 from orchestrator.serialization import dumps, loads
 from orchestrator.services import Services
 from orchestrator.state.base import NewEvent
-from orchestrator.state.codec import step_field
+from orchestrator.state.codec import question_field, step_field
 from orchestrator.state.records import JobState
 from orchestrator.types import JobId, JobStatus, StepName, StepStatus
+from worker.fanout import run_mapped
 from worker.hooks import AttemptRecord, ExecutionHook, JobRun
 from worker.lease import LeaseHeartbeat
 from worker.publisher import EventPublisher
@@ -42,13 +46,21 @@ class JobExecutor:
         self.services = services
         self.worker_id = worker_id
         self.hooks = hooks
+        self.draining = False
+        self._runs: set[_Run] = set()
+
+    def drain(self) -> None:
+        """Start a graceful shutdown: no new step starts; running ones may finish."""
+        self.draining = True
+        for run in list(self._runs):
+            run.wakeup.set()
 
     async def run(self, job_id: JobId) -> JobStatus | None:
-        """Run (or resume) the job until it ends.
+        """Run (or resume) the job until it ends, waits for input, or the worker drains.
 
         Returns:
-            The job's final status, or ``None`` when this worker did not run it (unknown job,
-            or another live worker holds its lease).
+            The job's status when this run stopped, or ``None`` when this worker did not run
+            it (unknown job, another live worker holds its lease, or a version mismatch).
 
         Raises:
             StateError, TraceError: Infrastructure failed; arq retries the run later.
@@ -57,8 +69,10 @@ class JobExecutor:
         if state is None:
             log.warning("job not found in state store", job_id=job_id)
             return None
-        if state.status.is_terminal:
+        if state.status.is_terminal or state.status is JobStatus.WAITING:
             return state.status
+        if not await self._version_matches(state):
+            return None
         answer = await self.services.state.acquire_lease(
             job_id, self.worker_id, self.services.settings.lease.ttl_seconds
         )
@@ -67,7 +81,35 @@ class JobExecutor:
             return None
         if answer != "OK":
             return JobStatus(answer) if answer in JobStatus.__members__.values() else None
-        return await _Run(self, state).execute()
+        run = _Run(self, state)
+        self._runs.add(run)
+        try:
+            return await run.execute()
+        finally:
+            self._runs.discard(run)
+
+    async def _version_matches(self, state: JobState) -> bool:
+        """Leave a job pinned to another version of its workflow for a worker that has it."""
+        try:
+            wf = self.services.registry.get(state.workflow)
+        except WorkflowNotFoundError:
+            return True  # the run fails it with workflow_not_found
+        if not state.version or state.version == wf.version:
+            return True
+        reason = (
+            f"version mismatch: the job needs {state.workflow} {state.version}, "
+            f"worker {self.worker_id} has {wf.version}"
+        )
+        retry = self.services.settings.worker.version_retry_seconds
+        arq_job_id = f"{state.job_id}:v:{uuid.uuid4().hex[:8]}"
+        await self.services.state.update(
+            state.job_id, {"blocked": reason, "arq_job_id": arq_job_id}
+        )
+        await self.services.queue.enqueue(
+            state.job_id, arq_job_id=arq_job_id, trace=state.trace, defer_seconds=retry
+        )
+        log.info("left job for a worker of its version", job_id=state.job_id, reason=reason)
+        return False
 
 
 class _Run:
@@ -77,6 +119,7 @@ class _Run:
         self.ex = executor
         self.state = state
         self.store = executor.services.state
+        self.settings = executor.services.settings
         self.run = JobRun(
             job_id=state.job_id,
             workflow=state.workflow,
@@ -87,6 +130,7 @@ class _Run:
         self.tasks: dict[asyncio.Task[StepOutcome], StepName] = {}
         self.stop_reason: str | None = None  # "cancel" or "lost"
         self.wakeup = asyncio.Event()
+        self.sizes: dict[StepName, int] = {}
 
     def _stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -101,7 +145,7 @@ class _Run:
             self.store,
             job_id,
             self.run.worker_id,
-            self.ex.services.settings.lease.ttl_seconds,
+            self.settings.lease.ttl_seconds,
             on_lost=lambda: self._stop("lost"),
             on_cancel=lambda: self._stop("cancel"),
         )
@@ -117,14 +161,25 @@ class _Run:
             for task in self.tasks:
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
-            publisher_task_error = None
             try:
                 await publisher.close()
             except Exception as exc:  # already reported through the run's own error path
-                publisher_task_error = exc
-            if publisher_task_error is not None:
-                log.debug("publisher closed with error", error=str(publisher_task_error))
+                log.debug("publisher closed with error", error=str(exc))
             await self.store.release_lease(job_id, self.run.worker_id)
+
+    async def _record_lost_attempts(self, stored: dict[StepName, bytes]) -> None:
+        for name, st in self.state.steps.items():
+            if st.status == StepStatus.RUNNING.value and name not in stored:
+                # The previous run died mid-attempt: record that attempt as lost.
+                await self.ex.hooks.on_step_end(
+                    self.run,
+                    AttemptRecord(
+                        name, st.attempt, StepStatus.FAILED.value, st.started_at or time.time(),
+                        time.time(), None,
+                        {"code": "worker_lost", "message": "the worker running it died"},
+                        worker_id=self.state.worker,
+                    ),
+                )  # fmt: skip
 
     async def _execute(self, publisher: EventPublisher) -> JobStatus | None:
         job_id = self.state.job_id
@@ -134,33 +189,17 @@ class _Run:
             return await self._finish(JobStatus.FAILED, [], None, exc.to_dict(), publisher)
         steps = list(wf.steps)
         stored = await self.store.load_checkpoints(job_id, steps)
-        outputs: dict[StepName, Any] = {}
-        for name, raw in stored.items():
-            outputs[name] = loads(raw)
-        for name, st in self.state.steps.items():
-            if st.status == StepStatus.RUNNING.value and name not in stored:
-                # The previous run died mid-attempt: record that attempt as lost.
-                await self.ex.hooks.on_step_end(
-                    self.run,
-                    AttemptRecord(
-                        name,
-                        st.attempt,
-                        StepStatus.FAILED.value,
-                        st.started_at or time.time(),
-                        time.time(),
-                        None,
-                        {"code": "worker_lost", "message": "the worker running it died"},
-                        worker_id=self.state.worker,
-                    ),
-                )
-        started = time.time()
+        outputs: dict[StepName, Any] = {name: loads(raw) for name, raw in stored.items()}
+        self.sizes = {name: len(raw) for name, raw in stored.items()}
+        await self._record_lost_attempts(stored)
         fields: dict[str, str | int | float] = {
             "status": JobStatus.RUNNING.value,
             "runs": self.run.run,
             "worker": self.run.worker_id,
+            "blocked": "",
         }
         if self.state.started_at is None:
-            fields["started_at"] = repr(started)
+            fields["started_at"] = repr(time.time())
         await self.ex.hooks.on_job_start(self.run)
         await self.store.update(
             job_id,
@@ -174,8 +213,11 @@ class _Run:
         )
         if self.state.cancel_requested:
             self._stop("cancel")
-        runner = StepRunner(self.run, self.store, publisher, self.ex.hooks, self.state.inputs)
-        failure = await self._schedule(wf, runner, outputs)
+        runner = StepRunner(
+            self.run, self.store, publisher, self.ex.hooks, self.state.inputs,
+            max_output_bytes=self.settings.state.max_output_bytes,
+        )  # fmt: skip
+        failure, questions = await self._schedule(wf, runner, outputs)
         if self.stop_reason == "lost":
             raise LeaseLostError("lease lost during the run")
         pending = [n for n in steps if n not in outputs]
@@ -187,7 +229,7 @@ class _Run:
             )
         if failure is not None:
             for n in pending:
-                if n != failure.step:
+                if n != failure.step.split("[")[0]:
                     publisher.put({step_field(n, "status"): StepStatus.SKIPPED.value}, None)
             error = {
                 "code": "step_failed",
@@ -195,35 +237,61 @@ class _Run:
                 "details": {"step": failure.step, "error": failure.error},
             }
             return await self._finish(JobStatus.FAILED, steps, None, error, publisher)
-        result = {sink: outputs[sink] for sink in wf.sinks}
+        if questions:
+            return await self._suspend_for_input(questions, publisher)
+        if pending:  # drained: running steps finished, the rest waits for the next worker
+            return await self._suspend_for_drain(publisher)
+        result = {sink: self._result_value(sink, outputs[sink]) for sink in wf.sinks}
         return await self._finish(JobStatus.SUCCEEDED, steps, result, None, publisher)
+
+    def _result_value(self, sink: StepName, value: Any) -> Any:
+        """A sink's output, or a claim check pointing at it when it is large."""
+        size = self.sizes.get(sink, 0)
+        if size > self.settings.state.compress_threshold_bytes:
+            return {
+                "$ref": f"/v1/jobs/{self.state.job_id}/steps/{sink}/output",
+                "output_bytes": size,
+            }
+        return value
+
+    def _launch(self, coro: Any, name: StepName) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"step:{name}")
+        self.tasks[task] = name
 
     async def _schedule(
         self, wf: Workflow, runner: StepRunner, outputs: dict[StepName, Any]
-    ) -> StepOutcome | None:
-        """Start ready steps as the parallel rules allow; return the first failure, if any."""
+    ) -> tuple[StepOutcome | None, list[StepOutcome]]:
+        """Start ready steps as the parallel rules allow, until nothing can run.
+
+        Returns:
+            The first failure (if any) and the steps waiting for an answer.
+        """
         pending = [n for n in wf.steps if n not in outputs]
         exclusive = False
         failure: StepOutcome | None = None
+        questions: list[StepOutcome] = []
         while True:
-            if failure is None and self.stop_reason is None:
+            blocked = failure is not None or questions or self.ex.draining
+            if not blocked and self.stop_reason is None:
                 for name in list(pending):
                     if not all(d in outputs for d in wf.deps[name]):
                         continue
                     step = wf.steps[name]
                     if exclusive or (not step.parallel and self.tasks):
                         break  # a lone step waits for the others, and nothing passes it
-                    prior = self.state.steps.get(name)
-                    first = (prior.attempt if prior else 0) + 1
-                    coro = runner.run_step(wf.bindings[name], outputs, first)
-                    task = asyncio.get_running_loop().create_task(coro, name=f"step:{name}")
-                    self.tasks[task] = name
+                    binding = wf.bindings[name]
+                    if step.map_over is not None:
+                        coro = run_mapped(runner, binding, outputs, self.state, self.sizes)
+                    else:
+                        prior = self.state.steps.get(name)
+                        coro = runner.run_step(binding, outputs, (prior.attempt if prior else 0) + 1)
+                    self._launch(coro, name)
                     pending.remove(name)
                     if not step.parallel:
                         exclusive = True
                         break
             if not self.tasks:
-                return failure
+                return failure, questions
             self.wakeup.clear()
             waiter = asyncio.ensure_future(self.wakeup.wait())
             await asyncio.wait([*self.tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
@@ -243,10 +311,54 @@ class _Run:
                 outcome = task.result()
                 if outcome.succeeded:
                     outputs[name] = outcome.value
+                    self.sizes[name] = outcome.output_bytes
+                elif outcome.waiting is not None:
+                    questions.append(outcome)
                 elif failure is None:
                     failure = outcome
                     for other in self.tasks:
                         other.cancel()
+
+    async def _suspend_for_input(
+        self, questions: list[StepOutcome], publisher: EventPublisher
+    ) -> JobStatus:
+        fields: dict[str, str | int | float] = {"status": JobStatus.WAITING.value}
+        for q in questions:
+            assert q.waiting is not None
+            ask = {"index": q.waiting.index, "prompt": q.waiting.prompt, "schema": q.waiting.schema}
+            fields[question_field(q.step)] = dumps(ask).decode()
+            fields[step_field(q.step, "status")] = StepStatus.WAITING.value
+        for q in questions[1:]:
+            assert q.waiting is not None
+            publisher.put({}, NewEvent("job.waiting", q.step, None, _question_data(q)))
+        await publisher.flush()
+        await self.ex.hooks.on_job_suspend(self.run, JobStatus.WAITING)
+        await self.store.update(
+            self.state.job_id,
+            fields,
+            NewEvent("job.waiting", questions[0].step, None, _question_data(questions[0])),
+            worker_id=self.run.worker_id,
+        )
+        log.info("job waits for input", job_id=self.state.job_id,
+                 steps=[q.step for q in questions])
+        return JobStatus.WAITING
+
+    async def _suspend_for_drain(self, publisher: EventPublisher) -> JobStatus:
+        """Queue the job again at once, so the next worker need not wait for the lease."""
+        await publisher.flush()
+        await self.ex.hooks.on_job_suspend(self.run, JobStatus.QUEUED)
+        arq_job_id = f"{self.state.job_id}:drain:{uuid.uuid4().hex[:8]}"
+        await self.store.update(
+            self.state.job_id,
+            {"status": JobStatus.QUEUED.value, "arq_job_id": arq_job_id},
+            NewEvent("job.queued", data={"reason": "worker shutting down"}),
+            worker_id=self.run.worker_id,
+        )
+        await self.ex.services.queue.enqueue(
+            self.state.job_id, arq_job_id=arq_job_id, trace=self.state.trace
+        )
+        log.info("worker draining; job queued again", job_id=self.state.job_id)
+        return JobStatus.QUEUED
 
     async def _finish(
         self,
@@ -271,11 +383,10 @@ class _Run:
         return status
 
 
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    """``{"code", "message", "details"}`` of any exception."""
-    if isinstance(exc, OrchestratorError):
-        return exc.to_dict()
-    return {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}", "details": {}}
+def _question_data(q: StepOutcome) -> dict[str, Any]:
+    assert q.waiting is not None
+    return {"step": q.step, "index": q.waiting.index, "prompt": q.waiting.prompt,
+            "schema": q.waiting.schema}
 
 
 __all__ = ["JobExecutor"]

@@ -46,6 +46,7 @@ class AttemptRecord:
         error: ``{"code", "message", "details"}`` for a failed attempt.
         output_bytes: Size of the serialized output, for a succeeded attempt.
         worker_id: The worker that ran it, when not the current run's worker.
+        cache_hit: The output came from the step cache; the function did not run.
     """
 
     step: StepName
@@ -57,6 +58,7 @@ class AttemptRecord:
     error: JSONValue = None
     output_bytes: int | None = None
     worker_id: str | None = None  # set when another worker ran the attempt (a lost one)
+    cache_hit: bool = False
 
 
 class ExecutionHook:
@@ -75,6 +77,10 @@ class ExecutionHook:
         self, run: JobRun, status: JobStatus, result: JSONValue, error: JSONValue
     ) -> None:
         """Called before the terminal event is published."""
+
+    async def on_job_suspend(self, run: JobRun, status: JobStatus) -> None:
+        """Called when a run stops before the job ends: ``waiting`` for input, or ``queued``
+        again after a graceful shutdown."""
 
 
 class HookChain(ExecutionHook):
@@ -100,6 +106,10 @@ class HookChain(ExecutionHook):
     ) -> None:
         for h in self.hooks:
             await h.on_job_end(run, status, result, error)
+
+    async def on_job_suspend(self, run: JobRun, status: JobStatus) -> None:
+        for h in self.hooks:
+            await h.on_job_suspend(run, status)
 
 
 __all__ = ["AttemptRecord", "ExecutionHook", "HookChain", "JobRun"]

@@ -90,6 +90,7 @@ class TraceRecorder(ExecutionHook):
             error=r.error,
             worker_id=r.worker_id or run.worker_id,
             output_bytes=r.output_bytes,
+            cache_hit=r.cache_hit or None,
         )
 
     async def on_job_start(self, run: JobRun) -> None:
@@ -100,6 +101,10 @@ class TraceRecorder(ExecutionHook):
 
     async def on_step_end(self, run: JobRun, record: AttemptRecord) -> None:
         self._add(run, record)
+
+    async def on_job_suspend(self, run: JobRun, status: JobStatus) -> None:
+        await self.flush()
+        await self.trace.set_job_status(run.job_id, status)
 
     async def on_job_end(self, run: JobRun, status: JobStatus, result: Any, error: Any) -> None:
         await self.flush()

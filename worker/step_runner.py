@@ -1,19 +1,31 @@
-"""One step of a job: bind its arguments, run attempts with retries and timeout, checkpoint."""
+"""One step of a job: bind its arguments, run attempts (retries, timeout, cache), checkpoint."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from pydantic import TypeAdapter
 
 from orchestrator.dag.binding import StepBinding
 from orchestrator.dag.context import StepContext
-from orchestrator.errors import OrchestratorError, Retry, StepError, StepTimeoutError
-from orchestrator.serialization import dumps
+from orchestrator.dag.step import Step
+from orchestrator.errors import (
+    OrchestratorError,
+    OutputTooLargeError,
+    Retry,
+    StepError,
+    StepTimeoutError,
+    WaitingForInput,
+)
+from orchestrator.serialization import dumps, loads, to_jsonable
 from orchestrator.state.base import NewEvent, StateStore
 from orchestrator.state.codec import step_field
 from orchestrator.types import JSONValue, StepName, StepStatus
@@ -21,18 +33,53 @@ from worker.hooks import AttemptRecord, ExecutionHook, JobRun
 from worker.invoke import invoke
 from worker.publisher import EventPublisher
 
-MAX_BACKOFF_SECONDS = 300.0
-"""Cap on the exponential backoff between attempts."""
+
+def backoff_seconds(step: Step, attempt: int, rng: random.Random | None = None) -> float:
+    """Delay after the ``attempt``-th failure: exponential, capped, with equal jitter.
+
+    ``d = min(cap, base * 2**(attempt-1))``, then ``d/2 + uniform(0, d/2)`` ("equal jitter",
+    AWS Architecture Blog, "Exponential Backoff and Jitter", 2015): retries of many jobs spread
+    out, and none comes sooner than half the nominal delay.
+    """
+    d = min(step.retry_max_backoff_seconds, step.retry_backoff_seconds * 2 ** (attempt - 1))
+    jitter: float = (rng or random.Random()).uniform(0, d / 2) if rng else random.uniform(0, d / 2)
+    return d / 2 + jitter
+
+
+def instance_name(step: StepName, index: int | None) -> StepName:
+    """``step`` itself, or ``step[index]`` for a fan-out instance."""
+    return step if index is None else f"{step}[{index}]"
+
+
+def answer_schema(schema: Any) -> dict[str, Any]:
+    """The JSON schema of an ``ask``'s answer: a dict as is, ``{}`` for None, else pydantic's."""
+    if schema is None:
+        return {}
+    if isinstance(schema, dict):
+        return schema
+    return TypeAdapter(schema).json_schema()
 
 
 @dataclass(slots=True)
 class StepOutcome:
-    """The end of a step: its output (when succeeded) or its error."""
+    """The end of a step (or fan-out instance): its output, its error, or a pending question."""
 
     step: StepName
     succeeded: bool
     value: Any = None
     error: JSONValue = None
+    output_bytes: int = 0
+    waiting: WaitingForInput | None = None
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What one attempt ended with, for :meth:`StepRunner.run_step` to decide what comes next."""
+
+    outcome: StepOutcome | None
+    error: dict[str, Any]
+    retryable: bool = False
+    delay_seconds: float | None = None
 
 
 def _error_of(exc: BaseException) -> dict[str, Any]:
@@ -53,6 +100,7 @@ class StepRunner:
         publisher: The job's ordered publisher.
         hooks: Execution hooks.
         inputs: The job's validated inputs.
+        max_output_bytes: Hard limit on one serialized output.
     """
 
     def __init__(
@@ -62,16 +110,23 @@ class StepRunner:
         publisher: EventPublisher,
         hooks: ExecutionHook,
         inputs: Mapping[str, JSONValue],
+        *,
+        max_output_bytes: int,
     ) -> None:
         self.run = run
         self.store = store
         self.publisher = publisher
         self.hooks = hooks
         self.inputs = inputs
+        self.max_output_bytes = max_output_bytes
         self.log = structlog.get_logger("worker.step").bind(job_id=run.job_id)
 
     def _arguments(
-        self, binding: StepBinding, outputs: Mapping[StepName, Any], ctx: StepContext
+        self,
+        binding: StepBinding,
+        outputs: Mapping[StepName, Any],
+        ctx: StepContext,
+        element: tuple[int, Any] | None,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {name: ctx for name in binding.context_params}
         for param, upstream in binding.upstream_params.items():
@@ -79,57 +134,104 @@ class StepRunner:
         for p in binding.input_params:
             if p.name in self.inputs:
                 kwargs[p.name] = self.inputs[p.name]
+        if element is not None and binding.step.map_over is not None:
+            kwargs[binding.step.map_over] = element[1]
         for name, adapter in binding.adapters.items():
             if name in kwargs:
                 kwargs[name] = adapter.validate_python(kwargs[name])
         return kwargs
 
     async def run_step(
-        self, binding: StepBinding, outputs: Mapping[StepName, Any], first_attempt: int
+        self,
+        binding: StepBinding,
+        outputs: Mapping[StepName, Any],
+        first_attempt: int,
+        element: tuple[int, Any] | None = None,
     ) -> StepOutcome:
-        """Run attempts of ``binding.step`` until one succeeds or none remain.
+        """Run attempts of a step (or of one fan-out instance) until one ends it.
 
         Args:
             binding: The step and how to call it.
             outputs: Outputs of finished steps (at least this step's dependencies).
             first_attempt: The attempt number to start from (above any earlier run's).
+            element: ``(index, value)`` for a fan-out instance of a ``map_over`` step.
 
         Returns:
-            The :class:`StepOutcome`; a failure is an outcome, not an exception.
+            The :class:`StepOutcome`; a failure or a question is an outcome, not an exception.
 
         Raises:
             LeaseLostError: Another worker took the job over.
             asyncio.CancelledError: The job was cancelled or its run stopped.
         """
-        step = binding.step
+        name = instance_name(binding.step.name, None if element is None else element[0])
         attempt = first_attempt
+        failures = 0
         while True:
-            outcome, delay, reason = await self._attempt(binding, outputs, attempt)
-            if outcome is not None:
-                return outcome
-            attempt += 1
+            result = await self._attempt(binding, outputs, attempt, name, element)
+            if result.outcome is not None:
+                return result.outcome
+            failures += 1
+            if not result.retryable or failures > binding.step.retries:
+                self.publisher.put(
+                    {
+                        step_field(name, "status"): StepStatus.FAILED.value,
+                        step_field(name, "finished_at"): repr(time.time()),
+                        step_field(name, "error"): dumps(result.error).decode(),
+                    },
+                    NewEvent("step.failed", name, attempt, {"error": result.error}),
+                )
+                return StepOutcome(name, False, error=result.error)
+            delay = result.delay_seconds
+            if delay is None:
+                delay = backoff_seconds(binding.step, failures)
             self.publisher.put(
-                {step_field(step.name, "status"): StepStatus.PENDING.value},
+                {step_field(name, "status"): StepStatus.PENDING.value},
                 NewEvent(
                     "step.retrying",
-                    step.name,
-                    attempt - 1,
-                    {"reason": reason, "delay_seconds": delay, "next_attempt": attempt},
+                    name,
+                    attempt,
+                    {
+                        "reason": result.error["message"],
+                        "error": result.error,
+                        "delay_seconds": round(delay, 3),
+                        "next_attempt": attempt + 1,
+                    },
                 ),
             )
+            attempt += 1
             if delay > 0:
                 await asyncio.sleep(delay)
 
+    def _cache_fingerprint(self, step: Step, kwargs: Mapping[str, Any]) -> str:
+        data = {k: to_jsonable(v) for k, v in kwargs.items() if not isinstance(v, StepContext)}
+        h = hashlib.sha256(step.code_fingerprint.encode())
+        h.update(json.dumps(data, sort_keys=True, default=str).encode())
+        return h.hexdigest()[:32]
+
+    async def _ask(self, name: StepName, index: int, prompt: str, schema: Any) -> Any:
+        raw = await self.store.get_answer(self.run.job_id, name, index)
+        if raw is None:
+            raise WaitingForInput(index, prompt, answer_schema(schema))
+        value = loads(raw)
+        if schema is not None and not isinstance(schema, dict):
+            return TypeAdapter(schema).validate_python(value)
+        return value
+
     async def _attempt(
-        self, binding: StepBinding, outputs: Mapping[StepName, Any], attempt: int
-    ) -> tuple[StepOutcome | None, float, JSONValue]:
+        self,
+        binding: StepBinding,
+        outputs: Mapping[StepName, Any],
+        attempt: int,
+        name: StepName,
+        element: tuple[int, Any] | None,
+    ) -> _Attempt:
         step = binding.step
-        name = step.name
         started = time.time()
         t0 = time.perf_counter()
         log = self.log.bind(step=name, attempt=attempt)
-        record = AttemptRecord(name, attempt, StepStatus.RUNNING.value, started)
-        await self.hooks.on_step_start(self.run, record)
+        await self.hooks.on_step_start(
+            self.run, AttemptRecord(name, attempt, StepStatus.RUNNING.value, started)
+        )
         self.publisher.put(
             {
                 step_field(name, "status"): StepStatus.RUNNING.value,
@@ -145,23 +247,49 @@ class StepRunner:
         def on_chunk(chunk: JSONValue) -> None:
             self.publisher.put({}, NewEvent("step.chunk", name, attempt, chunk))
 
+        async def ask(index: int, prompt: str, schema: Any) -> Any:
+            return await self._ask(name, index, prompt, schema)
+
         ctx = StepContext(
-            job_id=self.run.job_id,
-            step=name,
-            attempt=attempt,
-            inputs=self.inputs,
-            emit=emit,
-            logger=log,
-        )
-        retry_delay: float | None = None
+            job_id=self.run.job_id, step=name, attempt=attempt, inputs=self.inputs,
+            emit=emit, logger=log, ask=ask,
+        )  # fmt: skip
+        cache_hit = False
+        fingerprint: str | None = None
         try:
-            kwargs = self._arguments(binding, outputs, ctx)
-            async with asyncio.timeout(step.timeout_seconds) as deadline:
-                value = await invoke(step, kwargs, on_chunk)
-            payload = dumps(value)
+            kwargs = self._arguments(binding, outputs, ctx, element)
+            payload: bytes | None = None
+            if step.cache_ttl_seconds is not None:
+                fingerprint = self._cache_fingerprint(step, kwargs)
+                payload = await self.store.get_cached(step.name, fingerprint)
+                cache_hit = payload is not None
+            if payload is None:
+                async with asyncio.timeout(step.timeout_seconds) as deadline:
+                    value = await invoke(step, kwargs, on_chunk)
+                payload = dumps(value)
+                if len(payload) > self.max_output_bytes:
+                    raise OutputTooLargeError(
+                        f"step {name!r} returned {len(payload)} bytes, more than the "
+                        f"{self.max_output_bytes} allowed (ORCH_STATE__MAX_OUTPUT_BYTES)",
+                        details={"output_bytes": len(payload), "max_bytes": self.max_output_bytes},
+                    )
+            else:
+                value = loads(payload)
+        except WaitingForInput as question:
+            await self._end(name, attempt, StepStatus.WAITING, started, t0)
+            return _Attempt(StepOutcome(name, False, waiting=question), {})
+        except asyncio.CancelledError:
+            # The job was cancelled or its run stopped: close this attempt's trace row.
+            await self._end(name, attempt, StepStatus.CANCELLED, started, t0)
+            raise
         except Retry as exc:
             error = StepError(exc.reason, details={"type": "Retry"}).to_dict()
-            retry_delay = exc.after_seconds
+            await self._end(name, attempt, StepStatus.FAILED, started, t0, error=error)
+            return _Attempt(None, error, retryable=True, delay_seconds=exc.after_seconds)
+        except OutputTooLargeError as exc:
+            error = exc.to_dict()
+            await self._end(name, attempt, StepStatus.FAILED, started, t0, error=error)
+            return _Attempt(None, error, retryable=False)
         except TimeoutError as exc:
             if step.timeout_seconds is not None and deadline.expired():
                 error = StepTimeoutError(
@@ -170,75 +298,64 @@ class StepRunner:
                 ).to_dict()
             else:
                 error = _error_of(exc)
+            await self._end(name, attempt, StepStatus.FAILED, started, t0, error=error)
+            return _Attempt(None, error, retryable=isinstance(exc, step.retry_on))
         except Exception as exc:
             error = _error_of(exc)
-            log.warning("step attempt failed", error=error["message"])
-        except asyncio.CancelledError:
-            # The job was cancelled or its run stopped: close this attempt's trace row.
-            record = AttemptRecord(
-                name, attempt, StepStatus.CANCELLED.value, started, time.time(),
-                (time.perf_counter() - t0) * 1000,
-            )
-            await self.hooks.on_step_end(self.run, record)
-            raise
-        else:
-            finished = time.time()
-            duration_ms = (time.perf_counter() - t0) * 1000
-            await self.publisher.flush()  # chunks first, then the checkpoint and its event
-            await self.store.checkpoint(
-                self.run.job_id,
-                name,
-                payload,
-                {
-                    step_field(name, "status"): StepStatus.SUCCEEDED.value,
-                    step_field(name, "finished_at"): repr(finished),
-                },
-                NewEvent(
-                    "step.succeeded",
-                    name,
-                    attempt,
-                    {"duration_ms": round(duration_ms, 3), "output_bytes": len(payload)},
-                ),
-                worker_id=self.run.worker_id,
-            )
-            await self.hooks.on_step_end(
-                self.run,
-                AttemptRecord(
-                    name,
-                    attempt,
-                    StepStatus.SUCCEEDED.value,
-                    started,
-                    finished,
-                    duration_ms,
-                    None,
-                    len(payload),
-                ),
-            )
-            return StepOutcome(name, True, value=value), 0.0, None
+            retryable = isinstance(exc, step.retry_on) and not isinstance(exc, step.no_retry_on)
+            log.warning("step attempt failed", error=error["message"], retryable=retryable)
+            await self._end(name, attempt, StepStatus.FAILED, started, t0, error=error)
+            return _Attempt(None, error, retryable=retryable)
 
         finished = time.time()
         duration_ms = (time.perf_counter() - t0) * 1000
+        await self.publisher.flush()  # chunks first, then the checkpoint and its event
+        await self.store.checkpoint(
+            self.run.job_id,
+            name,
+            payload,
+            {
+                step_field(name, "status"): StepStatus.SUCCEEDED.value,
+                step_field(name, "finished_at"): repr(finished),
+            },
+            NewEvent(
+                "step.succeeded",
+                name,
+                attempt,
+                {
+                    "duration_ms": round(duration_ms, 3),
+                    "output_bytes": len(payload),
+                    "cache_hit": cache_hit,
+                },
+            ),
+            worker_id=self.run.worker_id,
+        )
+        if fingerprint is not None and not cache_hit and step.cache_ttl_seconds is not None:
+            await self.store.put_cached(step.name, fingerprint, payload, step.cache_ttl_seconds)
         await self.hooks.on_step_end(
             self.run,
             AttemptRecord(
-                name, attempt, StepStatus.FAILED.value, started, finished, duration_ms, error
+                name, attempt, StepStatus.SUCCEEDED.value, started, finished, duration_ms,
+                None, len(payload), cache_hit=cache_hit,
             ),
-        )
-        if attempt <= step.retries:
-            if retry_delay is None:
-                retry_delay = min(
-                    MAX_BACKOFF_SECONDS, step.retry_backoff_seconds * 2 ** (attempt - 1)
-                )
-            return None, retry_delay, error
-        self.publisher.put(
-            {
-                step_field(name, "status"): StepStatus.FAILED.value,
-                step_field(name, "finished_at"): repr(finished),
-                step_field(name, "error"): dumps(error).decode(),
-            },
-            NewEvent("step.failed", name, attempt, {"error": error}),
-        )
-        return StepOutcome(name, False, error=error), 0.0, None
+        )  # fmt: skip
+        return _Attempt(StepOutcome(name, True, value=value, output_bytes=len(payload)), {})
+
+    async def _end(
+        self,
+        name: StepName,
+        attempt: int,
+        status: StepStatus,
+        started: float,
+        t0: float,
+        *,
+        error: JSONValue = None,
+    ) -> None:
+        record = AttemptRecord(
+            name, attempt, status.value, started, time.time(),
+            (time.perf_counter() - t0) * 1000, error,
+        )  # fmt: skip
+        await self.hooks.on_step_end(self.run, record)
 
 
-__all__ = ["StepOutcome", "StepRunner"]
+__all__ = ["StepOutcome", "StepRunner", "answer_schema", "backoff_seconds", "instance_name"]

@@ -27,7 +27,7 @@ class InputParam:
     """A step parameter filled from the job's inputs."""
 
     name: str
-    annotation: Any
+    annotation: Any  # for a map_over parameter: the list's type, ``list[element type]``
     default: Any  # inspect.Parameter.empty when required
 
 
@@ -108,10 +108,19 @@ def bind_step(step: Step, upstream: list[Step]) -> StepBinding:
         binding.upstream_params[slot.name] = up.name
         taken.add(slot.name)
 
+    if step.map_over is not None and step.map_over in binding.context_params:
+        raise DagError(
+            f"step {step.name!r}: map_over names the StepContext parameter {step.map_over!r}",
+            details={"step": step.name, "parameter": "map_over"},
+        )
     for param in free:
         annotation = hints.get(param.name, param.annotation)
         if param.name not in taken:
-            binding.input_params.append(InputParam(param.name, annotation, param.default))
+            as_input = annotation
+            if param.name == step.map_over:
+                element = Any if _is_plain(annotation) else annotation
+                as_input = list[element]  # type: ignore[valid-type]
+            binding.input_params.append(InputParam(param.name, as_input, param.default))
         if not _is_plain(annotation):
             try:
                 binding.adapters[param.name] = TypeAdapter(annotation)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from orchestrator.types import JobId, JSONValue, StepName
@@ -19,7 +19,7 @@ class StepContext:
         logger: A structlog logger bound to ``job_id``, ``step`` and ``attempt``.
     """
 
-    __slots__ = ("_emit", "attempt", "inputs", "job_id", "logger", "step")
+    __slots__ = ("_ask", "_asked", "_emit", "attempt", "inputs", "job_id", "logger", "step")
 
     def __init__(
         self,
@@ -30,6 +30,7 @@ class StepContext:
         inputs: Mapping[str, JSONValue],
         emit: Callable[[JSONValue], None],
         logger: Any,
+        ask: Callable[[int, str, Any], Awaitable[Any]] | None = None,
     ) -> None:
         self.job_id = job_id
         self.step = step
@@ -37,6 +38,8 @@ class StepContext:
         self.inputs = inputs
         self.logger = logger
         self._emit = emit
+        self._ask = ask
+        self._asked = 0
 
     def emit(self, data: JSONValue) -> None:
         """Publish a ``step.progress`` event carrying ``data`` (any JSON value).
@@ -44,6 +47,33 @@ class StepContext:
         Safe to call from a sync step's thread; events keep their order with the step's chunks.
         """
         self._emit(data)
+
+    async def ask(self, prompt: str, *, schema: Any = None) -> Any:
+        """Ask a human and return the answer (human-in-the-loop input).
+
+        The first time, the job pauses in ``waiting`` and publishes ``job.waiting`` with the
+        prompt and the answer's JSON schema; the worker checkpoints and releases the job. An
+        answer (``POST /v1/jobs/{id}/input`` or the WebSocket's ``{"type": "input"}``) is
+        validated against the schema and resumes the job: finished steps do not run again, and
+        this step runs again from its start, its ``ask`` calls returning their answers in order.
+        Put side effects that must not repeat in an upstream step.
+
+        Args:
+            prompt: The question shown to the user.
+            schema: A pydantic model or type (the answer is validated into it), a JSON-schema
+                dict, or ``None`` for any JSON value.
+
+        Returns:
+            The answer.
+
+        Raises:
+            WaitingForInput: Control flow (a ``BaseException``) that pauses the job; do not catch.
+        """
+        if self._ask is None:
+            raise RuntimeError("ctx.ask() is available only while a worker runs the step")
+        index = self._asked
+        self._asked += 1
+        return await self._ask(index, prompt, schema)
 
     def __repr__(self) -> str:
         return f"<StepContext job={self.job_id} step={self.step} attempt={self.attempt}>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -29,6 +30,21 @@ def _kind_of(fn: Callable[..., Any]) -> StepKind:
     return StepKind.SYNC
 
 
+def code_fingerprint(fn: Callable[..., Any]) -> str:
+    """A hash of a function's bytecode and constants (changes when its code does).
+
+    Returns:
+        16 hex digits of SHA-256; ``"0" * 16`` for callables without ``__code__``.
+    """
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return "0" * 16
+    h = hashlib.sha256(code.co_code)
+    h.update(repr(code.co_consts).encode())
+    h.update(repr(code.co_names).encode())
+    return h.hexdigest()[:16]
+
+
 class Step:
     """A function registered as a DAG step; calling it calls the function unchanged.
 
@@ -40,8 +56,13 @@ class Step:
         streams: A generator whose yielded chunks are published as ``step.chunk`` events.
         retries: Extra attempts after the first failure (``0`` means one attempt).
         retry_backoff_seconds: Base of the exponential backoff between attempts, in seconds.
+        retry_max_backoff_seconds: Cap on one backoff delay, in seconds.
+        retry_on: Exception types that are retried (default: any ``Exception``).
+        no_retry_on: Exception types never retried, even when ``retry_on`` matches.
         timeout_seconds: Wall-clock limit per attempt, in seconds, or ``None``.
         cache_ttl_seconds: Memoization lifetime of the output, in seconds, or ``None``.
+        map_over: A parameter receiving one element of a list per step instance (fan-out).
+        max_concurrency: With ``map_over``, how many instances may run at once.
         kind: How the function is called (async, sync in a thread, or a generator of either).
     """
 
@@ -57,6 +78,11 @@ class Step:
         retry_backoff_seconds: float,
         timeout_seconds: float | None,
         cache_ttl_seconds: float | None,
+        retry_max_backoff_seconds: float = 300.0,
+        retry_on: Sequence[type[BaseException]] = (Exception,),
+        no_retry_on: Sequence[type[BaseException]] = (),
+        map_over: str | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         self.fn = fn
         self.name: str = name or fn.__name__
@@ -67,7 +93,13 @@ class Step:
         self.retry_backoff_seconds = retry_backoff_seconds
         self.timeout_seconds = timeout_seconds
         self.cache_ttl_seconds = cache_ttl_seconds
+        self.retry_max_backoff_seconds = retry_max_backoff_seconds
+        self.retry_on = tuple(retry_on)
+        self.no_retry_on = tuple(no_retry_on)
+        self.map_over = map_over
+        self.max_concurrency = max_concurrency
         self.kind = _kind_of(fn)
+        self.code_fingerprint = code_fingerprint(fn)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
         self._check_options()
@@ -92,6 +124,24 @@ class Step:
             raise fail("timeout_seconds", "must be > 0")
         if self.cache_ttl_seconds is not None and self.cache_ttl_seconds <= 0:
             raise fail("cache_ttl_seconds", "must be > 0")
+        if self.retry_max_backoff_seconds < 0:
+            raise fail("retry_max_backoff_seconds", "must be >= 0")
+        for option in ("retry_on", "no_retry_on"):
+            for cls in getattr(self, option):
+                if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+                    raise fail(option, f"must list exception types, got {cls!r}")
+        if self.map_over is not None:
+            if not isinstance(self.map_over, str) or not self.map_over.isidentifier():
+                raise fail("map_over", f"must name a parameter, got {self.map_over!r}")
+            if self.map_over not in inspect.signature(self.fn).parameters:
+                raise fail("map_over", f"names no parameter of the function: {self.map_over!r}")
+            if self.streams:
+                raise fail("map_over", "cannot be combined with streams=True")
+        if self.max_concurrency is not None:
+            if self.map_over is None:
+                raise fail("max_concurrency", "applies only to a step with map_over")
+            if not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
+                raise fail("max_concurrency", "must be a positive int")
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise fail("name", f"must be an identifier, got {self.name!r}")
 
@@ -108,6 +158,11 @@ class Step:
             "retry_backoff_seconds": self.retry_backoff_seconds,
             "timeout_seconds": self.timeout_seconds,
             "cache_ttl_seconds": self.cache_ttl_seconds,
+            "retry_max_backoff_seconds": self.retry_max_backoff_seconds,
+            "retry_on": [c.__qualname__ for c in self.retry_on],
+            "no_retry_on": [c.__qualname__ for c in self.no_retry_on],
+            "map_over": self.map_over,
+            "max_concurrency": self.max_concurrency,
             "kind": self.kind.value,
         }
 
@@ -132,6 +187,11 @@ def step(
     retry_backoff_seconds: float = 1.0,
     timeout_seconds: float | None = None,
     cache_ttl_seconds: float | None = None,
+    retry_max_backoff_seconds: float = 300.0,
+    retry_on: Sequence[type[BaseException]] = (Exception,),
+    no_retry_on: Sequence[type[BaseException]] = (),
+    map_over: str | None = None,
+    max_concurrency: int | None = None,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
@@ -147,6 +207,11 @@ def step(
     retry_backoff_seconds: float = 1.0,
     timeout_seconds: float | None = None,
     cache_ttl_seconds: float | None = None,
+    retry_max_backoff_seconds: float = 300.0,
+    retry_on: Sequence[type[BaseException]] = (Exception,),
+    no_retry_on: Sequence[type[BaseException]] = (),
+    map_over: str | None = None,
+    max_concurrency: int | None = None,
 ) -> Step | Callable[[Callable[..., Any]], Step]:
     """Declare a function as a DAG step; usable as ``@step`` or ``@step(...)``.
 
@@ -158,9 +223,19 @@ def step(
         parallel: Allow this step to overlap the job's other ready steps.
         streams: The function is a generator; each yielded chunk becomes a ``step.chunk`` event.
         retries: Extra attempts after a failure.
-        retry_backoff_seconds: Backoff base in seconds (attempt n waits ``base * 2**(n-1)``).
+        retry_backoff_seconds: Backoff base in seconds: attempt n waits ``base * 2**(n-1)``,
+            capped, with "equal jitter" (half fixed, half random; AWS Architecture Blog,
+            "Exponential Backoff and Jitter", 2015).
         timeout_seconds: Per-attempt limit in seconds.
-        cache_ttl_seconds: Memoize the output for this many seconds.
+        cache_ttl_seconds: Memoize the output for this many seconds, keyed by a fingerprint of
+            the step's code and arguments, shared across jobs.
+        retry_max_backoff_seconds: Cap on one backoff delay, in seconds.
+        retry_on: Exception types to retry (default ``(Exception,)``).
+        no_retry_on: Exception types never retried (checked first).
+        map_over: Name of a parameter that receives one element of a list (a workflow input or
+            an upstream output) per instance; instances are named ``step[0]``, ``step[1]``, …
+            and downstream steps receive the list of outputs in order.
+        max_concurrency: With ``map_over``, the most instances running at once.
 
     Returns:
         The :class:`Step` (or a decorator producing one).
@@ -186,6 +261,11 @@ def step(
             retry_backoff_seconds=retry_backoff_seconds,
             timeout_seconds=timeout_seconds,
             cache_ttl_seconds=cache_ttl_seconds,
+            retry_max_backoff_seconds=retry_max_backoff_seconds,
+            retry_on=retry_on,
+            no_retry_on=no_retry_on,
+            map_over=map_over,
+            max_concurrency=max_concurrency,
         )
 
     if fn is not None:

@@ -220,10 +220,7 @@ def _fingerprint(wf: Workflow) -> str:
         h.update(n.encode())
         h.update(repr(sorted(s.options().items())).encode())
         h.update(repr(wf.deps[n]).encode())
-        code = getattr(s.fn, "__code__", None)
-        if code is not None:
-            h.update(code.co_code)
-            h.update(repr(code.co_consts).encode())
+        h.update(s.code_fingerprint.encode())
     return h.hexdigest()[:16]
 
 

@@ -90,6 +90,31 @@ class StateStore(Protocol):
         """Return the checkpointed outputs of those ``steps`` that have one."""
         ...
 
+    async def get_answer(self, job_id: JobId, step: StepName, index: int) -> bytes | None:
+        """The answer to the ``index``-th question of ``step`` (JSON), or ``None``."""
+        ...
+
+    async def answer(
+        self, job_id: JobId, step: StepName, index: int, answer: bytes, data: JSONValue
+    ) -> str:
+        """Store the answer of a waiting job's open question and queue the job again.
+
+        Returns:
+            ``OK``, ``NOT_WAITING``, ``NO_QUESTION`` (none open for that step and index) or
+            ``MISSING``.
+        """
+        ...
+
+    async def get_cached(self, step: StepName, fingerprint: str) -> bytes | None:
+        """Return a memoized output of ``step`` for that fingerprint, or ``None``."""
+        ...
+
+    async def put_cached(
+        self, step: StepName, fingerprint: str, output: bytes, ttl_seconds: float
+    ) -> None:
+        """Memoize ``output`` for ``ttl_seconds``."""
+        ...
+
     async def finish(
         self,
         job_id: JobId,

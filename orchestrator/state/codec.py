@@ -15,6 +15,16 @@ def step_field(step: StepName, name: str) -> str:
     return f"s:{step}:{name}"
 
 
+def question_field(step: StepName) -> str:
+    """The hash field holding ``step``'s open question (JSON: index, prompt, schema)."""
+    return f"q:{step}"
+
+
+def answer_field(step: StepName, index: int) -> str:
+    """The hash field holding the answer to ``step``'s ``index``-th question (JSON)."""
+    return f"a:{step}:{index}"
+
+
 def _num(v: str | None) -> float | None:
     return float(v) if v not in (None, "") else None
 
@@ -26,6 +36,7 @@ def decode_job(job_id: JobId, raw: Mapping[Any, Any]) -> JobState:
         for k, v in raw.items()
     }
     steps: dict[StepName, StepState] = {}
+    questions = {k[2:]: loads(v) for k, v in h.items() if k.startswith("q:") and v}
     for key, value in h.items():
         if not key.startswith("s:"):
             continue
@@ -58,6 +69,8 @@ def decode_job(job_id: JobId, raw: Mapping[Any, Any]) -> JobState:
         error=loads(h["error"]) if h.get("error") else None,
         trace=loads(h["trace"]) if h.get("trace") else {},
         steps=steps,
+        questions=questions,
+        blocked=h.get("blocked") or None,
     )
 
 

@@ -45,6 +45,8 @@ class JobState:
         error: ``{"code", "message", "details"}`` when failed.
         trace: W3C trace context of the submit.
         steps: ``{step: StepState}`` for steps that have started at least once.
+        questions: Open questions, ``{step: {"index", "prompt", "schema"}}``.
+        blocked: Why no worker runs the queued job (e.g. a version mismatch), or ``None``.
     """
 
     job_id: JobId
@@ -63,6 +65,8 @@ class JobState:
     error: JSONValue = None
     trace: dict[str, str] = field(default_factory=dict)
     steps: dict[StepName, StepState] = field(default_factory=dict)
+    questions: dict[StepName, dict[str, JSONValue]] = field(default_factory=dict)
+    blocked: str | None = None
 
 
 __all__ = ["JobState", "StepState"]

@@ -15,7 +15,8 @@ from orchestrator.keys import Keys
 from orchestrator.serialization import dumps
 from orchestrator.state import scripts
 from orchestrator.state.base import NewEvent, Write
-from orchestrator.state.codec import decode_job
+from orchestrator.state.blob import pack, unpack
+from orchestrator.state.codec import answer_field, decode_job, question_field
 from orchestrator.state.records import JobState
 from orchestrator.types import JobId, JobStatus, JSONValue, StepName
 
@@ -48,12 +49,20 @@ class RedisStateStore:
         keys: The key builder.
         ttl_seconds: Post-job lifetime of the job's keys (also set on every write).
         events_maxlen: Approximate cap on a job's stream length.
+        compress_threshold_bytes: Outputs above this size are stored zlib-compressed.
     """
 
     def __init__(
-        self, redis: Redis, *, keys: Keys, ttl_seconds: int, events_maxlen: int
+        self,
+        redis: Redis,
+        *,
+        keys: Keys,
+        ttl_seconds: int,
+        events_maxlen: int,
+        compress_threshold_bytes: int = 64 * 1024,
     ) -> None:
         self.redis = redis
+        self.compress_threshold_bytes = compress_threshold_bytes
         self.keys = keys
         self.ttl_seconds = ttl_seconds
         self.events_maxlen = events_maxlen
@@ -64,6 +73,7 @@ class RedisStateStore:
         self._renew = redis.register_script(scripts.RENEW_LEASE)
         self._release = redis.register_script(scripts.RELEASE_LEASE)
         self._claim = redis.register_script(scripts.CLAIM_LAPSED)
+        self._answer = redis.register_script(scripts.ANSWER)
 
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         try:
@@ -158,7 +168,8 @@ class RedisStateStore:
         worker_id: str | None = None,
     ) -> bool:
         keys = [*self._job_keys(job_id), self.keys.state(job_id, step)]
-        args = [*self._head(worker_id), output, *_event_args(event), *_flat(fields)]
+        stored = pack(output, self.compress_threshold_bytes)
+        args = [*self._head(worker_id), stored, *_event_args(event), *_flat(fields)]
         result = await self._run(self._apply, keys, args)
         return result not in (b"EXISTS", "EXISTS")
 
@@ -171,7 +182,44 @@ class RedisStateStore:
             values = await self.redis.mget([self.keys.state(job_id, s) for s in steps])
         except RedisError as exc:
             raise StateError(f"Redis is unavailable: {exc}") from exc
-        return {s: v for s, v in zip(steps, values, strict=True) if v is not None}
+        return {s: unpack(v) for s, v in zip(steps, values, strict=True) if v is not None}
+
+    async def get_answer(self, job_id: JobId, step: StepName, index: int) -> bytes | None:
+        try:
+            raw = await self.redis.hget(self.keys.job(job_id), answer_field(step, index))  # type: ignore[misc]
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+        return None if raw is None else bytes(raw)
+
+    async def answer(
+        self, job_id: JobId, step: StepName, index: int, answer: bytes, data: JSONValue
+    ) -> str:
+        keys = [self.keys.job(job_id), self.keys.events(job_id)]
+        args = [
+            self.events_maxlen, self.ttl_seconds, step, index, answer, repr(time.time()),
+            dumps(data).decode(), question_field(step), answer_field(step, index),
+        ]  # fmt: skip
+        result = await self._run(self._answer, keys, args)
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def get_cached(self, step: StepName, fingerprint: str) -> bytes | None:
+        try:
+            raw = await self.redis.get(self.keys.cache(step, fingerprint))
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+        return None if raw is None else unpack(raw)
+
+    async def put_cached(
+        self, step: StepName, fingerprint: str, output: bytes, ttl_seconds: float
+    ) -> None:
+        try:
+            await self.redis.set(
+                self.keys.cache(step, fingerprint),
+                pack(output, self.compress_threshold_bytes),
+                px=max(1, int(ttl_seconds * 1000)),
+            )
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
 
     async def finish(
         self,

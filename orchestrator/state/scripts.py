@@ -77,13 +77,31 @@ redis.call('HSET', KEYS[1], 'cancel', '1')
 return 'requested'
 """
 
+# KEYS: job, events
+# ARGV: maxlen, ttl, step, index, answer, ts, data, question field, answer field
+# Stores the answer to a waiting job's open question, closes the question, and queues the job.
+ANSWER = _PUBLISH + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'MISSING' end
+if status ~= 'waiting' then return 'NOT_WAITING' end
+local q = redis.call('HGET', KEYS[1], ARGV[8])
+if not q or cjson.decode(q)['index'] ~= tonumber(ARGV[4]) then return 'NO_QUESTION' end
+redis.call('HSET', KEYS[1], ARGV[9], ARGV[5], 'status', 'queued')
+redis.call('HDEL', KEYS[1], ARGV[8])
+publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 'job.queued', ARGV[3], '', ARGV[6], ARGV[7])
+return 'OK'
+"""
+
 # KEYS: lease, leases, job
 # ARGV: worker_id, ttl_ms, deadline_ms, job_id
-# Returns 'OK', 'HELD' (another live worker), 'MISSING', or the job's terminal status.
+# Returns 'OK', 'HELD' (another live worker), 'MISSING', or the job's status when it is ended or
+# waiting for input (a waiting job runs again only once its answer queues it).
 ACQUIRE_LEASE = """
 local status = redis.call('HGET', KEYS[3], 'status')
 if not status then return 'MISSING' end
-if status == 'succeeded' or status == 'failed' or status == 'cancelled' then return status end
+if status == 'succeeded' or status == 'failed' or status == 'cancelled' or status == 'waiting' then
+  return status
+end
 local owner = redis.call('GET', KEYS[1])
 if owner and owner ~= ARGV[1] then return 'HELD' end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])

@@ -65,6 +65,7 @@ class StepRunRecord:
         error: ``{"code", "message", "details"}`` of a failed attempt.
         worker_id: The worker that ran the attempt.
         output_bytes: Size of the checkpointed output in bytes.
+        cache_hit: The output came from the step cache (the function did not run).
         id: The row's surrogate key; ``None`` before the row is stored.
     """
 
@@ -78,6 +79,7 @@ class StepRunRecord:
     error: dict[str, Any] | None = None
     worker_id: str | None = None
     output_bytes: int | None = None
+    cache_hit: bool | None = None
     id: int | None = None
 
 
@@ -166,6 +168,7 @@ def step_run_values(run: StepRunRecord) -> dict[str, Any]:
         "status": str(run.status), "started_at": to_db(run.started_at),
         "finished_at": to_db(run.finished_at), "duration_ms": run.duration_ms,
         "error": run.error, "worker_id": run.worker_id, "output_bytes": run.output_bytes,
+        "cache_hit": run.cache_hit,
     }  # fmt: skip
 
 
@@ -175,7 +178,8 @@ def step_run_from_row(row: Any) -> StepRunRecord:
         job_id=str(row.job_id), step=row.step, attempt=row.attempt,
         status=StepStatus(row.status), started_at=from_db(row.started_at),
         finished_at=from_db(row.finished_at), duration_ms=row.duration_ms, error=row.error,
-        worker_id=row.worker_id, output_bytes=row.output_bytes, id=row.id,
+        worker_id=row.worker_id, output_bytes=row.output_bytes, cache_hit=row.cache_hit,
+        id=row.id,
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -97,6 +98,7 @@ step_runs = Table(
     Column("error", _json(), nullable=True),
     Column("worker_id", String(200), nullable=True),
     Column("output_bytes", Integer(), nullable=True),
+    Column("cache_hit", Boolean(), nullable=True),
     UniqueConstraint("job_id", "step", "attempt", name="uq_step_runs_attempt"),
     Index("ix_step_runs_job_id", "job_id"),
 )

@@ -39,7 +39,7 @@ _UPSERT_CHUNK_ROWS = 1000
 """Rows per INSERT: 11 parameters each stays far below PostgreSQL's 32,767-parameter limit."""
 
 _STEP_RUN_UPDATE_COLUMNS = (
-    "status", "finished_at", "duration_ms", "error", "worker_id", "output_bytes",
+    "status", "finished_at", "duration_ms", "error", "worker_id", "output_bytes", "cache_hit",
 )  # fmt: skip
 
 

@@ -233,7 +233,8 @@ async def test_workflows_are_listed_with_nodes_options_edges_and_inputs_schema(
         assert nodes["fetch"] == {
             "name": "fetch", "parallel": True, "streams": False, "retries": 2,
             "retry_backoff_seconds": 0.5, "timeout_seconds": 5, "cache_ttl_seconds": None,
-            "kind": "async",
+            "kind": "async", "retry_max_backoff_seconds": 300.0, "retry_on": ["Exception"],
+            "no_retry_on": [], "map_over": None, "max_concurrency": None,
         }  # fmt: skip
         assert nodes["measure"]["kind"] == "sync"
         assert (nodes["render"]["streams"], nodes["render"]["kind"]) == (True, "async_gen")

@@ -39,6 +39,11 @@ def test_a_decorator_with_options_keeps_them() -> None:
         "timeout_seconds": 10,
         "cache_ttl_seconds": 60,
         "kind": "sync",
+        "retry_max_backoff_seconds": 300.0,
+        "retry_on": ["Exception"],
+        "no_retry_on": [],
+        "map_over": None,
+        "max_concurrency": None,
     }
 
 
@@ -55,6 +60,11 @@ def test_a_step_has_the_documented_defaults() -> None:
         "timeout_seconds": None,
         "cache_ttl_seconds": None,
         "kind": "sync",
+        "retry_max_backoff_seconds": 300.0,
+        "retry_on": ["Exception"],
+        "no_retry_on": [],
+        "map_over": None,
+        "max_concurrency": None,
     }
 
 

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, select, text
 
 from orchestrator.errors import ConfigError, TraceError
 from orchestrator.trace import AuditRecord, JobRecord, StepRunRecord, TraceStore, current
+from orchestrator.trace.migrate import alembic_config
 from orchestrator.trace.schema import audit_log, jobs, metadata
 from orchestrator.types import JobStatus, StepStatus
 
@@ -53,7 +55,9 @@ async def audit_rows(store: TraceStore) -> list[Any]:
 async def test_migrations_bring_the_database_to_the_head_revision(
     database_url: str, store: TraceStore
 ) -> None:
-    assert await asyncio.to_thread(current, database_url) == "0001"
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert head is not None
+    assert await asyncio.to_thread(current, database_url) == head
     async with store.engine.connect() as conn:
         tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
     assert {"jobs", "step_runs", "audit_log", "alembic_version"} <= tables
