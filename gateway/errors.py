@@ -35,7 +35,7 @@ STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
     JobNotFoundError: 404,
     StepNotFoundError: 404,
     OutputNotFoundError: 404,
-    InputValidationError: 422,
+    InputValidationError: 422,  # includes answer_invalid and version_unknown
     DagError: 422,
     JobStateConflictError: 409,
     StateError: 503,

@@ -17,7 +17,20 @@ class SubmitJob(BaseModel):
 
     workflow: str = Field(min_length=1, max_length=200, description="A registered workflow.")
     inputs: dict[str, Any] = Field(default_factory=dict, description="The workflow's inputs.")
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="A repeated key (per tenant, within the idempotency window) returns the "
+        "first job instead of creating one.",
+    )
+    priority: int = Field(default=0, ge=0, le=9, description="0-9; higher runs sooner.")
+    version: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Pin the job to this workflow version (GET /v1/workflows shows it).",
+    )
 
 
 class JobAccepted(BaseModel):
@@ -55,6 +68,13 @@ class JobOut(BaseModel):
     result: Any = None
     error: Any = None
     steps: list[StepView] = Field(default_factory=list)
+    questions: list[dict[str, Any]] = Field(
+        default_factory=list, description="Open questions of a waiting job (step, prompt, schema)."
+    )
+    blocked: str | None = Field(
+        default=None, description="Why no worker runs the queued job (e.g. a version mismatch)."
+    )
+    version: str | None = Field(default=None, description="The workflow version it is pinned to.")
 
 
 class JobSummary(BaseModel):
@@ -84,6 +104,33 @@ class CancelAccepted(BaseModel):
     status: str = Field(description="`cancelled` (had not started) or `cancelling`.")
 
 
+class AnswerBody(BaseModel):
+    """``POST /v1/jobs/{id}/input``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Any = Field(description="The answer, matching the question's JSON schema.")
+    step: str | None = Field(
+        default=None, max_length=200, description="The asking step; optional if only one asks."
+    )
+
+
+class InputAccepted(BaseModel):
+    """202 answer to an input."""
+
+    job_id: str
+    step: str
+    status: str = "queued"
+
+
+class RetryAccepted(BaseModel):
+    """202 answer to a retry."""
+
+    job_id: str
+    status: str = "queued"
+    steps: list[str] = Field(description="The steps that will run again.")
+
+
 class StepOutput(BaseModel):
     """``GET /v1/jobs/{id}/steps/{step}/output``."""
 
@@ -94,11 +141,14 @@ class StepOutput(BaseModel):
 
 __all__ = [
     "API_VERSION",
+    "AnswerBody",
     "CancelAccepted",
+    "InputAccepted",
     "JobAccepted",
     "JobOut",
     "JobPage",
     "JobSummary",
+    "RetryAccepted",
     "StepOutput",
     "StepView",
     "SubmitJob",

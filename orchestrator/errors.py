@@ -8,7 +8,12 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     ├── DagError                       dag_invalid
     ├── WorkflowNotFoundError          workflow_not_found
     ├── InputValidationError           inputs_invalid
+    │   ├── AnswerValidationError      answer_invalid
+    │   ├── VersionNotFoundError       version_unknown
+    │   ├── InputsTooLargeError        inputs_too_large
+    │   └── InputsTooDeepError         inputs_too_deep
     ├── JobNotFoundError               job_not_found
+    │   └── JobNotVisibleError         job_not_found (another tenant's job: a 404, audited)
     ├── StepNotFoundError              step_not_found
     ├── OutputNotFoundError            output_not_found
     ├── JobStateConflictError          job_state_conflict
@@ -17,6 +22,11 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     │   └── LeaseLostError             lease_lost
     ├── QueueError                     queue_unavailable
     ├── TraceError                     trace_unavailable
+    ├── AuthError
+    │   ├── AuthenticationError        unauthenticated
+    │   ├── PermissionDeniedError      forbidden
+    │   └── RateLimitedError           rate_limited
+    ├── PayloadTooLargeError           payload_too_large
     └── StepError                      step_failed
         ├── StepTimeoutError           step_timeout
         └── OutputTooLargeError        output_too_large
@@ -76,10 +86,42 @@ class InputValidationError(OrchestratorError):
     code = "inputs_invalid"
 
 
+class AnswerValidationError(InputValidationError):
+    """An answer to a job's question does not match the question's JSON schema."""
+
+    code = "answer_invalid"
+
+
+class VersionNotFoundError(InputValidationError):
+    """A submit pinned a workflow version that no registered workflow has."""
+
+    code = "version_unknown"
+
+
+class InputsTooLargeError(InputValidationError):
+    """A job's inputs exceed ``ORCH_AUTH__MAX_INPUTS_BYTES`` once serialized."""
+
+    code = "inputs_too_large"
+
+
+class InputsTooDeepError(InputValidationError):
+    """A job's inputs nest deeper than ``ORCH_AUTH__MAX_INPUTS_DEPTH``."""
+
+    code = "inputs_too_deep"
+
+
 class JobNotFoundError(OrchestratorError):
     """No job has that id."""
 
     code = "job_not_found"
+
+
+class JobNotVisibleError(JobNotFoundError):
+    """The job exists but belongs to another tenant (or, for a submitter, another user).
+
+    Callers see exactly a :class:`JobNotFoundError` (same code, message and status) so that job
+    ids of other tenants cannot be probed; the gateway audits it as a denied attempt.
+    """
 
 
 class StepNotFoundError(OrchestratorError):
@@ -128,6 +170,47 @@ class TraceError(OrchestratorError):
     """The trace store (PostgreSQL or SQLite) failed."""
 
     code = "trace_unavailable"
+
+
+class AuthError(OrchestratorError):
+    """Base of the authentication, authorization and rate-limit refusals."""
+
+    code = "auth_error"
+
+
+class AuthenticationError(AuthError):
+    """No credentials, or credentials that are invalid, expired, revoked or wrongly signed."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(AuthError):
+    """The caller is authenticated but its role lacks the permission the route needs."""
+
+    code = "forbidden"
+
+
+class RateLimitedError(AuthError):
+    """A rate limit or the concurrent-stream cap was reached.
+
+    Args:
+        retry_after_seconds: When a new attempt may succeed (the ``Retry-After`` header).
+    """
+
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after_seconds: int, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details={**(details or {}),
+                                           "retry_after_seconds": retry_after_seconds})
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PayloadTooLargeError(OrchestratorError):
+    """A request body or WebSocket message is larger than its configured limit."""
+
+    code = "payload_too_large"
 
 
 class StepError(OrchestratorError):
@@ -187,17 +270,26 @@ class JobCancelled(BaseException):
 
 
 __all__ = [
+    "AnswerValidationError",
+    "AuthError",
+    "AuthenticationError",
     "ConfigError",
     "DagError",
     "InputValidationError",
+    "InputsTooDeepError",
+    "InputsTooLargeError",
     "JobCancelled",
     "JobNotFoundError",
+    "JobNotVisibleError",
     "JobStateConflictError",
     "LeaseLostError",
     "OrchestratorError",
     "OutputNotFoundError",
     "OutputTooLargeError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
     "QueueError",
+    "RateLimitedError",
     "Retry",
     "SerializationError",
     "StateError",
@@ -205,6 +297,7 @@ __all__ = [
     "StepNotFoundError",
     "StepTimeoutError",
     "TraceError",
+    "VersionNotFoundError",
     "WaitingForInput",
     "WorkflowNotFoundError",
 ]

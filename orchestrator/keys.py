@@ -24,6 +24,13 @@ class Keys:
     - ``leases``: no TTL; a sorted set indexing running jobs by lease deadline (ms) so that
       workers find lapsed leases with one ZRANGEBYSCORE; members are removed when jobs end.
     - ``cache``: ``cache_ttl_seconds`` of the step.
+    - ``idem``: ``state.idempotency_window_seconds``: the window within which a repeated submit
+      returns the first job.
+    - ``rate_limits``: a prefix; the ``limits`` library's moving windows expire with their window.
+    - ``streams``: ``STREAM_SLOT_TTL_SECONDS`` (1 h), renewed on each open: a gateway that dies
+      with streams open cannot hold a key's slots for longer.
+    - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
+      dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
 
     prefix: str = "orch"
@@ -51,6 +58,27 @@ class Keys:
     def cache(self, step: StepName, fingerprint: str) -> str:
         """String: a memoized step output."""
         return f"{self.prefix}:cache:{step}:{fingerprint}"
+
+    def control(self) -> str:
+        """Pub/sub channel: job ids whose cancel was just requested (workers stop them at once;
+        the job hash's ``cancel`` flag stays the source of truth for workers that miss it)."""
+        return f"{self.prefix}:control"
+
+    def idempotency(self, tenant: str | None, key: str) -> str:
+        """String: the job id first submitted with this idempotency key by this tenant."""
+        return f"{self.prefix}:idem:{tenant or '-'}:{key}"
+
+    def slots(self, workflow: str, concurrency_key: str) -> str:
+        """Sorted set: running job id → slot deadline (ms) under a concurrency limit."""
+        return f"{self.prefix}:slots:{workflow}:{concurrency_key}"
+
+    def rate_limits(self) -> str:
+        """Prefix of the ``limits`` library's rate-limit windows (sorted sets)."""
+        return f"{self.prefix}:ratelimit"
+
+    def streams(self, subject: str) -> str:
+        """String counter: open SSE/WebSocket connections of one principal."""
+        return f"{self.prefix}:streams:{subject}"
 
 
 __all__ = ["Keys"]

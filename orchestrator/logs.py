@@ -1,26 +1,129 @@
-"""Logging: JSON lines through structlog on stdout (or readable lines on a terminal)."""
+"""Logging: JSON lines through structlog on stdout (or readable lines on a terminal).
+
+Every line carries what correlates it (DESIGN §9): ``job_id``, ``step``, ``attempt`` (bound as
+structlog context variables by the worker's log-context hook), ``trace_id``/``span_id`` of the
+current span (:func:`add_trace_context`) and the HTTP ``request_id`` (:data:`REQUEST_ID`, set by
+the gateway). Values of secret-looking keys are replaced by ``***`` (:class:`Redactor`).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable, MutableMapping
+from contextvars import ContextVar
+from typing import Any, TextIO
 
 import structlog
 
+from orchestrator.config import mask_url
+from orchestrator.telemetry import current as current_telemetry
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
+REQUEST_ID: ContextVar[str | None] = ContextVar("orchestrator_request_id", default=None)
+"""The id of the HTTP request being served; the gateway's request-id middleware sets it."""
+
+DEFAULT_REDACTED = frozenset(
+    {"password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "cookie",
+     "set_cookie", "private_key", "credentials"}
+)  # fmt: skip
+"""Keys whose values never reach a log line (also with a prefix: ``db_password``, ``x_api_key``)."""
+
+MASK = "***"
+_MAX_DEPTH = 6
+
+
+def add_trace_context(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: ``trace_id`` and ``span_id`` of the current span, if any."""
+    ids = current_telemetry().current_ids()
+    if ids is not None:
+        event_dict.setdefault("trace_id", ids[0])
+        event_dict.setdefault("span_id", ids[1])
+    return event_dict
+
+
+def add_request_id(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the current HTTP request's id, if any."""
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
+
+
+class Redactor:
+    """structlog processor replacing the values of secret-looking keys with ``***``.
+
+    A key matches when, lower-cased with ``-`` read as ``_``, it equals a listed name or ends with
+    ``_<name>`` (``db_password``, ``x-api-key``; not ``input_tokens``). Nested dicts and lists are
+    searched a few levels deep; URLs with a password keep their user and host only.
+
+    Args:
+        extra: Names to redact beside :data:`DEFAULT_REDACTED` (``ORCH_LOG__REDACT_FIELDS``).
+    """
+
+    def __init__(self, extra: Iterable[str] = ()) -> None:
+        self.names = DEFAULT_REDACTED | {_norm(n) for n in extra if n.strip()}
+
+    def secret(self, key: str) -> bool:
+        """Whether values under ``key`` are redacted."""
+        k = _norm(key)
+        return k in self.names or any(k.endswith("_" + n) for n in self.names)
+
+    def __call__(
+        self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for key in list(event_dict):
+            if key != "event":
+                event_dict[key] = self._clean(key, event_dict[key], 0)
+        return event_dict
+
+    def _clean(self, key: str, value: Any, depth: int) -> Any:
+        if self.secret(key):
+            return MASK
+        if isinstance(value, str):
+            return mask_url(value) if "://" in value and "@" in value else value
+        if depth >= _MAX_DEPTH:
+            return value
+        if isinstance(value, dict):
+            return {k: self._clean(str(k), v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._clean("", v, depth + 1) for v in value]
+        return value
+
+
+def _norm(key: str) -> str:
+    return key.strip().lower().replace("-", "_")
+
+
+def configure_logging(
+    level: str = "INFO",
+    *,
+    json: bool | None = None,
+    redact_fields: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> None:
     """Route structlog and stdlib logging to one renderer.
 
     Args:
         level: Minimum level name (``DEBUG``, ``INFO``, ...).
-        json: JSON lines (production); ``None`` picks JSON unless stderr is a terminal.
+        json: JSON lines (production); ``None`` picks JSON unless ``stream`` is a terminal.
+        redact_fields: Keys to redact beside the built-in ones (``ORCH_LOG__REDACT_FIELDS``).
+        stream: Where lines go: stdout for the gateway and workers (DESIGN §9), stderr (the
+            default) for commands whose stdout is their output.
     """
-    as_json = (not sys.stderr.isatty()) if json is None else json
+    out = stream if stream is not None else sys.stderr
+    as_json = (not out.isatty()) if json is None else json
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_request_id,
+        add_trace_context,
+        Redactor(redact_fields),
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
@@ -31,7 +134,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -49,4 +152,11 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
-__all__ = ["configure_logging"]
+__all__ = [
+    "DEFAULT_REDACTED",
+    "REQUEST_ID",
+    "Redactor",
+    "add_request_id",
+    "add_trace_context",
+    "configure_logging",
+]

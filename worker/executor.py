@@ -49,6 +49,15 @@ class JobExecutor:
         self.draining = False
         self._runs: set[_Run] = set()
 
+    def cancel_local(self, job_id: JobId) -> bool:
+        """Stop the run of ``job_id`` in this process at once, if there is one (a cancel)."""
+        found = False
+        for run in list(self._runs):
+            if run.state.job_id == job_id:
+                run.request_cancel()
+                found = True
+        return found
+
     def drain(self) -> None:
         """Start a graceful shutdown: no new step starts; running ones may finish."""
         self.draining = True
@@ -73,20 +82,54 @@ class JobExecutor:
             return state.status
         if not await self._version_matches(state):
             return None
+        slot = await self._take_slot(state)
+        if slot is False:
+            return None
+        slot_key = slot if isinstance(slot, str) else None
         answer = await self.services.state.acquire_lease(
             job_id, self.worker_id, self.services.settings.lease.ttl_seconds
         )
-        if answer == "HELD":
-            log.info("job is held by another worker", job_id=job_id)
-            return None
         if answer != "OK":
+            if slot_key:
+                await self.services.state.release_slot(slot_key, job_id)
+            if answer == "HELD":
+                log.info("job is held by another worker", job_id=job_id)
+                return None
             return JobStatus(answer) if answer in JobStatus.__members__.values() else None
-        run = _Run(self, state)
+        run = _Run(self, state, slot_key)
         self._runs.add(run)
         try:
             return await run.execute()
         finally:
             self._runs.discard(run)
+
+    async def _take_slot(self, state: JobState) -> str | bool:
+        """Take a concurrency slot of the job's workflow, or queue the job again for later.
+
+        Returns:
+            The slot set's key, ``True`` without a limit, or ``False`` when the limit is reached
+            (the job was queued again and waits; it is not failed).
+        """
+        try:
+            wf = self.services.registry.get(state.workflow)
+        except WorkflowNotFoundError:
+            return True
+        if wf.concurrency is None:
+            return True
+        slot_key = self.services.keys.slots(wf.name, state.concurrency_key or "*")
+        ttl = self.services.settings.lease.ttl_seconds
+        if await self.services.state.acquire_slot(slot_key, state.job_id, wf.concurrency, ttl):
+            return slot_key
+        retry = self.services.settings.worker.concurrency_retry_seconds
+        arq_job_id = f"{state.job_id}:c:{uuid.uuid4().hex[:8]}"
+        reason = f"concurrency limit {wf.concurrency} reached for {wf.name} {state.concurrency_key}"
+        await self.services.state.update(
+            state.job_id, {"blocked": reason, "arq_job_id": arq_job_id}
+        )
+        await self.services.queue.enqueue(
+            state.job_id, arq_job_id=arq_job_id, trace=state.trace, defer_seconds=retry
+        )
+        return False
 
     async def _version_matches(self, state: JobState) -> bool:
         """Leave a job pinned to another version of its workflow for a worker that has it."""
@@ -115,9 +158,10 @@ class JobExecutor:
 class _Run:
     """One run of one job by this worker."""
 
-    def __init__(self, executor: JobExecutor, state: JobState) -> None:
+    def __init__(self, executor: JobExecutor, state: JobState, slot_key: str | None) -> None:
         self.ex = executor
         self.state = state
+        self.slot_key = slot_key
         self.store = executor.services.state
         self.settings = executor.services.settings
         self.run = JobRun(
@@ -126,11 +170,16 @@ class _Run:
             run=state.runs + 1,
             worker_id=executor.worker_id,
             trace=state.trace,
+            created_at=state.created_at,
         )
         self.tasks: dict[asyncio.Task[StepOutcome], StepName] = {}
         self.stop_reason: str | None = None  # "cancel" or "lost"
         self.wakeup = asyncio.Event()
         self.sizes: dict[StepName, int] = {}
+
+    def request_cancel(self) -> None:
+        """Stop this run because its job was cancelled."""
+        self._stop("cancel")
 
     def _stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -148,11 +197,15 @@ class _Run:
             self.settings.lease.ttl_seconds,
             on_lost=lambda: self._stop("lost"),
             on_cancel=lambda: self._stop("cancel"),
+            slot_key=self.slot_key,
         )
         heartbeat.start()
         publisher = EventPublisher(self.store, job_id, self.run.worker_id)
+        ended = False  # a run cancelled from outside (shutdown) keeps its lease to lapse
         try:
-            return await self._execute(publisher)
+            status = await self._execute(publisher)
+            ended = True
+            return status
         except LeaseLostError:
             log.warning("lease lost; leaving the job to its new owner", job_id=job_id)
             return None
@@ -165,7 +218,14 @@ class _Run:
                 await publisher.close()
             except Exception as exc:  # already reported through the run's own error path
                 log.debug("publisher closed with error", error=str(exc))
-            await self.store.release_lease(job_id, self.run.worker_id)
+            if ended:
+                await self.store.release_lease(job_id, self.run.worker_id)
+                if self.slot_key:
+                    await self.store.release_slot(self.slot_key, job_id)
+            else:
+                # Cancelled mid-run (the worker is stopping) or the lease was lost: leave the
+                # lease to lapse, so the reaper hands the job to another worker.
+                log.info("run stopped before the job ended", job_id=job_id)
 
     async def _record_lost_attempts(self, stored: dict[StepName, bytes]) -> None:
         for name, st in self.state.steps.items():

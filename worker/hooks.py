@@ -23,6 +23,7 @@ class JobRun:
         run: 1 for the first run, 2 after one resume, ...
         worker_id: The worker running it.
         trace: W3C trace context from the submit.
+        created_at: When the job was submitted (epoch seconds), for the queue wait.
     """
 
     job_id: JobId
@@ -30,6 +31,7 @@ class JobRun:
     run: int
     worker_id: str
     trace: dict[str, str]
+    created_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,9 @@ class ExecutionHook:
     async def on_step_end(self, run: JobRun, record: AttemptRecord) -> None:
         """Called when a step attempt ends, whatever its outcome."""
 
+    def on_step_chunk(self, run: JobRun, step: StepName, attempt: int, chunk: JSONValue) -> None:
+        """Called for each streamed chunk, in the step's task; synchronous, so keep it cheap."""
+
     async def on_job_end(
         self, run: JobRun, status: JobStatus, result: JSONValue, error: JSONValue
     ) -> None:
@@ -100,6 +105,10 @@ class HookChain(ExecutionHook):
     async def on_step_end(self, run: JobRun, record: AttemptRecord) -> None:
         for h in self.hooks:
             await h.on_step_end(run, record)
+
+    def on_step_chunk(self, run: JobRun, step: StepName, attempt: int, chunk: JSONValue) -> None:
+        for h in self.hooks:
+            h.on_step_chunk(run, step, attempt, chunk)
 
     async def on_job_end(
         self, run: JobRun, status: JobStatus, result: Any, error: Any

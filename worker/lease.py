@@ -24,6 +24,7 @@ class LeaseHeartbeat:
         ttl_seconds: Lease lifetime; renewed every ``ttl_seconds / 3``.
         on_lost: Called once if another worker took the lease (the run must stop).
         on_cancel: Called once when a cancel of the job is requested.
+        slot_key: The job's concurrency slot set, renewed with the lease.
     """
 
     def __init__(
@@ -35,6 +36,7 @@ class LeaseHeartbeat:
         *,
         on_lost: Callable[[], None],
         on_cancel: Callable[[], None],
+        slot_key: str | None = None,
     ) -> None:
         self._store = store
         self._job_id = job_id
@@ -42,6 +44,7 @@ class LeaseHeartbeat:
         self._ttl = ttl_seconds
         self._on_lost = on_lost
         self._on_cancel = on_cancel
+        self._slot_key = slot_key
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -59,7 +62,9 @@ class LeaseHeartbeat:
         while True:
             await asyncio.sleep(self._ttl / 3)
             try:
-                answer = await self._store.renew_lease(self._job_id, self._worker_id, self._ttl)
+                answer = await self._store.renew_lease(
+                    self._job_id, self._worker_id, self._ttl, self._slot_key
+                )
             except StateError as exc:  # transient: the next beat retries before the TTL runs out
                 log.warning("lease renewal failed", job_id=self._job_id, error=str(exc))
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import uuid
 from typing import Any
@@ -21,13 +22,22 @@ from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.queue.arq import RUN_JOB, connect_redis
 from orchestrator.services import Services
+from orchestrator.telemetry import Telemetry
+from orchestrator.telemetry import current as current_telemetry
+from worker.control import listen_for_cancels
 from worker.executor import JobExecutor
 from worker.hooks import ExecutionHook, HookChain
+from worker.metrics import MetricsHook
+from worker.metrics import push as push_metrics
+from worker.metrics import serve as serve_metrics
 from worker.reaper import reap_forever
 from worker.recorder import TraceRecorder
 from worker.tasks import run_job
+from worker.telemetry import LogContextHook, TracingHook
 
 log = structlog.get_logger("worker")
+
+TELEMETRY_FLUSH_TIMEOUT_SECONDS = 5.0
 
 
 def new_worker_id() -> str:
@@ -41,27 +51,34 @@ def build_worker(
     one_job: bool = False,
     extra_hooks: list[ExecutionHook] | None = None,
     handle_signals: bool = True,
+    telemetry: Telemetry | None = None,
 ) -> Worker:
     """Create the arq worker running ``run_job`` with this process's executor.
 
     Args:
         services: Open connections; the arq worker gets its own Redis pool.
         one_job: Take exactly one job, then exit.
-        extra_hooks: Execution hooks beside the trace recorder.
+        extra_hooks: Execution hooks beside the trace recorder, tracing, log context and metrics.
         handle_signals: Let arq install SIGINT/SIGTERM handlers.
+        telemetry: The tracing pipeline (default: this process's, ``telemetry.current()``).
     """
     settings = services.settings
     recorder = TraceRecorder(
         services.trace, flush_interval_seconds=settings.worker.trace_flush_interval_seconds
     )
-    executor = JobExecutor(
-        services, new_worker_id(), HookChain([recorder, *(extra_hooks or [])])
-    )
+    tel = telemetry if telemetry is not None else current_telemetry()
+    hooks: list[ExecutionHook] = [
+        recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state),
+    ]
+    executor = JobExecutor(services, new_worker_id(), HookChain([*hooks, *(extra_hooks or [])]))
     background: list[asyncio.Task[Any]] = []
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         recorder.start()
         background.append(asyncio.get_running_loop().create_task(reap_forever(services)))
+        background.append(
+            asyncio.get_running_loop().create_task(listen_for_cancels(services, executor))
+        )
         log.info("worker started", worker_id=executor.worker_id, one_job=one_job)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -69,6 +86,8 @@ def build_worker(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await recorder.stop()
+        # Export buffered spans now: a one-job pod exits right after this (DESIGN §7).
+        await asyncio.to_thread(tel.flush, TELEMETRY_FLUSH_TIMEOUT_SECONDS)
 
     worker: Worker
 
@@ -98,19 +117,83 @@ def build_worker(
         job_completion_wait=int(settings.worker.shutdown_grace_seconds),
         log_results=False,
     )
+    if handle_signals:
+        _drain_on_signals(worker, executor, grace=int(settings.worker.shutdown_grace_seconds))
     return worker
 
 
+def _cancelled_from_outside() -> bool:
+    """Whether the running task itself is being cancelled (not just a task it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def stop_worker(
+    worker: Worker, main: asyncio.Future[Any] | None, *, timeout_seconds: float = 10.0
+) -> None:
+    """Stop an arq worker run with ``async_run()`` inside another program (dev mode, tests).
+
+    Waits (bounded) for runs in flight to return before cancelling the poll loop: arq's
+    ``close()`` cancels whatever task is still running, even one only doing its bookkeeping
+    after the job ended.
+    """
+    running = [t for t in worker.tasks.values() if not t.done()]
+    if running:
+        await asyncio.wait(running, timeout=timeout_seconds)
+    if main is not None:
+        main.cancel()
+        await asyncio.gather(main, return_exceptions=True)
+    try:
+        await worker.close()
+    except asyncio.CancelledError:
+        if _cancelled_from_outside():
+            raise
+
+
+def _drain_on_signals(worker: Worker, executor: JobExecutor, *, grace: int) -> None:
+    """On SIGTERM/SIGINT: stop taking jobs, let running steps finish within the grace period.
+
+    The executor starts no new step; when the running ones finish, each job is queued again at
+    once (finished steps keep their checkpoints). arq's own handler then waits up to ``grace``
+    seconds for the runs to return before it cancels them; a cancelled run keeps its lease,
+    which lapses, and the reaper hands the job to another worker.
+    """
+    arq_handler = worker.handle_sig_wait_for_completion if grace > 0 else worker.handle_sig
+
+    def on_signal(signum: signal.Signals) -> None:
+        log.info("signal received: draining", signal=signum.name, grace_seconds=grace)
+        executor.drain()
+        arq_handler(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        worker.loop.add_signal_handler(sig, on_signal, sig)
+
+
 async def run_worker(
-    settings: Settings, *, one_job: bool = False, registry: WorkflowRegistry | None = None
+    settings: Settings,
+    *,
+    one_job: bool = False,
+    registry: WorkflowRegistry | None = None,
+    handle_signals: bool = True,
 ) -> int:
     """Run a worker until stopped (or, with ``one_job``, until one job ran or none came).
+
+    Args:
+        settings: The process's settings.
+        one_job: Run one job (to its end, or until it waits for input), then return.
+        registry: Workflows; imported from ``settings.workflows`` when ``None``.
+        handle_signals: Drain on SIGTERM/SIGINT (off when embedded in another program).
 
     Returns:
         The number of jobs this worker ran.
     """
     services = await Services.open(settings, registry)
-    worker = build_worker(services, one_job=one_job)
+    worker = build_worker(services, one_job=one_job, handle_signals=handle_signals)
+    telemetry = settings.telemetry
+    metrics_server = (
+        serve_metrics(telemetry.metrics_port, telemetry.metrics_host)
+        if telemetry.metrics_port else None
+    )
     try:
         if one_job:
             if not await _run_one(worker, settings.worker.idle_timeout_seconds):
@@ -118,11 +201,20 @@ async def run_worker(
                          idle_timeout_seconds=settings.worker.idle_timeout_seconds)
                 return 0
         else:
-            await worker.async_run()
+            try:
+                await worker.async_run()
+            except asyncio.CancelledError:
+                if _cancelled_from_outside():
+                    raise
+                # arq stopped its own poll loop after a signal: a normal shutdown.
         return worker.jobs_complete + worker.jobs_failed
     finally:
         await worker.close()
         await services.close()
+        if telemetry.pushgateway_url:
+            await push_metrics(telemetry.pushgateway_url, worker.ctx["executor"].worker_id)
+        if metrics_server is not None:
+            metrics_server.stop()
 
 
 async def _run_one(worker: Worker, idle_timeout_seconds: float) -> bool:
@@ -140,10 +232,14 @@ async def _run_one(worker: Worker, idle_timeout_seconds: float) -> bool:
             main.cancel()
             await asyncio.gather(main, return_exceptions=True)
             return False
-        await main
+        try:
+            await main
+        except asyncio.CancelledError:
+            if _cancelled_from_outside():
+                raise
         return bool(started.done())
     finally:
         started.cancel()
 
 
-__all__ = ["build_worker", "new_worker_id", "run_worker"]
+__all__ = ["build_worker", "new_worker_id", "run_worker", "stop_worker"]

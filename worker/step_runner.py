@@ -34,6 +34,9 @@ from worker.invoke import invoke
 from worker.publisher import EventPublisher
 
 
+_RNG = random.Random()
+
+
 def backoff_seconds(step: Step, attempt: int, rng: random.Random | None = None) -> float:
     """Delay after the ``attempt``-th failure: exponential, capped, with equal jitter.
 
@@ -42,8 +45,8 @@ def backoff_seconds(step: Step, attempt: int, rng: random.Random | None = None) 
     out, and none comes sooner than half the nominal delay.
     """
     d = min(step.retry_max_backoff_seconds, step.retry_backoff_seconds * 2 ** (attempt - 1))
-    jitter: float = (rng or random.Random()).uniform(0, d / 2) if rng else random.uniform(0, d / 2)
-    return d / 2 + jitter
+    source: random.Random = rng or _RNG
+    return float(d / 2 + source.uniform(0, d / 2))
 
 
 def instance_name(step: StepName, index: int | None) -> StepName:
@@ -246,6 +249,7 @@ class StepRunner:
 
         def on_chunk(chunk: JSONValue) -> None:
             self.publisher.put({}, NewEvent("step.chunk", name, attempt, chunk))
+            self.hooks.on_step_chunk(self.run, name, attempt, chunk)
 
         async def ask(index: int, prompt: str, schema: Any) -> Any:
             return await self._ask(name, index, prompt, schema)

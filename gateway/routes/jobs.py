@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from opentelemetry.trace import SpanKind
 
+from gateway.cluster import delete_job_pod, get_cluster
 from gateway.deps import get_actor, get_jobs
 from gateway.metrics import JOBS_SUBMITTED
 from gateway.schemas import (
@@ -20,6 +22,9 @@ from gateway.schemas import (
     SubmitJob,
 )
 from orchestrator.jobs import Actor, JobService
+from orchestrator.k8s import Cluster
+from orchestrator.telemetry import attributes as attr
+from orchestrator.telemetry import current as current_telemetry
 from orchestrator.types import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -35,11 +40,35 @@ async def submit_job(
     jobs: Annotated[JobService, Depends(get_jobs)],
     actor: Annotated[Actor, Depends(get_actor)],
 ) -> JobAccepted:
-    """Validate the workflow and inputs, record the job, enqueue it; 202 with its id."""
-    record = await jobs.submit(
-        body.workflow, body.inputs, actor=actor, idempotency_key=body.idempotency_key
-    )
-    JOBS_SUBMITTED.labels(workflow=record.workflow).inc()
+    """Validate the workflow and inputs, record the job, enqueue it; 202 with its id.
+
+    A repeated ``idempotency_key`` returns the first job, with ``Idempotent-Replayed: true``.
+
+    The enqueue is a PRODUCER span (a child of the request's span); its W3C context travels
+    with the job, so the worker's job span continues this trace (DESIGN §9).
+    """
+    telemetry = current_telemetry()
+    with telemetry.tracer.start_as_current_span(
+        f"enqueue {body.workflow}",
+        kind=SpanKind.PRODUCER,
+        attributes={
+            attr.WORKFLOW: body.workflow,
+            attr.MESSAGING_SYSTEM: "arq",
+            attr.MESSAGING_OPERATION: "send",
+            attr.MESSAGING_DESTINATION: jobs.services.settings.queue.name,
+            attr.REQUEST_ID: actor.request_id or "",
+        },
+    ) as span:
+        record, replayed = await jobs.submit_once(
+            body.workflow, body.inputs, actor=actor, idempotency_key=body.idempotency_key,
+            trace=telemetry.inject(span), priority=body.priority, version=body.version,
+        )
+        span.set_attribute(attr.JOB_ID, record.id)
+        span.set_attribute(attr.MESSAGING_MESSAGE_ID, record.id)
+    if replayed:  # a repeated idempotency key: the first job, not a new one
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        JOBS_SUBMITTED.labels(workflow=record.workflow).inc()
     response.headers["Location"] = f"/v1/jobs/{record.id}"
     return JobAccepted(
         job_id=record.id,
@@ -97,6 +126,9 @@ async def get_job(job_id: str, jobs: Annotated[JobService, Depends(get_jobs)]) -
         result=view.result,
         error=view.error,
         steps=[StepView(**s) for s in view.steps],
+        questions=view.questions,
+        blocked=view.blocked,
+        version=view.version,
     )
 
 
@@ -106,9 +138,17 @@ async def cancel_job(
     job_id: str,
     jobs: Annotated[JobService, Depends(get_jobs)],
     actor: Annotated[Actor, Depends(get_actor)],
+    cluster: Annotated[Cluster, Depends(get_cluster)],
+    hard: Annotated[bool, Query(description="Also delete the worker pod running the job "
+                                "(in Kubernetes); the cooperative cancel is recorded first.")] = False,
 ) -> CancelAccepted:
-    """Cancel the job: at once if queued, cooperatively if running; 409 if it finished."""
+    """Cancel the job: at once if queued, cooperatively if running; 409 if it finished.
+
+    With ``hard=true`` and a running job, the worker pod running it is then deleted too.
+    """
     status = await jobs.cancel(job_id, actor=actor)
+    if hard and status == "cancelling":
+        await delete_job_pod(jobs.services, cluster, job_id)
     return CancelAccepted(job_id=job_id, status=status)
 
 

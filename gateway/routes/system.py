@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.cluster import cluster_metrics, get_cluster
 from gateway.deps import get_services
 from gateway.errors import error_body
 from gateway.metrics import QUEUE_DEPTH
 from orchestrator.errors import OrchestratorError
+from orchestrator.k8s import Cluster
 from orchestrator.services import Services
 
 router = APIRouter(tags=["system"])
@@ -29,14 +31,20 @@ async def queue_depth(services: Annotated[Services, Depends(get_services)]) -> d
 
 
 @router.get("/v1/system/metrics")
-async def system_metrics(services: Annotated[Services, Depends(get_services)]) -> dict[str, Any]:
-    """Queue depth, jobs by status and a step latency summary (p50/p95/p99 per step)."""
-    depth, by_status, latency = await asyncio.gather(
+async def system_metrics(
+    services: Annotated[Services, Depends(get_services)],
+    cluster: Annotated[Cluster, Depends(get_cluster)],
+) -> dict[str, Any]:
+    """Queue depth, jobs by status, a step latency summary (p50/p95/p99 per step) and, in a
+    cluster, the worker Jobs and pods by phase (``kubernetes``; ``null`` outside a cluster)."""
+    depth, by_status, latency, k8s = await asyncio.gather(
         services.queue.depth(),
         services.trace.count_jobs_by_status(),
         services.trace.step_latency_summary(),
+        cluster_metrics(cluster),
     )
-    return {"queue_depth": depth, "jobs_by_status": by_status, "step_latency": latency}
+    return {"queue_depth": depth, "jobs_by_status": by_status, "step_latency": latency,
+            "kubernetes": k8s}
 
 
 @router.get("/healthz")

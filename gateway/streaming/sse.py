@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from gateway.deps import get_jobs, get_services
+from gateway.metrics import STREAM_CLIENTS
 from gateway.streaming.events import check_event_id, job_events
 from orchestrator.jobs import JobService
 from orchestrator.serialization import dumps
@@ -50,8 +51,12 @@ async def stream_events(
             return Response(status_code=204)
 
     async def messages() -> AsyncIterator[ServerSentEvent]:
-        async for event in job_events(services.state, row.id, start):
-            yield ServerSentEvent(data=dumps(event.to_dict()).decode(), id=event.id)
+        STREAM_CLIENTS.labels(transport="sse").inc()
+        try:
+            async for event in job_events(services.state, row.id, start):
+                yield ServerSentEvent(data=dumps(event.to_dict()).decode(), id=event.id)
+        finally:
+            STREAM_CLIENTS.labels(transport="sse").dec()
 
     return EventSourceResponse(
         messages(),

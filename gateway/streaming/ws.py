@@ -1,6 +1,8 @@
-"""``WS /v1/jobs/{id}/ws``: the same events as SSE; the client may send ``{"type": "cancel"}``.
+"""``WS /v1/jobs/{id}/ws``: the same events as SSE; the client may send ``{"type": "cancel"}`` and
+``{"type": "input", "answer": ..., "step"?: ...}``.
 
-Server → client: event objects (DESIGN §6), and control frames ``{"type": "cancel.accepted"}``
+Server → client: event objects (DESIGN §6), and control frames ``{"type": "cancel.accepted"}``,
+``{"type": "input.accepted"}``
 or ``{"type": "error", "error": {...}}``. The server closes with 1000 after the terminal event,
 and with 4404 (after an error frame) when the job does not exist.
 """
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 
 from gateway.deps import get_jobs, get_services
 from gateway.errors import error_body
+from gateway.metrics import STREAM_CLIENTS
 from gateway.streaming.events import check_event_id, job_events
 from orchestrator.errors import OrchestratorError
 from orchestrator.jobs import Actor, JobService
@@ -56,6 +59,7 @@ async def job_socket(
             text = await websocket.receive_text()
             await websocket.send_text(dumps(await _command(jobs, row.id, text, actor)).decode())
 
+    STREAM_CLIENTS.labels(transport="websocket").inc()
     sender = asyncio.ensure_future(send_events())
     receiver = asyncio.ensure_future(receive_commands())
     try:
@@ -65,6 +69,7 @@ async def job_socket(
     except WebSocketDisconnect:
         pass
     finally:
+        STREAM_CLIENTS.labels(transport="websocket").dec()
         for task in (sender, receiver):
             task.cancel()
         await asyncio.gather(sender, receiver, return_exceptions=True)
@@ -82,9 +87,23 @@ async def _command(jobs: JobService, job_id: str, text: str, actor: Actor) -> di
         except OrchestratorError as exc:
             return {"type": "error", **error_body(exc.code, exc.message, exc.details)}
         return {"type": "cancel.accepted", "job_id": job_id, "status": status}
+    if kind == "input":
+        assert isinstance(message, dict)
+        if "answer" not in message:
+            return {"type": "error", **error_body("message_invalid", "an input needs an answer")}
+        step = message.get("step")
+        try:
+            answered = await jobs.answer(
+                job_id, message["answer"], actor=actor, step=step if isinstance(step, str) else None
+            )
+        except OrchestratorError as exc:
+            return {"type": "error", **error_body(exc.code, exc.message, exc.details)}
+        return {"type": "input.accepted", "job_id": job_id, "step": answered}
     return {
         "type": "error",
-        **error_body("message_invalid", f"unknown message type {kind!r}", {"allowed": ["cancel"]}),
+        **error_body(
+            "message_invalid", f"unknown message type {kind!r}", {"allowed": ["cancel", "input"]}
+        ),
     }
 
 

@@ -28,7 +28,7 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
     from orchestrator.services import Services
     from orchestrator.trace.migrate import upgrade
     from sdk import Client
-    from worker.runner import build_worker
+    from worker.runner import build_worker, stop_worker
 
     with contextlib.ExitStack() as stack:
         if not settings.redis.url:
@@ -70,9 +70,7 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
         finally:
             server.should_exit = True
             await asyncio.gather(tasks[0], return_exceptions=True)
-            tasks[1].cancel()
-            await asyncio.gather(tasks[1], return_exceptions=True)
-            await worker.close()
+            await stop_worker(worker, tasks[1])
             await worker_services.close()
             await gateway_services.close()
         return code

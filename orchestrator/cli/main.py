@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -25,10 +27,29 @@ InputOpt = Annotated[
 ]
 
 
-def _settings() -> Settings:
+def _settings(*, stdout: bool = False) -> Settings:
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level,
+        redact_fields=settings.log.redact_fields,
+        stream=sys.stdout if stdout else None,  # servers log on stdout; CLI output owns it otherwise
+    )
     return settings
+
+
+@contextmanager
+def _telemetry(settings: Settings, service_name: str) -> Iterator[None]:
+    """This process's one tracing pipeline, flushed and shut down when the command ends."""
+    from orchestrator.telemetry import setup_telemetry
+
+    try:
+        shutdown = setup_telemetry(settings, service_name)
+    except OrchestratorError as exc:
+        _fail(exc)
+    try:
+        yield
+    finally:
+        shutdown()
 
 
 def _fail(exc: OrchestratorError) -> None:
@@ -67,7 +88,9 @@ def dev(
         parsed = parse_inputs(inputs or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    raise typer.Exit(_run(run_dev(settings, submit=submit, inputs=parsed)))
+    with _telemetry(settings, "orchestrator-dev"):
+        code = _run(run_dev(settings, submit=submit, inputs=parsed))
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -80,18 +103,19 @@ def gateway(
 
     from gateway.app import create_app
 
-    settings = _settings()
+    settings = _settings(stdout=True)
     for name, value in (("ORCH_REDIS__URL", settings.redis.url),
                         ("ORCH_DATABASE__URL", settings.database.url)):
         if not value:
             _fail(OrchestratorError(f"{name} is not set", details={"setting": name}))
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.gateway.host,
-        port=port if port is not None else settings.gateway.port,
-        log_level="warning",
-        log_config=None,
-    )
+    with _telemetry(settings, "orchestrator-gateway"):
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.gateway.host,
+            port=port if port is not None else settings.gateway.port,
+            log_level="warning",
+            log_config=None,
+        )
 
 
 @app.command()
@@ -103,8 +127,9 @@ def worker(
     """Run a worker: long-lived, or one job (exits after an idle timeout if none comes)."""
     from worker.runner import run_worker
 
-    settings = _settings()
-    _run(run_worker(settings, one_job=one_job))
+    settings = _settings(stdout=True)
+    with _telemetry(settings, "orchestrator-worker"):  # flushed before a one-job pod exits
+        _run(run_worker(settings, one_job=one_job))
 
 
 @app.command()

@@ -26,10 +26,23 @@ class Workflow:
         bindings: ``{name: StepBinding}``.
         input_model: The pydantic model validating the job's inputs.
         version: A fingerprint of the DAG's shape, options and code.
+        concurrency: Most jobs of this workflow running at once (per concurrency key), or None.
+        concurrency_key: Template of the key a limit applies to, e.g. ``"{tenant}"`` or
+            ``"{customer_id}"`` (an input); ``None`` means one limit for the whole workflow.
     """
 
-    def __init__(self, name: str, steps: list[Step], deps: dict[StepName, list[StepName]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        steps: list[Step],
+        deps: dict[StepName, list[StepName]],
+        *,
+        concurrency: int | None = None,
+        concurrency_key: str | None = None,
+    ) -> None:
         self.name = name
+        self.concurrency = concurrency
+        self.concurrency_key = concurrency_key
         order = _topological_order(steps, deps)
         self.steps: dict[StepName, Step] = {s.name: s for s in order}
         self.deps = deps
@@ -86,18 +99,29 @@ class Workflow:
             "edges": [{"from": d, "to": n} for n, ups in self.deps.items() for d in ups],
             "sinks": self.sinks,
             "inputs": self.input_model.model_json_schema(),
+            "concurrency": self.concurrency,
+            "concurrency_key": self.concurrency_key,
         }
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name} steps={list(self.steps)}>"
 
 
-def workflow(name: str, *steps: Step) -> Workflow:
+def workflow(
+    name: str,
+    *steps: Step,
+    concurrency: int | None = None,
+    concurrency_key: str | None = None,
+) -> Workflow:
     """Build a workflow from its sink step(s): they and all their ancestors form the DAG.
 
     Args:
         name: The workflow's name (an identifier-like string).
         *steps: One or more steps; every ancestor reachable through ``depends_on`` is included.
+        concurrency: At most this many of its jobs run at once (per ``concurrency_key``); the
+            others wait in the queue, they are not failed.
+        concurrency_key: A template naming what the limit is per: ``"{tenant}"`` or an input,
+            e.g. ``"{customer_id}"``.
 
     Returns:
         The checked :class:`Workflow`.
@@ -110,6 +134,16 @@ def workflow(name: str, *steps: Step) -> Workflow:
         raise DagError("a workflow needs a non-empty name", details={"parameter": "name"})
     if not steps:
         raise DagError(f"workflow {name!r} has no steps", details={"workflow": name})
+    if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
+        raise DagError(
+            f"workflow {name!r}: concurrency must be a positive int, got {concurrency!r}",
+            details={"workflow": name, "parameter": "concurrency"},
+        )
+    if concurrency_key is not None and concurrency is None:
+        raise DagError(
+            f"workflow {name!r}: concurrency_key needs a concurrency limit",
+            details={"workflow": name, "parameter": "concurrency_key"},
+        )
     found: dict[StepName, Step] = {}
     pending: list[Step] = []
     for s in steps:
@@ -153,7 +187,9 @@ def workflow(name: str, *steps: Step) -> Workflow:
                 details={"workflow": name, "step": s.name, "parameter": "depends_on"},
             )
         deps[s.name] = names
-    return Workflow(name, list(found.values()), deps)
+    return Workflow(
+        name, list(found.values()), deps, concurrency=concurrency, concurrency_key=concurrency_key
+    )
 
 
 def _topological_order(steps: list[Step], deps: dict[StepName, list[StepName]]) -> list[Step]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
@@ -16,6 +17,9 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import QueueError
 from orchestrator.types import JobId
+
+PRIORITY_STEP_SECONDS = 60.0
+"""How far one priority level moves a job's arq score back in time."""
 
 RUN_JOB = "run_job"
 """The name of the one arq function: ``run_job(ctx, job_id, trace=None)``."""
@@ -54,6 +58,7 @@ class ArqQueue:
         arq_job_id: str | None = None,
         trace: Mapping[str, str] | None = None,
         defer_seconds: float | None = None,
+        priority: int = 0,
     ) -> str | None:
         """Enqueue ``run_job(job_id)``.
 
@@ -62,6 +67,10 @@ class ArqQueue:
             arq_job_id: arq's job id (defaults to ``job_id``); arq refuses a duplicate id.
             trace: W3C trace context (``traceparent``/``tracestate``) carried to the worker.
             defer_seconds: Run no sooner than this many seconds from now.
+            priority: 0 (default) to 9; each level moves the job ahead of jobs enqueued up to
+                :data:`PRIORITY_STEP_SECONDS` later. arq serves due jobs in score order, so a
+                higher priority is an earlier score; a job still ages past newer ones, so none
+                starves.
 
         Returns:
             The arq job id, or ``None`` when arq already had a job of that id.
@@ -69,6 +78,9 @@ class ArqQueue:
         Raises:
             QueueError: Redis is unreachable.
         """
+        defer_until = None
+        if priority and not defer_seconds:
+            defer_until = datetime.fromtimestamp(time.time() - priority * PRIORITY_STEP_SECONDS, UTC)
         try:
             job = await self.redis.enqueue_job(
                 RUN_JOB,
@@ -77,6 +89,7 @@ class ArqQueue:
                 _job_id=arq_job_id or job_id,
                 _queue_name=self.queue_name,
                 _defer_by=defer_seconds,
+                _defer_until=defer_until,
             )
         except RedisError as exc:
             raise QueueError(f"cannot enqueue job {job_id}: {exc}") from exc

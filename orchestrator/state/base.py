@@ -42,6 +42,7 @@ class StateStore(Protocol):
         created_at: float,
         arq_job_id: str,
         trace: Mapping[str, str] | None = None,
+        extra: Mapping[str, str | int | float] | None = None,
     ) -> str:
         """Create the job as ``queued`` and publish ``job.queued``; returns the event id."""
         ...
@@ -105,6 +106,16 @@ class StateStore(Protocol):
         """
         ...
 
+    async def requeue(
+        self, job_id: JobId, arq_job_id: str, reset_steps: Sequence[StepName], data: JSONValue
+    ) -> str:
+        """Queue a failed or cancelled job again (``job.queued``), resetting those steps.
+
+        Returns:
+            ``OK``, ``MISSING``, or the job's status when it is neither failed nor cancelled.
+        """
+        ...
+
     async def get_cached(self, step: StepName, fingerprint: str) -> bytes | None:
         """Return a memoized output of ``step`` for that fingerprint, or ``None``."""
         ...
@@ -137,8 +148,21 @@ class StateStore(Protocol):
         """Take the job's lease: ``OK``, ``HELD``, ``MISSING`` or the job's terminal status."""
         ...
 
-    async def renew_lease(self, job_id: JobId, worker_id: str, ttl_seconds: float) -> str:
-        """Extend a held lease: ``OK``, ``CANCEL`` (renewed, cancel requested) or ``LOST``."""
+    async def renew_lease(
+        self, job_id: JobId, worker_id: str, ttl_seconds: float, slot_key: str | None = None
+    ) -> str:
+        """Extend a held lease (and the job's concurrency slot, if any): ``OK``, ``CANCEL``
+        (renewed, cancel requested) or ``LOST``."""
+        ...
+
+    async def acquire_slot(
+        self, slot_key: str, job_id: JobId, limit: int, ttl_seconds: float
+    ) -> bool:
+        """Take one of ``limit`` concurrency slots for ``ttl_seconds`` (renewed with the lease)."""
+        ...
+
+    async def release_slot(self, slot_key: str, job_id: JobId) -> None:
+        """Give a concurrency slot back."""
         ...
 
     async def release_lease(self, job_id: JobId, worker_id: str) -> None:

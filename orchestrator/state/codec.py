@@ -71,6 +71,7 @@ def decode_job(job_id: JobId, raw: Mapping[Any, Any]) -> JobState:
         steps=steps,
         questions=questions,
         blocked=h.get("blocked") or None,
+        concurrency_key=h.get("concurrency_key", ""),
     )
 
 

@@ -46,6 +46,7 @@ class JobState:
         trace: W3C trace context of the submit.
         steps: ``{step: StepState}`` for steps that have started at least once.
         questions: Open questions, ``{step: {"index", "prompt", "schema"}}``.
+        concurrency_key: The key of its workflow's concurrency limit ("" without a limit).
         blocked: Why no worker runs the queued job (e.g. a version mismatch), or ``None``.
     """
 
@@ -66,6 +67,7 @@ class JobState:
     trace: dict[str, str] = field(default_factory=dict)
     steps: dict[StepName, StepState] = field(default_factory=dict)
     questions: dict[StepName, dict[str, JSONValue]] = field(default_factory=dict)
+    concurrency_key: str = ""
     blocked: str | None = None
 
 

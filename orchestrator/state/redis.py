@@ -16,7 +16,7 @@ from orchestrator.serialization import dumps
 from orchestrator.state import scripts
 from orchestrator.state.base import NewEvent, Write
 from orchestrator.state.blob import pack, unpack
-from orchestrator.state.codec import answer_field, decode_job, question_field
+from orchestrator.state.codec import answer_field, decode_job, question_field, step_field
 from orchestrator.state.records import JobState
 from orchestrator.types import JobId, JobStatus, JSONValue, StepName
 
@@ -74,6 +74,8 @@ class RedisStateStore:
         self._release = redis.register_script(scripts.RELEASE_LEASE)
         self._claim = redis.register_script(scripts.CLAIM_LAPSED)
         self._answer = redis.register_script(scripts.ANSWER)
+        self._retry = redis.register_script(scripts.RETRY)
+        self._slot = redis.register_script(scripts.ACQUIRE_SLOT)
 
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         try:
@@ -101,6 +103,7 @@ class RedisStateStore:
         created_at: float,
         arq_job_id: str,
         trace: Mapping[str, str] | None = None,
+        extra: Mapping[str, str | int | float] | None = None,
     ) -> str:
         fields: dict[str, str | int | float] = {
             "status": JobStatus.QUEUED.value,
@@ -110,6 +113,7 @@ class RedisStateStore:
             "created_at": repr(created_at),
             "arq_job_id": arq_job_id,
             "trace": dumps(dict(trace or {})).decode(),
+            **(extra or {}),
         }
         event = NewEvent("job.queued", data={"workflow": workflow})
         return str(await self.update(job_id, fields, event))
@@ -202,6 +206,17 @@ class RedisStateStore:
         result = await self._run(self._answer, keys, args)
         return result.decode() if isinstance(result, bytes) else str(result)
 
+    async def requeue(
+        self, job_id: JobId, arq_job_id: str, reset_steps: Sequence[StepName], data: JSONValue
+    ) -> str:
+        keys = [self.keys.job(job_id), self.keys.events(job_id)]
+        args = [
+            self.events_maxlen, self.ttl_seconds, repr(time.time()), dumps(data).decode(),
+            arq_job_id, *(step_field(s, "status") for s in reset_steps),
+        ]  # fmt: skip
+        result = await self._run(self._retry, keys, args)
+        return result.decode() if isinstance(result, bytes) else str(result)
+
     async def get_cached(self, step: StepName, fingerprint: str) -> bytes | None:
         try:
             raw = await self.redis.get(self.keys.cache(step, fingerprint))
@@ -253,6 +268,11 @@ class RedisStateStore:
         args = [self.events_maxlen, self.ttl_seconds, repr(time.time()), dumps(data).decode()]
         result = await self._run(self._cancel, keys, args)
         text = result.decode() if isinstance(result, bytes) else str(result)
+        if text == "requested":
+            try:  # tell the worker running it now, rather than at its next lease renewal
+                await self.redis.publish(self.keys.control(), job_id)
+            except RedisError as exc:
+                raise StateError(f"Redis is unavailable: {exc}") from exc
         return "missing" if text == "MISSING" else text
 
     def _lease_keys(self, job_id: JobId) -> list[str]:
@@ -264,11 +284,27 @@ class RedisStateStore:
         result = await self._run(self._acquire, self._lease_keys(job_id), args)
         return result.decode() if isinstance(result, bytes) else str(result)
 
-    async def renew_lease(self, job_id: JobId, worker_id: str, ttl_seconds: float) -> str:
+    async def renew_lease(
+        self, job_id: JobId, worker_id: str, ttl_seconds: float, slot_key: str | None = None
+    ) -> str:
         ttl_ms = int(ttl_seconds * 1000)
         args = [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms, job_id]
-        result = await self._run(self._renew, self._lease_keys(job_id), args)
+        keys = self._lease_keys(job_id) + ([slot_key] if slot_key else [])
+        result = await self._run(self._renew, keys, args)
         return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def acquire_slot(
+        self, slot_key: str, job_id: JobId, limit: int, ttl_seconds: float
+    ) -> bool:
+        now = int(time.time() * 1000)
+        args = [job_id, now, now + int(ttl_seconds * 1000), limit]
+        return bool(int(await self._run(self._slot, [slot_key], args)))
+
+    async def release_slot(self, slot_key: str, job_id: JobId) -> None:
+        try:
+            await self.redis.zrem(slot_key, job_id)
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
 
     async def release_lease(self, job_id: JobId, worker_id: str) -> None:
         keys = [self.keys.lease(job_id), self.keys.leases()]

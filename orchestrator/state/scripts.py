@@ -92,6 +92,22 @@ publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 'job.queued', ARGV[3], '', ARGV[6], 
 return 'OK'
 """
 
+# KEYS: job, events
+# ARGV: maxlen, ttl, ts, data, arq_job_id, [step status fields to reset]...
+# Queues a failed or cancelled job again; its checkpoints stay, so finished steps do not re-run.
+# Returns 'OK', 'MISSING', or the status that forbids it.
+RETRY = _PUBLISH + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'MISSING' end
+if status ~= 'failed' and status ~= 'cancelled' then return status end
+redis.call('HDEL', KEYS[1], 'error', 'result', 'finished_at', 'cancel')
+redis.call('HSET', KEYS[1], 'status', 'queued', 'arq_job_id', ARGV[5])
+for i = 6, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], 'pending') end
+publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 'job.queued', '', '', ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 'OK'
+"""
+
 # KEYS: lease, leases, job
 # ARGV: worker_id, ttl_ms, deadline_ms, job_id
 # Returns 'OK', 'HELD' (another live worker), 'MISSING', or the job's status when it is ended or
@@ -109,15 +125,30 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 return 'OK'
 """
 
-# KEYS: lease, leases, job
+# KEYS: lease, leases, job, [slots]
 # ARGV: worker_id, ttl_ms, deadline_ms, job_id
-# Returns 'LOST', 'CANCEL' (renewed; a cancel was requested) or 'OK'.
+# Returns 'LOST', 'CANCEL' (renewed; a cancel was requested) or 'OK'. A concurrency slot held
+# by the job is renewed with the lease.
 RENEW_LEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LOST' end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if #KEYS >= 4 then redis.call('ZADD', KEYS[4], 'XX', ARGV[3], ARGV[4]) end
 if redis.call('HGET', KEYS[3], 'cancel') == '1' then return 'CANCEL' end
 return 'OK'
+"""
+
+# KEYS: slots
+# ARGV: job_id, now_ms, deadline_ms, limit
+# Takes one of ``limit`` slots (a semaphore whose members expire at their deadline, so a dead
+# worker's slot frees itself); returns 1, or 0 when all are taken by live jobs.
+ACQUIRE_SLOT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[4]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  return 1
+end
+return 0
 """
 
 # KEYS: lease, leases

@@ -193,4 +193,13 @@ def audit_values(record: AuditRecord) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def audit_from_row(row: Any) -> AuditRecord:
+    """Return the record for an ``audit_log`` row."""
+    return AuditRecord(
+        at=from_db(row.at) or row.at, actor=row.actor, action=row.action,
+        tenant_id=row.tenant_id, job_id=str(row.job_id) if row.job_id is not None else None,
+        details=row.details, request_id=row.request_id, client_ip=row.client_ip, id=row.id,
+    )  # fmt: skip
+
+
 __all__ = ["AuditRecord", "JobRecord", "StepRunRecord"]

@@ -119,7 +119,24 @@ audit_log = Table(
     Column("client_ip", String(64), nullable=True),
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_job_id", "job_id"),
+    Index("ix_audit_log_tenant_id_at", "tenant_id", "at"),
 )
 """Append-only record of who did what (submit, cancel, resume, ...) and from where."""
 
-__all__ = ["NAMING_CONVENTION", "audit_log", "jobs", "metadata", "step_runs"]
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("name", String(200), nullable=True),
+    # SHA-256 of the secret, hex: keys are 256-bit random, so a fast hash suffices (no KDF).
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", _timestamp(), nullable=False),
+    Column("revoked_at", _timestamp(), nullable=True),
+    Column("last_used_at", _timestamp(), nullable=True),
+    Index("ix_api_keys_tenant_id", "tenant_id"),
+)
+"""API keys (``orchestrator keys create``): the hash of each secret, never the secret itself."""
+
+__all__ = ["NAMING_CONVENTION", "api_keys", "audit_log", "jobs", "metadata", "step_runs"]

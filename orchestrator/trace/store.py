@@ -24,6 +24,7 @@ from orchestrator.trace.records import (
     AuditRecord,
     JobRecord,
     StepRunRecord,
+    audit_from_row,
     audit_values,
     job_from_row,
     job_values,
@@ -177,10 +178,14 @@ class TraceStore:
         created_before: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
+        tenant_id: str | None = None,
+        user_id: str | None = None,
     ) -> tuple[list[JobRecord], int]:
         """List jobs newest first, with the number of jobs matching the filters.
 
         Args:
+            tenant_id: Only this tenant's jobs (the gateway always passes the caller's).
+            user_id: Only jobs this user submitted (submitters see only their own).
             status: Only jobs with this status.
             workflow: Only jobs of this workflow.
             created_after: Only jobs created at or after this instant (aware datetime).
@@ -198,6 +203,10 @@ class TraceStore:
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         where: list[ColumnElement[bool]] = []
+        if tenant_id is not None:
+            where.append(jobs.c.tenant_id == tenant_id)
+        if user_id is not None:
+            where.append(jobs.c.user_id == user_id)
         if status is not None:
             where.append(jobs.c.status == str(status))
         if workflow is not None:
@@ -265,6 +274,61 @@ class TraceStore:
         """
         async with self._transaction("add_audit") as conn:
             await conn.execute(audit_log.insert().values(audit_values(record)))
+
+    async def list_audit(
+        self,
+        *,
+        tenant_id: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        job_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[AuditRecord], int]:
+        """Audit entries newest first, filtered, with the count of all matching entries.
+
+        Args:
+            tenant_id: Only this tenant's entries (``None``: every tenant).
+            action: Only this action (``job.submit``, ``job.cancel``, ...).
+            actor: Only this actor (``key:<id>``, ``user:<sub>``, ...).
+            job_id: Only entries about this job (a non-UUID matches nothing).
+            since: At or after this instant (aware datetime).
+            until: Strictly before this instant (aware datetime).
+            limit: Page size, at least 0.
+            offset: Entries skipped before the page, at least 0.
+
+        Returns:
+            ``(page, total)``.
+        """
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        where: list[ColumnElement[bool]] = []
+        if tenant_id is not None:
+            where.append(audit_log.c.tenant_id == tenant_id)
+        if action is not None:
+            where.append(audit_log.c.action == action)
+        if actor is not None:
+            where.append(audit_log.c.actor == actor)
+        if job_id is not None:
+            key = parse_uuid(job_id)
+            if key is None:
+                return [], 0
+            where.append(audit_log.c.job_id == key)
+        if since is not None:
+            where.append(audit_log.c.at >= to_db(since))
+        if until is not None:
+            where.append(audit_log.c.at < to_db(until))
+        page = (
+            select(audit_log).where(*where)
+            .order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit).offset(offset)
+        )  # fmt: skip
+        count = select(func.count()).select_from(audit_log).where(*where)
+        async with self._transaction("list_audit") as conn:
+            rows = (await conn.execute(page)).all()
+            total = (await conn.execute(count)).scalar_one()
+        return [audit_from_row(row) for row in rows], int(total)
 
     async def count_jobs_by_status(self) -> dict[str, int]:
         """Return the number of jobs per status; every :class:`JobStatus` is present, maybe 0."""

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,16 +61,24 @@ class Stack:
                 proc.wait()
 
 
-@pytest.fixture
-def stack(redis_url: str, pg_url: str, tmp_path: Path) -> Iterator[Stack]:
-    """Gateway + one long-lived worker, isolated by key prefix and queue name."""
+@contextmanager
+def start_stack(
+    redis_url: str,
+    pg_url: str,
+    tmp_path: Path,
+    *,
+    workflows: str = "tests.e2e.flows",
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+) -> Iterator[Stack]:
+    """Start a gateway (and ``workers`` long-lived workers), isolated by key prefix and queue."""
     tag = uuid.uuid4().hex[:10]
     port = _free_port()
     env = {
         **os.environ,
         "ORCH_REDIS__URL": redis_url,
         "ORCH_DATABASE__URL": pg_url,
-        "ORCH_WORKFLOWS": "tests.e2e.flows",
+        "ORCH_WORKFLOWS": workflows,
         "ORCH_STATE__KEY_PREFIX": f"e{tag}",
         "ORCH_QUEUE__NAME": f"e{tag}:queue",
         "ORCH_LEASE__TTL_SECONDS": "1.5",
@@ -78,16 +87,18 @@ def stack(redis_url: str, pg_url: str, tmp_path: Path) -> Iterator[Stack]:
         "ORCH_WORKER__SHUTDOWN_GRACE_SECONDS": "1",
         "ORCH_GATEWAY__PORT": str(port),
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     logs = tmp_path / "logs"
-    logs.mkdir()
+    logs.mkdir(exist_ok=True)
     gw_log = open(logs / "gateway.log", "wb")
     gateway = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "gateway", "--port", str(port)],
         cwd=ROOT, env=env, stdout=gw_log, stderr=subprocess.STDOUT,
     )
     s = Stack(f"http://127.0.0.1:{port}", env, f"e{tag}", logs, gateway)
-    s.start_worker()
+    for _ in range(workers):
+        s.start_worker()
     try:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while True:
@@ -105,3 +116,10 @@ def stack(redis_url: str, pg_url: str, tmp_path: Path) -> Iterator[Stack]:
     finally:
         s.stop()
         gw_log.close()
+
+
+@pytest.fixture
+def stack(redis_url: str, pg_url: str, tmp_path: Path) -> Iterator[Stack]:
+    """Gateway + one long-lived worker running tests/e2e/flows.py."""
+    with start_stack(redis_url, pg_url, tmp_path) as s:
+        yield s

@@ -97,3 +97,26 @@ async def lone(pause_seconds: float = 0.4) -> list[float]:
 
 
 lanes = workflow("e2e_lanes", lane_a, lane_b, lone)
+
+
+@step
+async def first(marker_dir: str) -> str:
+    mark(marker_dir, "first")
+    return "1"
+
+
+@step(depends_on=[first])
+async def middle(one: str, marker_dir: str) -> str:
+    """Announces itself, then waits for the gate: the test sends SIGTERM meanwhile."""
+    mark(marker_dir, "middle")
+    await wait_for_gate(marker_dir, "middle-gate")
+    return one + "2"
+
+
+@step(depends_on=[middle])
+async def last(two: str, marker_dir: str) -> str:
+    mark(marker_dir, "last")
+    return two + "3"
+
+
+drained = workflow("e2e_drain", last)

@@ -14,7 +14,7 @@ from gateway.app import create_app
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.services import Services
-from worker.runner import build_worker
+from worker.runner import build_worker, stop_worker
 
 
 @dataclass
@@ -43,8 +43,6 @@ async def in_process_stack(
                 yield InProcessStack(client, services, worker)
     finally:
         if task is not None and worker is not None and worker_services is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await worker.close()
+            await stop_worker(worker, task)
             await worker_services.close()
         await services.close()

@@ -2,89 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 from arq import Worker
 from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
 from orchestrator.config import Settings
-from orchestrator.events import Event
 from orchestrator.serialization import dumps
-from orchestrator.services import Services
 from orchestrator.state.base import NewEvent
 from orchestrator.state.codec import step_field
-from orchestrator.state.records import JobState
 from orchestrator.trace.records import StepRunRecord
 from orchestrator.types import JobStatus, StepStatus
 from tests.conftest import wait_until
-from tests.support.stack import InProcessStack, in_process_stack
+from tests.support import jobs as jobs_support
+from tests.support.jobs import events_of, of_type, submit, wait_for_end, wait_for_step_status
+from tests.support.stack import in_process_stack
 from tests.worker import flows
 from tests.worker.flows import CALLS, SEEN
-from worker.runner import build_worker
 
 SettingsFactory = Callable[..., Settings]
 
 
-async def submit(stack: InProcessStack, workflow: str, inputs: dict[str, Any] | None = None) -> str:
-    response = await stack.client.post(
-        "/v1/jobs", json={"workflow": workflow, "inputs": inputs or {}}
-    )
-    assert response.status_code == 202, response.text
-    return str(response.json()["job_id"])
-
-
-async def wait_for_end(services: Services, job_id: str, timeout_seconds: float = 10.0) -> JobState:
-    async def ended() -> bool:
-        state = await services.state.get_job(job_id)
-        return state is not None and state.status.is_terminal
-
-    await wait_until(ended, timeout_seconds=timeout_seconds, what=f"job {job_id} to end")
-    state = await services.state.get_job(job_id)
-    assert state is not None
-    return state
-
-
-async def wait_for_step_status(
-    services: Services, job_id: str, step: str, status: str, timeout_seconds: float = 10.0
-) -> None:
-    async def reached() -> bool:
-        state = await services.state.get_job(job_id)
-        return state is not None and step in state.steps and state.steps[step].status == status
-
-    await wait_until(reached, timeout_seconds=timeout_seconds, what=f"{step} to be {status}")
-
-
-async def events_of(services: Services, job_id: str) -> list[Event]:
-    return await services.state.read_events(job_id)
-
-
-def of_type(events: list[Event], kind: str, step: str | None = None) -> list[Event]:
-    return [e for e in events if e.type == kind and (step is None or e.step == step)]
-
-
 @asynccontextmanager
 async def worker_running(settings: Settings) -> AsyncIterator[Worker]:
-    """A long-lived arq worker on its own connections, started after the job was prepared."""
-    services = await Services.open(settings, flows.registry())
-    worker = build_worker(services, handle_signals=False)
-    task = asyncio.ensure_future(worker.async_run())
-    try:
+    """A long-lived worker with this suite's workflows."""
+    async with jobs_support.worker_running(settings, flows.registry()) as worker:
         yield worker
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await worker.close()
-        await services.close()
-
-
-# -- a whole DAG ----------------------------------------------------------------------------
 
 
 async def test_a_diamond_succeeds_with_its_sink_output_as_result_and_a_gapless_event_stream(

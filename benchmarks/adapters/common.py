@@ -1,0 +1,88 @@
+"""What every adapter shares: step side effects for workload (f), and worker-process bookkeeping.
+
+The step helpers are imported by worker processes of every system, so they stay dependency-free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from benchmarks.procs import Child
+
+KILL_WAIT_SECONDS = 60.0
+"""How long the crash step waits for the workload to kill its worker."""
+
+
+def mark(marker_dir: str, step: str) -> None:
+    """Record one execution of ``step`` (a line in ``<marker_dir>/<step>``)."""
+    with open(Path(marker_dir) / step, "a") as f:
+        f.write(f"{time.time()}\n")
+
+
+def wait_killed(marker_dir: str) -> None:
+    """Block until ``<marker_dir>/killed`` exists (bounded): the crash step's pause."""
+    path = Path(marker_dir) / "killed"
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+async def wait_killed_async(marker_dir: str) -> None:
+    """:func:`wait_killed` for async steps."""
+    path = Path(marker_dir) / "killed"
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while not path.exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+
+
+def payload(size_bytes: int) -> str:
+    """A string of ``size_bytes`` ASCII characters (a step output of that size)."""
+    return "x" * size_bytes
+
+
+class WorkerProcesses:
+    """Worker processes of one system: start, stop, kill, memory.
+
+    Args:
+        system: A short name for log files.
+        log_dir: Where the workers log.
+    """
+
+    def __init__(self, system: str, log_dir: Path) -> None:
+        self.system = system
+        self.log_dir = log_dir
+        self.children: list[Child] = []
+        self._started = 0
+
+    def spawn(self, argv: Sequence[str], env: Mapping[str, str]) -> Child:
+        """Start one worker process."""
+        self._started += 1
+        child = Child(f"{self.system}-worker-{self._started}", argv, env=env, log_dir=self.log_dir)
+        self.children.append(child)
+        return child
+
+    def stop(self) -> None:
+        """Stop all workers (SIGTERM, then SIGKILL after a few seconds)."""
+        for child in self.children:
+            child.stop(timeout_seconds=5)
+        self.children.clear()
+
+    def kill9(self) -> None:
+        """``kill -9`` every worker process group."""
+        for child in self.children:
+            child.kill9()
+        self.children.clear()
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return [c.pid for c in self.children if c.alive()]
+
+    def rss_bytes(self) -> int:
+        """Resident memory of all workers and their children, in bytes."""
+        return sum(c.rss_bytes() for c in self.children)
+
+
+__all__ = ["WorkerProcesses", "mark", "payload", "wait_killed", "wait_killed_async"]

@@ -1,0 +1,161 @@
+"""The benchmark runner: ``python -m benchmarks.run [--quick] [--systems ...] [--workloads ...]``.
+
+For each system variant: start its infrastructure, run each selected workload it can express
+(each bounded by a time budget; a failure is recorded, not fatal), stop it; then write the report
+(:mod:`benchmarks.report`). Load averages are recorded at the start and end of every workload,
+since the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks import adapters, report
+from benchmarks.infra import Infra
+from benchmarks.procs import kill_all
+from benchmarks.workloads import WORKLOADS, params
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+WORKLOAD_BUDGET_SECONDS = {"quick": 120.0, "full": 1800.0}
+"""Hard cap on one workload of one system (on top of the workloads' own bounds)."""
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("agent-orchestrator", "arq", "redis", "celery", "kombu", "dbos", "fastapi",
+                 "uvicorn", "sqlalchemy", "asyncpg"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    import psutil
+
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the selected matrix; return the results document."""
+    p = params.quick() if args.quick else params.full()
+    budget = WORKLOAD_BUDGET_SECONDS[p.mode]
+    infra = Infra()
+    systems, skipped = adapters.build(infra, p, args.systems, args.variants)
+    doc: dict[str, Any] = {
+        "run": {
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "mode": p.mode,
+            "params": p.as_dict(),
+            "machine": _machine(),
+            "versions": _versions(),
+            "services": {
+                "redis": infra.redis_config("appendonly", "appendfsync", "save"),
+                "postgres": await infra.pg_version(),
+            },
+            "loadavg_start": _load(),
+            "logs": str(infra.log_dir),
+        },
+        "systems": [],
+    }
+    t_run = time.monotonic()
+    for name, reason in skipped.items():
+        doc["systems"].append({"system": name, "variant": "-", "config": {},
+                               "notes": dict.fromkeys(args.workloads, reason), "results": {}})
+    for system in systems:
+        entry: dict[str, Any] = {"system": system.name, "variant": system.variant,
+                                 "config": {}, "notes": {}, "results": {}}
+        doc["systems"].append(entry)
+        print(f"== {system.name} ({system.variant})", flush=True)
+        try:
+            await asyncio.wait_for(system.start(), 180)
+            entry["config"] = system.config
+            for w in args.workloads:
+                if w not in system.workloads:
+                    if w in system.notes:
+                        entry["notes"][w] = system.notes[w]
+                    continue
+                t0, load0 = time.monotonic(), _load()
+                print(f"   ({w}) {WORKLOADS[w][0]} ...", end=" ", flush=True)
+                try:
+                    result = await asyncio.wait_for(WORKLOADS[w][1](system, p), budget)
+                except Exception as exc:
+                    result = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+                    traceback.print_exc()
+                    await system.stop_workers()
+                result["elapsed_s"] = round(time.monotonic() - t0, 1)
+                result["loadavg"] = [load0, _load()]
+                entry["results"][w] = result
+                print(_brief(w, result), flush=True)
+        except Exception as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+            traceback.print_exc()
+        finally:
+            await system.stop()
+    doc["run"]["loadavg_end"] = _load()
+    doc["run"]["elapsed_s"] = round(time.monotonic() - t_run, 1)
+    return doc
+
+
+def _brief(w: str, r: dict[str, Any]) -> str:
+    if "error" in r:
+        return "error: " + r["error"].splitlines()[0][:200]
+    cols = report.COLUMNS[w]
+    return ", ".join(f"{name}={report._fmt(get(r))}" for name, get, _ in cols)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small samples: a few minutes in all")
+    ap.add_argument("--systems", default=",".join(adapters.SYSTEMS),
+                    help=f"comma-separated, of {', '.join(adapters.SYSTEMS)}")
+    ap.add_argument("--variants", default=",".join(adapters.VARIANTS),
+                    help="default (all), tuned (peers), aof-everysec (this project, (a) and (d))")
+    ap.add_argument("--workloads", default="abcdef", help="letters of the workloads to run")
+    ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the report goes")
+    ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    args = ap.parse_args(argv)
+    args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    args.workloads = [w for w in args.workloads if w in WORKLOADS]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run, write the report, print where it went."""
+    args = parse(argv)
+    try:
+        doc = asyncio.run(run(args))
+    finally:
+        kill_all()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "")
+    paths = report.write(doc, args.out, stamp, plots=not args.no_plots)
+    print(report.render_markdown(doc))
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Sample sizes: ``quick`` (a smoke run of a couple of minutes) and ``full`` (the issue's sizes).
+
+Every loop is also bounded in time (``*_max_seconds``): a peer at its defaults polls every 0.5–1 s,
+and 1,000 samples of it would take a quarter of an hour; the report shows the samples reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Params:
+    """Sizes and bounds of one run."""
+
+    mode: str = "full"
+    diamond_warmup: int = 50
+    diamond_samples: int = 1000
+    diamond_max_seconds: float = 240.0
+    noop_jobs: int = 10_000
+    noop_workers: int = 2
+    drain_max_seconds: float = 600.0
+    fanout_width: int = 1000
+    fanout_reps: int = 3
+    fanout_workers: int = 2
+    fanout_timeout_seconds: float = 180.0
+    chain_lengths: list[int] = field(default_factory=lambda: [1, 10, 100])
+    chain_sizes: list[int] = field(default_factory=lambda: [100, 10_000, 1_000_000])
+    chain_reps: int = 3
+    chain_max_seconds: float = 300.0
+    stream_chunks: int = 1000
+    stream_clients: list[int] = field(default_factory=lambda: [1, 10, 100])
+    stream_transports: list[str] = field(default_factory=lambda: ["ws", "sse"])
+    stream_interval_ms: float = 1.0
+    crash_trials: int = 20
+    crash_length: int = 10
+    crash_at: int = 5
+    crash_timeout_seconds: float = 60.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parameters as JSON (recorded in the report)."""
+        return asdict(self)
+
+
+def quick() -> Params:
+    """Small sizes: the whole matrix in a couple of minutes."""
+    return Params(
+        mode="quick",
+        diamond_warmup=5,
+        diamond_samples=40,
+        diamond_max_seconds=12.0,
+        noop_jobs=400,
+        drain_max_seconds=30.0,
+        fanout_width=100,
+        fanout_reps=1,
+        fanout_timeout_seconds=30.0,
+        chain_lengths=[1, 10],
+        chain_sizes=[100, 1_000_000],
+        chain_reps=1,
+        chain_max_seconds=20.0,
+        stream_chunks=200,
+        stream_clients=[1, 10],
+        crash_trials=1,
+        crash_timeout_seconds=20.0,
+    )
+
+
+def full() -> Params:
+    """The issue's sizes."""
+    return Params()
+
+
+__all__ = ["Params", "full", "quick"]
