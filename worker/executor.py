@@ -24,6 +24,7 @@ from orchestrator.state.base import NewEvent
 from orchestrator.state.codec import question_field, step_field
 from orchestrator.state.records import JobState
 from orchestrator.types import JobId, JobStatus, StepName, StepStatus
+from worker.admission import take_slot, version_matches
 from worker.fanout import run_mapped
 from worker.hooks import AttemptRecord, ExecutionHook, JobRun
 from worker.lease import LeaseHeartbeat
@@ -80,9 +81,9 @@ class JobExecutor:
             return None
         if state.status.is_terminal or state.status is JobStatus.WAITING:
             return state.status
-        if not await self._version_matches(state):
+        if not await version_matches(self.services, state, self.worker_id):
             return None
-        slot = await self._take_slot(state)
+        slot = await take_slot(self.services, state)
         if slot is False:
             return None
         slot_key = slot if isinstance(slot, str) else None
@@ -102,58 +103,6 @@ class JobExecutor:
             return await run.execute()
         finally:
             self._runs.discard(run)
-
-    async def _take_slot(self, state: JobState) -> str | bool:
-        """Take a concurrency slot of the job's workflow, or queue the job again for later.
-
-        Returns:
-            The slot set's key, ``True`` without a limit, or ``False`` when the limit is reached
-            (the job was queued again and waits; it is not failed).
-        """
-        try:
-            wf = self.services.registry.get(state.workflow)
-        except WorkflowNotFoundError:
-            return True
-        if wf.concurrency is None:
-            return True
-        slot_key = self.services.keys.slots(wf.name, state.concurrency_key or "*")
-        ttl = self.services.settings.lease.ttl_seconds
-        if await self.services.state.acquire_slot(slot_key, state.job_id, wf.concurrency, ttl):
-            return slot_key
-        retry = self.services.settings.worker.concurrency_retry_seconds
-        arq_job_id = f"{state.job_id}:c:{uuid.uuid4().hex[:8]}"
-        reason = f"concurrency limit {wf.concurrency} reached for {wf.name} {state.concurrency_key}"
-        await self.services.state.update(
-            state.job_id, {"blocked": reason, "arq_job_id": arq_job_id}
-        )
-        await self.services.queue.enqueue(
-            state.job_id, arq_job_id=arq_job_id, trace=state.trace, defer_seconds=retry
-        )
-        return False
-
-    async def _version_matches(self, state: JobState) -> bool:
-        """Leave a job pinned to another version of its workflow for a worker that has it."""
-        try:
-            wf = self.services.registry.get(state.workflow)
-        except WorkflowNotFoundError:
-            return True  # the run fails it with workflow_not_found
-        if not state.version or state.version == wf.version:
-            return True
-        reason = (
-            f"version mismatch: the job needs {state.workflow} {state.version}, "
-            f"worker {self.worker_id} has {wf.version}"
-        )
-        retry = self.services.settings.worker.version_retry_seconds
-        arq_job_id = f"{state.job_id}:v:{uuid.uuid4().hex[:8]}"
-        await self.services.state.update(
-            state.job_id, {"blocked": reason, "arq_job_id": arq_job_id}
-        )
-        await self.services.queue.enqueue(
-            state.job_id, arq_job_id=arq_job_id, trace=state.trace, defer_seconds=retry
-        )
-        log.info("left job for a worker of its version", job_id=state.job_id, reason=reason)
-        return False
-
 
 class _Run:
     """One run of one job by this worker."""
