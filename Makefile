@@ -39,8 +39,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: install
-	@echo "make bench: the side-by-side benchmarks are not built yet (issue 7)."
+## make bench: this project against raw arq, Celery and DBOS on one machine (benchmarks/README.md).
+## BENCH_ARGS=--quick for a smoke run of a few minutes; the report lands in benchmarks/results/.
+BENCH_ARGS ?=
+bench: install services
+	$(BIN)/python -m pip install --quiet -e '.[bench]' --config-settings editable_mode=compat
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 ## make e2e-kind: kind cluster + KEDA + this chart; one job scales a worker from zero and back.
 ## Skips with a message where no Docker engine answers.

@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
-from gateway.routes import control, jobs, system, workflows
+from gateway.routes import audit, control, jobs, system, workflows
 from gateway.routes import trace as trace_routes
+from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.streaming import sse, ws
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
@@ -27,6 +30,10 @@ from orchestrator.telemetry import current as current_telemetry
 
 TRACE_EXCLUDED_PATHS = "/healthz,/readyz,/metrics,/v1/system/queue-depth"
 """Probes and scrapes: no request spans (regular expressions, searched in the URL)."""
+
+
+ROUTERS = tuple(m.router for m in (jobs, control, trace_routes, sse, ws, workflows, system, audit))
+"""Every router of the API; each route declares its permission (tests/gateway/test_auth_matrix.py)."""
 
 
 class RequestIdMiddleware:
@@ -86,6 +93,7 @@ def create_app(
         svc = services if services is not None else await Services.open(settings, registry)
         app.state.services = svc
         app.state.jobs = JobService(svc)
+        app.state.auth = GatewayAuth.open(svc)
         app.state.cluster = open_cluster(settings.kubernetes)
         try:
             yield
@@ -101,10 +109,22 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (jobs, control, trace_routes, sse, ws, workflows, system):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.auth.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsRefreshMiddleware)
+    if settings.auth.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.auth.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-API-Key",
+                           "X-Request-ID"],
+            expose_headers=["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+            max_age=600,
+        )
     instrument(app, current_telemetry())
     return app
 
@@ -134,4 +154,4 @@ def instrument(app: FastAPI, telemetry: Telemetry) -> None:
         )
 
 
-__all__ = ["RequestIdMiddleware", "create_app", "instrument"]
+__all__ = ["ROUTERS", "RequestIdMiddleware", "create_app", "instrument"]

@@ -1,11 +1,10 @@
-"""FastAPI dependencies: the process's services and the caller's identity."""
+"""FastAPI dependencies: the process's services (the caller's identity: ``gateway/auth.py``)."""
 
 from __future__ import annotations
 
-from fastapi import Request
 from starlette.requests import HTTPConnection
 
-from orchestrator.jobs import Actor, JobService
+from orchestrator.jobs import JobService
 from orchestrator.services import Services
 
 
@@ -21,13 +20,4 @@ def get_jobs(conn: HTTPConnection) -> JobService:
     return jobs
 
 
-def get_actor(request: Request) -> Actor:
-    """The caller as the audit log names it (authentication arrives with a later issue)."""
-    return Actor(
-        id="anonymous",
-        request_id=getattr(request.state, "request_id", None),
-        client_ip=request.client.host if request.client else None,
-    )
-
-
-__all__ = ["get_actor", "get_jobs", "get_services"]
+__all__ = ["get_jobs", "get_services"]

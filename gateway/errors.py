@@ -13,15 +13,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.auth import audit_refusal, should_audit, www_authenticate
 from orchestrator.errors import (
+    AuthenticationError,
     ConfigError,
     DagError,
     InputValidationError,
     JobNotFoundError,
+    JobNotVisibleError,
     JobStateConflictError,
     OrchestratorError,
     OutputNotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
     QueueError,
+    RateLimitedError,
     StateError,
     StepNotFoundError,
     TraceError,
@@ -42,12 +48,16 @@ STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
     QueueError: 503,
     TraceError: 503,
     ConfigError: 500,
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
+    RateLimitedError: 429,
+    PayloadTooLargeError: 413,
 }
 """HTTP status of each error class; subclasses inherit their nearest ancestor's status."""
 
 _HTTP_CODES = {
     400: "bad_request",
-    401: "unauthorized",
+    401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
@@ -66,6 +76,15 @@ def status_for(exc: OrchestratorError) -> int:
     return 500
 
 
+def auth_headers(exc: OrchestratorError) -> dict[str, str] | None:
+    """``WWW-Authenticate`` of a 401, ``Retry-After`` of a 429."""
+    if isinstance(exc, AuthenticationError):
+        return {"WWW-Authenticate": www_authenticate(exc)}
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(exc.retry_after_seconds)}
+    return None
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """The error envelope of DESIGN §6."""
     return {"error": {"code": code, "message": message, "details": details or {}}}
@@ -79,7 +98,14 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             log.error("request failed", path=request.url.path, code=exc.code, error=exc.message)
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status)
+        headers = auth_headers(exc)
+        if should_audit(request, exc, status):
+            await audit_refusal(request, status=status, code=exc.code,
+                                reason=exc.details.get("reason")
+                                or ("job_not_visible" if isinstance(exc, JobNotVisibleError)
+                                    else None))
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status,
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -93,6 +119,8 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         malformed = any(e["type"] == "json_invalid" for e in errors)
         code = "json_invalid" if malformed else "request_invalid"
+        if should_audit(request, None, 422):
+            await audit_refusal(request, status=422, code=code)
         message = "the body is not valid JSON" if malformed else "the request is invalid"
         return JSONResponse(error_body(code, message, {"errors": errors}), status_code=422)
 
@@ -113,4 +141,4 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-__all__ = ["STATUS_BY_ERROR", "error_body", "install_error_handlers", "status_for"]
+__all__ = ["STATUS_BY_ERROR", "auth_headers", "error_body", "install_error_handlers", "status_for"]

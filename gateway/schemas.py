@@ -9,13 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 API_VERSION = "v1"
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$"
+"""Workflow names a request may carry (a registered name always matches)."""
+STEP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}(\[[0-9]{1,9}\])?$"
+"""Step names a request may carry, with a fan-out instance's ``[i]``."""
+
 
 class SubmitJob(BaseModel):
     """``POST /v1/jobs``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    workflow: str = Field(min_length=1, max_length=200, description="A registered workflow.")
+    workflow: str = Field(
+        min_length=1, max_length=200, pattern=NAME_PATTERN, description="A registered workflow."
+    )
     inputs: dict[str, Any] = Field(default_factory=dict, description="The workflow's inputs.")
     idempotency_key: str | None = Field(
         default=None,
@@ -111,7 +118,8 @@ class AnswerBody(BaseModel):
 
     answer: Any = Field(description="The answer, matching the question's JSON schema.")
     step: str | None = Field(
-        default=None, max_length=200, description="The asking step; optional if only one asks."
+        default=None, max_length=220, pattern=STEP_PATTERN,
+        description="The asking step; optional if only one asks."
     )
 
 
@@ -141,6 +149,8 @@ class StepOutput(BaseModel):
 
 __all__ = [
     "API_VERSION",
+    "NAME_PATTERN",
+    "STEP_PATTERN",
     "AnswerBody",
     "CancelAccepted",
     "InputAccepted",

@@ -285,7 +285,8 @@ class AuthSettings(BaseModel):
     )
     jwks_url: str | None = Field(
         default=None,
-        description="JWKS URL (https://, http://, file://) of RS256/ES256 JWT signing keys.",
+        description="JWKS URL (https://; http:// for tests) of RS256/ES256 JWT signing keys, "
+        "e.g. https://idp.example.com/.well-known/jwks.json.",
     )
     jwks_cache_seconds: int = Field(
         default=300, ge=0, description="How long fetched JWKS keys are reused."

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-
-import jsonschema
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import jsonschema
 
 from orchestrator.dag.workflow import Workflow
 from orchestrator.errors import (

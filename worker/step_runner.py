@@ -33,7 +33,6 @@ from worker.hooks import AttemptRecord, ExecutionHook, JobRun
 from worker.invoke import invoke
 from worker.publisher import EventPublisher
 
-
 _RNG = random.Random()
 
 

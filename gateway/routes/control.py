@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from gateway.deps import get_actor, get_jobs
+from gateway.auth import require
+from gateway.deps import get_jobs
 from gateway.schemas import AnswerBody, InputAccepted, RetryAccepted
+from orchestrator.auth import Permission
 from orchestrator.jobs import Actor, JobService
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -23,7 +25,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 async def retry_job(
     job_id: str,
     jobs: Annotated[JobService, Depends(get_jobs)],
-    actor: Annotated[Actor, Depends(get_actor)],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_RETRY))],
 ) -> RetryAccepted:
     """Queue a failed or cancelled job again; finished steps keep their checkpoints."""
     steps = await jobs.retry(job_id, actor=actor)
@@ -42,7 +44,7 @@ async def answer_job(
     job_id: str,
     body: AnswerBody,
     jobs: Annotated[JobService, Depends(get_jobs)],
-    actor: Annotated[Actor, Depends(get_actor)],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_INPUT))],
 ) -> InputAccepted:
     """Answer a waiting job's question; the job is queued again and resumes."""
     step = await jobs.answer(job_id, body.answer, actor=actor, step=body.step)

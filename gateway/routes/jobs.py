@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from opentelemetry.trace import SpanKind
+from pydantic import AwareDatetime
 
+from gateway.auth import require
 from gateway.cluster import delete_job_pod, get_cluster
-from gateway.deps import get_actor, get_jobs
+from gateway.deps import get_jobs
 from gateway.metrics import JOBS_SUBMITTED
 from gateway.schemas import (
     CancelAccepted,
@@ -21,6 +22,8 @@ from gateway.schemas import (
     StepView,
     SubmitJob,
 )
+from gateway.security import STEP_PATTERN, check_inputs
+from orchestrator.auth import Permission
 from orchestrator.jobs import Actor, JobService
 from orchestrator.k8s import Cluster
 from orchestrator.telemetry import attributes as attr
@@ -38,7 +41,7 @@ async def submit_job(
     body: SubmitJob,
     response: Response,
     jobs: Annotated[JobService, Depends(get_jobs)],
-    actor: Annotated[Actor, Depends(get_actor)],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_SUBMIT, rate="submit"))],
 ) -> JobAccepted:
     """Validate the workflow and inputs, record the job, enqueue it; 202 with its id.
 
@@ -47,6 +50,7 @@ async def submit_job(
     The enqueue is a PRODUCER span (a child of the request's span); its W3C context travels
     with the job, so the worker's job span continues this trace (DESIGN §9).
     """
+    check_inputs(body.inputs, jobs.services.settings.auth)
     telemetry = current_telemetry()
     with telemetry.tracer.start_as_current_span(
         f"enqueue {body.workflow}",
@@ -81,15 +85,19 @@ async def submit_job(
 @router.get("", response_model=JobPage)
 async def list_jobs(
     jobs: Annotated[JobService, Depends(get_jobs)],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_READ))],
     status: JobStatus | None = None,
     workflow: Annotated[str | None, Query(max_length=200)] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobPage:
-    """Jobs, newest first, filtered by status, workflow and creation time."""
+    """The caller's tenant's jobs (a submitter's own), newest first, filtered by status,
+    workflow and creation time."""
     rows, total = await jobs.services.trace.list_jobs(
+        tenant_id=None if actor.all_tenants else actor.tenant_id,
+        user_id=actor.id if actor.own_jobs_only else None,
         status=status.value if status else None,
         workflow=workflow,
         created_after=created_after,
@@ -112,9 +120,13 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=_ERRORS)
-async def get_job(job_id: str, jobs: Annotated[JobService, Depends(get_jobs)]) -> JobOut:
+async def get_job(
+    job_id: str,
+    jobs: Annotated[JobService, Depends(get_jobs)],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_READ))],
+) -> JobOut:
     """The job, its steps (status, attempts, timings, error) and its result."""
-    view = await jobs.get(job_id)
+    view = await jobs.get(job_id, actor)
     return JobOut(
         job_id=view.job_id,
         workflow=view.workflow,
@@ -137,7 +149,7 @@ async def get_job(job_id: str, jobs: Annotated[JobService, Depends(get_jobs)]) -
 async def cancel_job(
     job_id: str,
     jobs: Annotated[JobService, Depends(get_jobs)],
-    actor: Annotated[Actor, Depends(get_actor)],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_CANCEL))],
     cluster: Annotated[Cluster, Depends(get_cluster)],
     hard: Annotated[bool, Query(description="Also delete the worker pod running the job "
                                 "(in Kubernetes); the cooperative cancel is recorded first.")] = False,
@@ -154,10 +166,13 @@ async def cancel_job(
 
 @router.get("/{job_id}/steps/{step}/output", response_model=StepOutput, responses=_ERRORS)
 async def step_output(
-    job_id: str, step: str, jobs: Annotated[JobService, Depends(get_jobs)]
+    job_id: str,
+    step: Annotated[str, Path(pattern=STEP_PATTERN)],
+    jobs: Annotated[JobService, Depends(get_jobs)],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_READ))],
 ) -> StepOutput:
     """A step's checkpointed output."""
-    return StepOutput(job_id=job_id, step=step, output=await jobs.output(job_id, step))
+    return StepOutput(job_id=job_id, step=step, output=await jobs.output(job_id, step, actor))
 
 
 __all__ = ["router"]

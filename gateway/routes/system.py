@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.auth import require
 from gateway.cluster import cluster_metrics, get_cluster
 from gateway.deps import get_services
 from gateway.errors import error_body
 from gateway.metrics import QUEUE_DEPTH
+from orchestrator.auth import Permission
 from orchestrator.errors import OrchestratorError
 from orchestrator.k8s import Cluster
 from orchestrator.services import Services
@@ -21,8 +23,13 @@ router = APIRouter(tags=["system"])
 
 READY_TIMEOUT_SECONDS = 2.0
 
+SYSTEM = [Depends(require(Permission.SYSTEM_READ))]
+"""Queue depth, metrics, Prometheus: the metrics token (KEDA, Prometheus) or an operator/admin."""
+PUBLIC = [Depends(require(Permission.PUBLIC))]
+"""Probes: no credentials (kubelets send none)."""
 
-@router.get("/v1/system/queue-depth")
+
+@router.get("/v1/system/queue-depth", dependencies=SYSTEM)
 async def queue_depth(services: Annotated[Services, Depends(get_services)]) -> dict[str, int]:
     """``{"depth": N}``: due-or-running arq jobs; KEDA's metrics-api trigger reads ``depth``."""
     depth = await services.queue.depth()
@@ -30,7 +37,7 @@ async def queue_depth(services: Annotated[Services, Depends(get_services)]) -> d
     return {"depth": depth}
 
 
-@router.get("/v1/system/metrics")
+@router.get("/v1/system/metrics", dependencies=SYSTEM)
 async def system_metrics(
     services: Annotated[Services, Depends(get_services)],
     cluster: Annotated[Cluster, Depends(get_cluster)],
@@ -47,13 +54,13 @@ async def system_metrics(
             "kubernetes": k8s}
 
 
-@router.get("/healthz")
+@router.get("/healthz", dependencies=PUBLIC)
 async def healthz() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Redis or the database is unreachable"}})
+@router.get("/readyz", dependencies=PUBLIC, responses={503: {"description": "Redis or the database is unreachable"}})
 async def readyz(services: Annotated[Services, Depends(get_services)]) -> Response:
     """Readiness: Redis and the trace store both answer within 2 s."""
     checks: dict[str, str] = {}
@@ -70,7 +77,7 @@ async def readyz(services: Annotated[Services, Depends(get_services)]) -> Respon
     )
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=SYSTEM)
 async def prometheus_metrics(services: Annotated[Services, Depends(get_services)]) -> Response:
     """Prometheus text exposition."""
     try:

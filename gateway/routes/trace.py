@@ -14,8 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from gateway.auth import require
 from gateway.deps import get_jobs
-from orchestrator.jobs import JobService
+from orchestrator.auth import Permission
+from orchestrator.jobs import Actor, JobService
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -63,9 +65,13 @@ def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
     response_model=JobTrace,
     responses={404: {"description": "Unknown job"}, 503: {"description": "A backing store is down"}},
 )
-async def job_trace(job_id: str, jobs: Annotated[JobService, Depends(get_jobs)]) -> JobTrace:
+async def job_trace(
+    job_id: str,
+    jobs: Annotated[JobService, Depends(get_jobs)],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_READ))],
+) -> JobTrace:
     """The job's waterfall: each step attempt's start, end, attempt, worker, status and error."""
-    row = await jobs.exists(job_id)
+    row = await jobs.exists(job_id, actor)
     services = jobs.services
     runs = await services.trace.list_step_runs(row.id)
     live = await services.state.get_job(row.id)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
+from gateway.auth import require
 from gateway.deps import get_services
+from gateway.security import NAME_PATTERN
+from orchestrator.auth import Permission
 from orchestrator.services import Services
 
-router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
+router = APIRouter(
+    prefix="/v1/workflows", tags=["workflows"],
+    dependencies=[Depends(require(Permission.WORKFLOW_READ))],
+)
 
 
 @router.get("")
@@ -20,7 +26,8 @@ async def list_workflows(services: Annotated[Services, Depends(get_services)]) -
 
 @router.get("/{name}", responses={404: {"description": "Unknown workflow"}})
 async def get_workflow(
-    name: str, services: Annotated[Services, Depends(get_services)]
+    name: Annotated[str, Path(pattern=NAME_PATTERN)],
+    services: Annotated[Services, Depends(get_services)],
 ) -> dict[str, Any]:
     """One workflow's DAG."""
     return services.registry.get(name).describe()

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
+from gateway.auth import auth_of, principal_of, require
 from gateway.deps import get_jobs, get_services
 from gateway.metrics import STREAM_CLIENTS
 from gateway.streaming.events import check_event_id, job_events
-from orchestrator.jobs import JobService
+from orchestrator.auth import Permission
+from orchestrator.jobs import Actor, JobService
 from orchestrator.serialization import dumps
 from orchestrator.services import Services
 
@@ -34,21 +37,27 @@ router = APIRouter()
     },
 )
 async def stream_events(
+    request: Request,
     job_id: str,
     services: Annotated[Services, Depends(get_services)],
     jobs: Annotated[JobService, Depends(get_jobs)],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_READ, rate="stream",
+                                            query_token=True))],
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[str | None, Query(description="Same as Last-Event-ID.")] = None,
 ) -> Response:
     """Replay the job's events after ``Last-Event-ID`` (or from the start), then follow live."""
     start = check_event_id(last_event_id or after)
-    row = await jobs.exists(job_id)
+    row = await jobs.exists(job_id, actor)
     if start is not None:
         # EventSource reconnects whenever a stream closes; 204 is what tells it to stop.
         state = await services.state.get_job(row.id)
         ended = state is None or state.status.is_terminal
         if ended and not await services.state.read_events(row.id, after=start, count=1):
             return Response(status_code=204)
+
+    principal = await principal_of(request, query_token=True)
+    slot = None if principal.all_tenants else await auth_of(request).limits.open_stream(principal)
 
     async def messages() -> AsyncIterator[ServerSentEvent]:
         STREAM_CLIENTS.labels(transport="sse").inc()
@@ -57,9 +66,13 @@ async def stream_events(
                 yield ServerSentEvent(data=dumps(event.to_dict()).decode(), id=event.id)
         finally:
             STREAM_CLIENTS.labels(transport="sse").dec()
+            if slot is not None:
+                await slot.release()
 
     return EventSourceResponse(
         messages(),
+        # Also when the body never starts (a client gone at once); release is idempotent.
+        background=BackgroundTask(slot.release) if slot is not None else None,
         ping=15,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -62,7 +62,8 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
             if submit is None:
                 await tasks[0]
             else:
-                async with Client(url) as client:
+                key = settings.gateway.api_key
+                async with Client(url, api_key=key.get_secret_value() if key else None) as client:
                     job = await client.submit(submit, inputs)
                     log.info("submitted", job_id=job["job_id"], workflow=submit)
                     last = await follow_job(client, job["job_id"])

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.config import Settings
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.logs import configure_logging
 
 app = typer.Typer(
@@ -80,6 +80,7 @@ def dev(
     from orchestrator.cli.stream import parse_inputs
 
     settings = _settings()
+    _dev_auth(settings)
     if host is not None:
         settings.gateway.host = host
     if port is not None:
@@ -91,6 +92,21 @@ def dev(
     with _telemetry(settings, "orchestrator-dev"):
         code = _run(run_dev(settings, submit=submit, inputs=parsed))
     raise typer.Exit(code)
+
+
+def _dev_auth(settings: Settings) -> None:
+    """`orchestrator dev` runs without auth when told to, or when nothing is configured (the
+    embedded Redis and SQLite of `make run`); it says so loudly either way."""
+    explicit = "enabled" in settings.auth.model_fields_set
+    if not explicit and not settings.redis.url and not settings.database.url:
+        settings.auth.enabled = False
+    if not settings.auth.enabled:
+        typer.secho(
+            "WARNING: authentication is DISABLED (orchestrator dev"
+            + (", ORCH_AUTH__ENABLED=false" if explicit else ", nothing configured")
+            + "): every caller is an admin of every tenant. Never expose this server.",
+            fg=typer.colors.YELLOW, err=True,
+        )
 
 
 @app.command()
@@ -108,6 +124,9 @@ def gateway(
                         ("ORCH_DATABASE__URL", settings.database.url)):
         if not value:
             _fail(OrchestratorError(f"{name} is not set", details={"setting": name}))
+    if not settings.auth.enabled:
+        _fail(ConfigError("ORCH_AUTH__ENABLED=false is allowed only in `orchestrator dev`",
+                          details={"setting": "ORCH_AUTH__ENABLED"}))
     with _telemetry(settings, "orchestrator-gateway"):
         uvicorn.run(
             create_app(settings),
@@ -197,6 +216,15 @@ def workflows() -> None:
         table.add_row(wf.name, " → ".join(wf.steps), ", ".join(wf.input_names),
                       wf.version)
     Console().print(table)
+
+
+def _register_keys() -> None:
+    from orchestrator.cli.keys import register
+
+    register(app, _settings, _run)
+
+
+_register_keys()
 
 
 @app.command()

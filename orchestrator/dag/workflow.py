@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,9 @@ from orchestrator.dag.binding import InputParam, StepBinding, bind_step
 from orchestrator.dag.step import Step
 from orchestrator.errors import DagError, InputValidationError
 from orchestrator.types import JSONValue, StepName
+
+WORKFLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+"""Names the HTTP API accepts (``gateway.schemas.NAME_PATTERN`` says the same)."""
 
 
 class Workflow:
@@ -130,8 +134,12 @@ def workflow(
         DagError: A dependency that is not a step, an unknown step name, two steps of one name,
             a cycle, or a parameter binding error; ``details`` names the step and parameter.
     """
-    if not name or not isinstance(name, str):
-        raise DagError("a workflow needs a non-empty name", details={"parameter": "name"})
+    if not isinstance(name, str) or not WORKFLOW_NAME.fullmatch(name):
+        raise DagError(
+            f"workflow name {name!r} must be 1-200 letters, digits or _.:- (starting with a "
+            "letter or digit), as the HTTP API accepts",
+            details={"workflow": name if isinstance(name, str) else repr(name), "parameter": "name"},
+        )
     if not steps:
         raise DagError(f"workflow {name!r} has no steps", details={"workflow": name})
     if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):

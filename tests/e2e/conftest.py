@@ -37,6 +37,12 @@ class Stack:
     logs: Path
     gateway: subprocess.Popen[bytes]
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    key: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Credentials of the stack's admin API key (made with `orchestrator keys create`)."""
+        return {"Authorization": f"Bearer {self.key}"}
 
     def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
         """Start ``orchestrator worker`` (extra CLI args allowed) as a child process."""
@@ -89,6 +95,15 @@ def start_stack(
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
+    # A real admin key through the CLI; the CLI's `submit` sends it (ORCH_GATEWAY__API_KEY).
+    created = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "keys", "create", "--tenant", f"e2e-{tag}",
+         "--role", "admin", "--name", "e2e"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    env["ORCH_GATEWAY__API_KEY"] = key
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
     gw_log = open(logs / "gateway.log", "wb")
@@ -96,7 +111,7 @@ def start_stack(
         [sys.executable, "-m", "orchestrator.cli", "gateway", "--port", str(port)],
         cwd=ROOT, env=env, stdout=gw_log, stderr=subprocess.STDOUT,
     )
-    s = Stack(f"http://127.0.0.1:{port}", env, f"e{tag}", logs, gateway)
+    s = Stack(f"http://127.0.0.1:{port}", env, f"e{tag}", logs, gateway, key=key)
     for _ in range(workers):
         s.start_worker()
     try:

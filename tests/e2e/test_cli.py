@@ -46,15 +46,15 @@ def test_a_one_job_worker_runs_exactly_one_job_and_exits(stack: Stack, tmp_path:
     stack.workers[0].wait(15)
     ids = []
     for topic in ("one", "two"):
-        r = httpx.post(f"{stack.url}/v1/jobs", json={
+        r = httpx.post(f"{stack.url}/v1/jobs", headers=stack.headers, json={
             "workflow": "e2e_brief", "inputs": {"marker_dir": str(tmp_path), "topic": topic}})
         assert r.status_code == 202
         ids.append(r.json()["job_id"])
     proc = cli(stack.env, "worker", "--one-job")
     assert proc.returncode == 0, proc.stderr
-    statuses = sorted(httpx.get(f"{stack.url}/v1/jobs/{i}").json()["status"] for i in ids)
+    statuses = sorted(httpx.get(f"{stack.url}/v1/jobs/{i}", headers=stack.headers).json()["status"] for i in ids)
     assert statuses == ["queued", "succeeded"]
-    assert httpx.get(f"{stack.url}/v1/system/queue-depth").json() == {"depth": 1}
+    assert httpx.get(f"{stack.url}/v1/system/queue-depth", headers=stack.headers).json() == {"depth": 1}
 
 
 def test_a_one_job_worker_with_nothing_to_do_exits_after_its_idle_timeout(stack: Stack) -> None:

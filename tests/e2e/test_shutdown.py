@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 async def test_sigterm_mid_job_finishes_the_running_step_and_the_next_worker_runs_only_the_rest(
     stack: Stack, tmp_path: Path
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30, headers=stack.headers) as client:
         job_id = await submit(client, "e2e_drain", {"marker_dir": str(tmp_path)})
 
         async def middle_started() -> bool:

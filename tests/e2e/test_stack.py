@@ -59,7 +59,8 @@ def assert_well_ordered(events: list[dict[str, Any]]) -> None:
 
 @pytest.fixture
 async def client(stack: Stack) -> Any:
-    async with httpx.AsyncClient(base_url=stack.url, timeout=httpx.Timeout(30, read=60)) as c:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=httpx.Timeout(30, read=60),
+                                 headers=stack.headers) as c:
         yield c
 
 
@@ -120,7 +121,7 @@ async def test_the_websocket_carries_the_same_events_as_sse(
     )
     live: list[dict[str, Any]] = []
     ws_url = stack.url.replace("http://", "ws://") + f"/v1/jobs/{job_id}/ws"
-    async with ws_connect(ws_url, open_timeout=10) as ws:
+    async with ws_connect(ws_url, open_timeout=10, additional_headers=stack.headers) as ws:
         async for message in ws:
             event = json.loads(message)
             live.append(event)

@@ -50,8 +50,8 @@ def traced_stack(
         yield stack
 
 
-def submitted_count(url: str) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=5).text
+def submitted_count(url: str, headers: dict[str, str]) -> float:
+    text = httpx.get(f"{url}/metrics", headers=headers, timeout=5).text
     return sum(
         s.value
         for family in text_string_to_metric_families(text)
@@ -67,17 +67,17 @@ def test_one_trace_spans_gateway_job_and_every_step_attempt_across_processes(
     # Only the flush at exit can deliver this worker's spans within the test's time.
     stack.env["OTEL_BSP_SCHEDULE_DELAY"] = "60000"
     worker = stack.start_worker("--one-job")
-    submitted_before = submitted_count(stack.url)
+    submitted_before = submitted_count(stack.url, stack.headers)
 
     response = httpx.post(
         f"{stack.url}/v1/jobs", json={"workflow": "e2e_traced", "inputs": {"topic": "otel"}},
-        timeout=10,
+        headers=stack.headers, timeout=10,
     )
     assert response.status_code == 202, response.text
     job_id = response.json()["job_id"]
     assert worker.wait(WORKER_EXIT_TIMEOUT_SECONDS) == 0
-    assert httpx.get(f"{stack.url}/v1/jobs/{job_id}", timeout=5).json()["status"] == "succeeded"
-    assert submitted_count(stack.url) == submitted_before + 1
+    assert httpx.get(f"{stack.url}/v1/jobs/{job_id}", headers=stack.headers, timeout=5).json()["status"] == "succeeded"
+    assert submitted_count(stack.url, stack.headers) == submitted_before + 1
 
     def complete(spans: list[ReceivedSpan]) -> bool:
         names = [s.name for s in spans]
@@ -113,7 +113,7 @@ def test_one_trace_spans_gateway_job_and_every_step_attempt_across_processes(
     failed = attempts[1]
     assert failed.events == ["exception"] and failed.attributes["orchestrator.step.status"] == "failed"
 
-    waterfall = httpx.get(f"{stack.url}/v1/jobs/{job_id}/trace", timeout=5).json()
+    waterfall = httpx.get(f"{stack.url}/v1/jobs/{job_id}/trace", headers=stack.headers, timeout=5).json()
     assert waterfall["trace_id"] == enqueue.trace_id
     assert [(s["step"], s["attempt"], s["status"]) for s in waterfall["steps"]] == [
         ("wobble", 1, "failed"), ("wobble", 2, "succeeded"), ("settle", 1, "succeeded"),

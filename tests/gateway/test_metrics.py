@@ -171,7 +171,8 @@ async def test_stream_clients_count_open_sse_and_websocket_connections(
 ) -> None:
     key = "streams"
     GATES[key] = asyncio.Event()
-    async with served(isolated_settings()) as host, httpx.AsyncClient(
+    # Auth off here: this test counts stream clients; tests/gateway/test_auth*.py cover auth.
+    async with served(isolated_settings(auth={"enabled": False})) as host, httpx.AsyncClient(
         base_url=f"http://{host}", timeout=10
     ) as client:
         job_id = (await client.post(

@@ -1,8 +1,13 @@
-"""An in-process stack for tests: the gateway app on an httpx ASGI client plus an arq worker."""
+"""An in-process stack for tests: the gateway app on an httpx ASGI client plus an arq worker.
+
+The client is authenticated like a real caller: an admin API key of a fresh tenant is created in
+the test database and sent as ``Authorization: Bearer`` by default (``stack.key``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +16,7 @@ import httpx
 from arq import Worker
 
 from gateway.app import create_app
+from orchestrator.auth import ApiKeyStore
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.services import Services
@@ -24,6 +30,13 @@ class InProcessStack:
     client: httpx.AsyncClient
     services: Services
     worker: Worker | None
+    tenant: str = ""
+    key: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The client's credentials, for connections made outside ``client``."""
+        return {"Authorization": f"Bearer {self.key}"}
 
 
 @asynccontextmanager
@@ -38,9 +51,14 @@ async def in_process_stack(
     task = asyncio.ensure_future(worker.async_run()) if worker else None
     try:
         async with app.router.lifespan_context(app):
+            tenant = f"tenant-{uuid.uuid4().hex[:8]}"
+            _, key = await ApiKeyStore(services.trace.engine).create(tenant, "admin", "tests")
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-                yield InProcessStack(client, services, worker)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://gateway",
+                headers={"Authorization": f"Bearer {key}"},
+            ) as client:
+                yield InProcessStack(client, services, worker, tenant, key)
     finally:
         if task is not None and worker is not None and worker_services is not None:
             await stop_worker(worker, task)

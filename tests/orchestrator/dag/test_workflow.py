@@ -325,15 +325,16 @@ def test_a_workflow_without_steps_is_a_dag_error() -> None:
     assert info.value.details == {"workflow": "w"}
 
 
-def test_a_workflow_without_a_name_is_a_dag_error() -> None:
+@pytest.mark.parametrize("name", ["", "has space", "-leading-dash", "x" * 201])
+def test_a_workflow_whose_name_the_api_would_refuse_is_a_dag_error(name: str) -> None:
     @step
     def s() -> int:
         return 1
 
     with pytest.raises(DagError) as info:
-        workflow("", s)
+        workflow(name, s)
 
-    assert info.value.details == {"parameter": "name"}
+    assert info.value.details == {"workflow": name, "parameter": "name"}
 
 
 def test_the_version_is_stable_for_the_same_dag() -> None:

@@ -1,0 +1,130 @@
+"""Every route declares a permission, and every role gets exactly what the table grants.
+
+The route list comes from the app itself, so a new route without ``Depends(require(...))`` or
+without a row in :data:`EXPECTED` fails here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, APIWebSocketRoute
+
+from gateway.app import ROUTERS, create_app
+from gateway.auth import Requirement
+from orchestrator.auth import KEY_ROLES, ApiKeyStore, Permission, Role
+from orchestrator.auth.roles import allows
+from orchestrator.config import Settings
+from tests.gateway import flows
+from tests.support.stack import in_process_stack
+
+SettingsFactory = Callable[..., Settings]
+P = Permission
+
+EXPECTED: dict[tuple[str, str], Permission] = {
+    ("POST", "/v1/jobs"): P.JOB_SUBMIT,
+    ("GET", "/v1/jobs"): P.JOB_READ,
+    ("GET", "/v1/jobs/{job_id}"): P.JOB_READ,
+    ("POST", "/v1/jobs/{job_id}/cancel"): P.JOB_CANCEL,
+    ("GET", "/v1/jobs/{job_id}/steps/{step}/output"): P.JOB_READ,
+    ("POST", "/v1/jobs/{job_id}/retry"): P.JOB_RETRY,
+    ("POST", "/v1/jobs/{job_id}/input"): P.JOB_INPUT,
+    ("GET", "/v1/jobs/{job_id}/trace"): P.JOB_READ,
+    ("GET", "/v1/jobs/{job_id}/events"): P.JOB_READ,
+    ("WS", "/v1/jobs/{job_id}/ws"): P.JOB_READ,
+    ("GET", "/v1/workflows"): P.WORKFLOW_READ,
+    ("GET", "/v1/workflows/{name}"): P.WORKFLOW_READ,
+    ("GET", "/v1/system/queue-depth"): P.SYSTEM_READ,
+    ("GET", "/v1/system/metrics"): P.SYSTEM_READ,
+    ("GET", "/healthz"): P.PUBLIC,
+    ("GET", "/readyz"): P.PUBLIC,
+    ("GET", "/metrics"): P.SYSTEM_READ,
+    ("GET", "/v1/audit"): P.AUDIT_READ,
+}
+"""The permission each route needs: changing one is a reviewed decision."""
+
+
+def requirements(dependant: Dependant) -> list[Requirement]:
+    found = [dependant.call] if isinstance(dependant.call, Requirement) else []
+    for sub in dependant.dependencies:
+        found.extend(requirements(sub))
+    return found  # type: ignore[return-value]
+
+
+def declared() -> dict[tuple[str, str], Permission]:
+    table: dict[tuple[str, str], Permission] = {}
+    for route in (r for router in ROUTERS for r in router.routes):
+        if isinstance(route, APIRoute | APIWebSocketRoute):
+            reqs = requirements(route.dependant)
+            assert len(reqs) == 1, f"{route.path} declares {len(reqs)} permissions"
+            methods = route.methods if isinstance(route, APIRoute) else {"WS"}
+            for method in methods:
+                table[(method, route.path)] = reqs[0].permission
+    return table
+
+
+def test_every_route_declares_the_permission_of_the_table(
+    isolated_settings: SettingsFactory,
+) -> None:
+    assert declared() == EXPECTED
+    # And nothing reaches the API outside those routers (the OpenAPI document lists them all).
+    paths = create_app(isolated_settings()).openapi()["paths"]
+    documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
+    assert documented <= set(EXPECTED)
+
+
+def body_for(method: str, path: str) -> dict[str, Any] | None:
+    if path == "/v1/jobs" and method == "POST":
+        return {"workflow": "greeting", "inputs": {"word": "hi", "count": 2}}
+    if path.endswith("/input"):
+        return {"answer": "yes"}
+    return None
+
+
+async def test_each_role_reaches_exactly_the_routes_its_permissions_allow(
+    isolated_settings: SettingsFactory,
+) -> None:
+    metrics_token = "metrics-" + uuid.uuid4().hex
+    settings = isolated_settings(auth={"metrics_token": metrics_token})
+    async with in_process_stack(settings, flows.registry(), with_worker=False) as stack:
+        store = ApiKeyStore(stack.services.trace.engine)
+        keys = {role: (await store.create(stack.tenant, role, role.value))[1] for role in KEY_ROLES}
+        # The job belongs to the tenant's submitter, so every role of the tenant may see it.
+        submitted = await stack.client.post(
+            "/v1/jobs", json=body_for("POST", "/v1/jobs"),
+            headers={"Authorization": f"Bearer {keys[Role.SUBMITTER]}"},
+        )
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["job_id"]
+        callers: dict[str, tuple[Role | None, dict[str, str]]] = {
+            role.value: (role, {"Authorization": f"Bearer {key}"}) for role, key in keys.items()
+        }
+        callers["metrics-token"] = (Role.METRICS, {"Authorization": f"Bearer {metrics_token}"})
+        callers["nobody"] = (None, {})
+        mismatches = []
+        for (method, path), permission in EXPECTED.items():
+            if method == "WS":
+                continue  # tests/gateway/test_auth.py covers the WebSocket's refusals
+            url = path.format(job_id=job_id, step="repeat", name="greeting")
+            if path == "/v1/jobs/{job_id}/events":
+                url = f"{url}?after=0-1"  # the job is cancelled by then: no open stream
+            for who, (role, headers) in callers.items():
+                response = await stack.client.request(
+                    method, url, json=body_for(method, path),
+                    headers={**headers, "Authorization": headers.get("Authorization", "")},
+                )  # fmt: skip
+                status = response.status_code
+                if permission is P.PUBLIC:
+                    ok = status < 400 or (path == "/readyz" and status == 503)
+                elif role is None:
+                    ok = status == 401 and response.json()["error"]["code"] == "unauthenticated"
+                elif not allows(role, permission):
+                    ok = status == 403 and response.json()["error"]["code"] == "forbidden"
+                else:
+                    ok = status not in (401, 403) and status < 500
+                if not ok:
+                    mismatches.append((who, method, url, status, response.text[:200]))
+        assert mismatches == []
