@@ -125,6 +125,7 @@ class _Run:
         self.stop_reason: str | None = None  # "cancel" or "lost"
         self.wakeup = asyncio.Event()
         self.sizes: dict[StepName, int] = {}
+        self.finished = False
 
     def request_cancel(self) -> None:
         """Stop this run because its job was cancelled."""
@@ -168,7 +169,8 @@ class _Run:
             except Exception as exc:  # already reported through the run's own error path
                 log.debug("publisher closed with error", error=str(exc))
             if ended:
-                await self.store.release_lease(job_id, self.run.worker_id)
+                if not self.finished:  # finish() already freed the lease of an ended job
+                    await self.store.release_lease(job_id, self.run.worker_id)
                 if self.slot_key:
                     await self.store.release_slot(self.slot_key, job_id)
             else:
@@ -210,15 +212,14 @@ class _Run:
         if self.state.started_at is None:
             fields["started_at"] = repr(time.time())
         await self.ex.hooks.on_job_start(self.run)
-        await self.store.update(
-            job_id,
+        # Through the publisher: it leaves with the first step's writes, in order.
+        publisher.put(
             fields,
             NewEvent(
                 "job.started",
                 attempt=self.run.run,
                 data={"worker": self.run.worker_id, "resumed": self.run.run > 1},
             ),
-            worker_id=self.run.worker_id,
         )
         if self.state.cancel_requested:
             self._stop("cancel")
@@ -388,6 +389,7 @@ class _Run:
         await self.store.finish(
             self.state.job_id, status, steps, fields, data, worker_id=self.run.worker_id
         )
+        self.finished = True
         log.info("job finished", job_id=self.state.job_id, status=status.value)
         return status
 

@@ -119,9 +119,7 @@ async def run_mapped(
 
     payload = dumps(results)
     finished = time.time()
-    await runner.publisher.flush()
-    await runner.store.checkpoint(
-        runner.run.job_id,
+    await runner.publisher.checkpoint(
         name,
         payload,
         {step_field(name, "status"): StepStatus.SUCCEEDED.value,
@@ -131,7 +129,6 @@ async def run_mapped(
             "output_bytes": len(payload),
             "instances": len(items),
         }),
-        worker_id=runner.run.worker_id,
     )
     await runner.hooks.on_step_end(
         runner.run,

@@ -1,9 +1,10 @@
-"""A job's ordered event publisher: writes leave in the order they were put, batched.
+"""A job's ordered publisher: writes leave in the order they were put, batched.
 
-Chunks, progress events and status changes of all the job's steps go through one publisher so
-that their ``seq`` order is the order the code produced them. Whatever has piled up while a
-round trip was in flight goes out in the next pipeline, so a fast generator costs one round
-trip per batch rather than per chunk.
+Chunks, progress events, status changes and checkpoints of all the job's steps go through one
+publisher, so their ``seq`` order is the order the code produced them. Whatever piled up while a
+round trip was in flight goes out in the next pipeline: a fast generator costs one round trip
+per batch rather than per chunk, and a step's checkpoint usually shares its round trip with the
+step's own ``step.started``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import asyncio
 import threading
 from collections.abc import Mapping
 
-from orchestrator.state.base import NewEvent, StateStore, Write
-from orchestrator.types import JobId
+from orchestrator.state.base import Checkpoint, NewEvent, StateStore, Write
+from orchestrator.types import JobId, StepName
+
+_Item = tuple[Write | Checkpoint, "asyncio.Future[str | None] | None"]
 
 
 class EventPublisher:
@@ -31,7 +34,7 @@ class EventPublisher:
         self._worker_id = worker_id
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._pending: list[Write] = []
+        self._pending: list[_Item] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -43,7 +46,30 @@ class EventPublisher:
         if threading.get_ident() != self._loop_thread:
             self._loop.call_soon_threadsafe(self.put, fields, event)
             return
-        self._pending.append((fields, event))
+        self._enqueue(((fields, event), None))
+
+    async def checkpoint(
+        self,
+        step: StepName,
+        output: bytes,
+        fields: Mapping[str, str | int | float],
+        event: NewEvent,
+    ) -> bool:
+        """Write a step's checkpoint after everything queued before it, and wait for it.
+
+        Returns:
+            ``False`` when the step already had a checkpoint (nothing was changed).
+
+        Raises:
+            LeaseLostError: Another worker owns the job now.
+            StateError: Redis failed.
+        """
+        done: asyncio.Future[str | None] = self._loop.create_future()
+        self._enqueue((Checkpoint(step, output, fields, event), done))
+        return await done != "EXISTS"
+
+    def _enqueue(self, item: _Item) -> None:
+        self._pending.append(item)
         self._idle.clear()
         self._wake.set()
 
@@ -71,13 +97,22 @@ class EventPublisher:
             self._wake.clear()
             while self._pending:
                 batch, self._pending = self._pending, []
-                if self._error is None:
-                    try:
-                        await self._store.apply_many(
-                            self._job_id, batch, worker_id=self._worker_id
-                        )
-                    except Exception as exc:  # surfaced by flush()
-                        self._error = exc
+                writes = [write for write, _ in batch]
+                try:
+                    if self._error is not None:
+                        raise self._error
+                    results = await self._store.apply_many(
+                        self._job_id, writes, worker_id=self._worker_id
+                    )
+                except Exception as exc:  # surfaced by flush() and by checkpoint()
+                    self._error = exc
+                    for _, done in batch:
+                        if done is not None and not done.done():
+                            done.set_exception(exc)
+                    continue
+                for (_, done), result in zip(batch, results, strict=True):
+                    if done is not None and not done.done():
+                        done.set_result(result)
             self._idle.set()
 
 

@@ -15,7 +15,7 @@ import structlog
 
 from orchestrator.errors import TraceError
 from orchestrator.trace.records import StepRunRecord
-from orchestrator.trace.store import TraceStore
+from orchestrator.trace.store import JobFinish, TraceStore
 from orchestrator.types import JobStatus, StepStatus
 from worker.hooks import AttemptRecord, ExecutionHook, JobRun
 
@@ -38,6 +38,7 @@ class TraceRecorder(ExecutionHook):
         self.trace = trace
         self.flush_interval_seconds = flush_interval_seconds
         self._buffer: dict[tuple[str, str, int], StepRunRecord] = {}
+        self._started: dict[str, datetime] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -58,16 +59,24 @@ class TraceRecorder(ExecutionHook):
         Raises:
             TraceError: The trace store failed; the runs stay buffered for the next flush.
         """
+        await self._write(None)
+
+    async def _write(self, finished: JobFinish | None) -> None:
+        """Write the buffer (and a job's end) in one transaction; keep it buffered on failure."""
         async with self._lock:
-            if not self._buffer:
+            if not self._buffer and not self._started and finished is None:
                 return
             batch = list(self._buffer.values())
+            started = list(self._started.items())
             self._buffer.clear()
+            self._started.clear()
             try:
-                await self.trace.upsert_step_runs(batch)
+                await self.trace.write_batch(batch, started=started, finished=finished)
             except TraceError:
                 for r in batch:
                     self._buffer.setdefault((r.job_id, r.step, r.attempt), r)
+                for job_id, at in started:
+                    self._started.setdefault(job_id, at)
                 raise
 
     async def _loop(self) -> None:
@@ -94,7 +103,8 @@ class TraceRecorder(ExecutionHook):
         )
 
     async def on_job_start(self, run: JobRun) -> None:
-        await self.trace.mark_job_started(run.job_id, datetime.now(UTC))
+        # Buffered like step runs: the Redis state is live, the row follows within an interval.
+        self._started.setdefault(run.job_id, datetime.now(UTC))
 
     async def on_step_start(self, run: JobRun, record: AttemptRecord) -> None:
         self._add(run, record)
@@ -107,9 +117,9 @@ class TraceRecorder(ExecutionHook):
         await self.trace.set_job_status(run.job_id, status)
 
     async def on_job_end(self, run: JobRun, status: JobStatus, result: Any, error: Any) -> None:
-        await self.flush()
-        await self.trace.finish_job(
-            run.job_id, status, result=result, error=error, finished_at=datetime.now(UTC)
+        # One transaction for the buffer and the job's end, before the terminal event.
+        await self._write(
+            JobFinish(run.job_id, status, datetime.now(UTC), result=result, error=error)
         )
 
 

@@ -312,9 +312,8 @@ class StepRunner:
 
         finished = time.time()
         duration_ms = (time.perf_counter() - t0) * 1000
-        await self.publisher.flush()  # chunks first, then the checkpoint and its event
-        await self.store.checkpoint(
-            self.run.job_id,
+        # After the step's chunks, in the same ordered pipeline.
+        await self.publisher.checkpoint(
             name,
             payload,
             {
@@ -331,7 +330,6 @@ class StepRunner:
                     "cache_hit": cache_hit,
                 },
             ),
-            worker_id=self.run.worker_id,
         )
         if fingerprint is not None and not cache_hit and step.cache_ttl_seconds is not None:
             await self.store.put_cached(step.name, fingerprint, payload, step.cache_ttl_seconds)

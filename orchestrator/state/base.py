@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from orchestrator.events import Event
@@ -13,16 +14,28 @@ from orchestrator.types import JobId, JobStatus, JSONValue, StepName
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
-    """An event to publish; ``id``, ``seq`` and ``ts`` are assigned on publication."""
+    """An event to publish; ``id`` and ``seq`` are assigned on publication, ``ts`` (epoch
+    seconds) when the event is created, i.e. when it happened, even if it is sent later."""
 
     type: str
     step: str | None = None
     attempt: int | None = None
     data: JSONValue = None
+    ts: float = field(default_factory=time.time)
 
 
 Write = tuple[Mapping[str, str | int | float], NewEvent | None]
 """Job-hash fields to set and an event to publish with them, as one atomic write."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A step's output with its fields and ``step.succeeded`` event, as one atomic write."""
+
+    step: StepName
+    output: bytes
+    fields: Mapping[str, str | int | float]
+    event: NewEvent
 
 
 class StateStore(Protocol):
@@ -63,9 +76,13 @@ class StateStore(Protocol):
         ...
 
     async def apply_many(
-        self, job_id: JobId, writes: Sequence[Write], *, worker_id: str | None = None
+        self, job_id: JobId, writes: Sequence[Write | Checkpoint], *, worker_id: str | None = None
     ) -> list[str | None]:
-        """Apply ``(fields, event)`` writes in order in one round trip; returns the event ids."""
+        """Apply writes in order in one round trip; each stays atomic on its own.
+
+        Returns:
+            Per write: its event id; for a :class:`Checkpoint` that already existed, ``EXISTS``.
+        """
         ...
 
     async def checkpoint(
@@ -192,4 +209,4 @@ class StateStore(Protocol):
         ...
 
 
-__all__ = ["NewEvent", "StateStore", "Write"]
+__all__ = ["Checkpoint", "NewEvent", "StateStore", "Write"]

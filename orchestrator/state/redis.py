@@ -14,7 +14,7 @@ from orchestrator.events import Event
 from orchestrator.keys import Keys
 from orchestrator.serialization import dumps
 from orchestrator.state import scripts
-from orchestrator.state.base import NewEvent, Write
+from orchestrator.state.base import Checkpoint, NewEvent, Write
 from orchestrator.state.blob import pack, unpack
 from orchestrator.state.codec import answer_field, decode_job, question_field, step_field
 from orchestrator.state.records import JobState
@@ -36,7 +36,7 @@ def _event_args(event: NewEvent | None) -> list[str]:
         event.type,
         event.step or "",
         "" if event.attempt is None else str(event.attempt),
-        repr(time.time()),
+        repr(event.ts),
         dumps(event.data).decode(),
     ]
 
@@ -138,17 +138,24 @@ class RedisStateStore:
         return result.decode() if isinstance(result, bytes) and result else None
 
     async def apply_many(
-        self, job_id: JobId, writes: Sequence[Write], *, worker_id: str | None = None
+        self, job_id: JobId, writes: Sequence[Write | Checkpoint], *, worker_id: str | None = None
     ) -> list[str | None]:
         if not writes:
             return []
         keys = self._job_keys(job_id)
-        head = [*self._head(worker_id), ""]
+        head = self._head(worker_id)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for fields, ev in writes:
-                    args = [*head, *_event_args(ev), *_flat(fields)]
-                    await self._apply(keys=keys, args=args, client=pipe)
+                for write in writes:
+                    if isinstance(write, Checkpoint):
+                        stored = pack(write.output, self.compress_threshold_bytes)
+                        args = [*head, stored, *_event_args(write.event), *_flat(write.fields)]
+                        step_keys = [*keys, self.keys.state(job_id, write.step)]
+                        await self._apply(keys=step_keys, args=args, client=pipe)
+                    else:
+                        fields, ev = write
+                        args = [*head, "", *_event_args(ev), *_flat(fields)]
+                        await self._apply(keys=keys, args=args, client=pipe)
                 results = await pipe.execute(raise_on_error=False)
         except RedisError as exc:
             raise StateError(f"Redis is unavailable: {exc}") from exc

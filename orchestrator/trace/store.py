@@ -7,8 +7,10 @@ The schema comes from Alembic (:mod:`orchestrator.trace.migrate`), never from ``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +44,17 @@ _UPSERT_CHUNK_ROWS = 1000
 _STEP_RUN_UPDATE_COLUMNS = (
     "status", "finished_at", "duration_ms", "error", "worker_id", "output_bytes", "cache_hit",
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinish:
+    """A job's end, for :meth:`TraceStore.write_batch`."""
+
+    job_id: JobId
+    status: JobStatus
+    finished_at: datetime
+    result: Any = None
+    error: Mapping[str, Any] | None = None
 
 
 class TraceStore:
@@ -239,14 +252,64 @@ class TraceStore:
             TraceError: The write failed (e.g. an unknown job); nothing was written.
             ValueError: A job id is not a UUID, or a datetime is naive.
         """
-        latest = {(run.job_id, run.step, run.attempt): run for run in runs}
-        rows = [step_run_values(run) for run in latest.values()]
-        if not rows:
+        if not runs:
             return
         async with self._transaction("upsert_step_runs") as conn:
-            for start in range(0, len(rows), _UPSERT_CHUNK_ROWS):
-                chunk = rows[start : start + _UPSERT_CHUNK_ROWS]
-                await conn.execute(_step_run_upsert(self._engine.dialect.name, chunk))
+            await self._upsert_runs(conn, runs)
+
+    async def write_batch(
+        self,
+        runs: Sequence[StepRunRecord],
+        *,
+        started: Sequence[tuple[JobId, datetime]] = (),
+        finished: JobFinish | None = None,
+    ) -> None:
+        """Write a worker's buffered trace in one transaction: job starts, step attempts, and
+        optionally a job's end (one round trip set instead of one per kind).
+
+        Args:
+            runs: Step attempts, as :meth:`upsert_step_runs`.
+            started: ``(job_id, started_at)`` of jobs a worker started, as :meth:`mark_job_started`.
+            finished: A job's end, as :meth:`finish_job`.
+
+        Raises:
+            TraceError: The write failed; nothing was written.
+            ValueError: As the single-purpose methods.
+        """
+        if not runs and not started and finished is None:
+            return
+        if finished is not None and not JobStatus(finished.status).is_terminal:
+            raise ValueError(f"a job ends with a terminal status, got {finished.status!r}")
+        async with self._transaction("write_batch") as conn:
+            for job_id, at in started:
+                key = parse_uuid(job_id)
+                if key is not None:
+                    await conn.execute(
+                        update(jobs).where(jobs.c.id == key).values(
+                            status=str(JobStatus.RUNNING),
+                            started_at=func.coalesce(jobs.c.started_at, to_db(at)),
+                        )
+                    )
+            if runs:
+                await self._upsert_runs(conn, runs)
+            if finished is not None:
+                key = parse_uuid(finished.job_id)
+                if key is not None:
+                    await conn.execute(
+                        update(jobs).where(jobs.c.id == key).values(
+                            status=str(finished.status), result=finished.result,
+                            error=dict(finished.error) if finished.error is not None else None,
+                            finished_at=to_db(finished.finished_at),
+                        )
+                    )  # fmt: skip
+
+    async def _upsert_runs(self, conn: AsyncConnection, runs: Sequence[StepRunRecord]) -> None:
+        latest = {(run.job_id, run.step, run.attempt): run for run in runs}
+        rows = [step_run_values(run) for run in latest.values()]
+        statement = _step_run_upsert(self._engine.dialect.name)
+        for start in range(0, len(rows), _UPSERT_CHUNK_ROWS):
+            # executemany of one cached statement: compiled once per process, not per batch
+            await conn.execute(statement, rows[start : start + _UPSERT_CHUNK_ROWS])
 
     async def list_step_runs(self, job_id: JobId) -> list[StepRunRecord]:
         """Return a job's step attempts ordered by ``started_at`` (unstarted last), step, attempt.
@@ -395,11 +458,12 @@ class TraceStore:
             ) from exc
 
 
-def _step_run_upsert(dialect: str, rows: list[dict[str, Any]]) -> Any:
+@functools.cache
+def _step_run_upsert(dialect: str) -> Any:
     if dialect == "postgresql":
-        stmt: Any = pg_insert(step_runs).values(rows)
+        stmt: Any = pg_insert(step_runs)
     elif dialect == "sqlite":
-        stmt = sqlite_insert(step_runs).values(rows)
+        stmt = sqlite_insert(step_runs)
     else:
         raise TraceError(f"unsupported trace dialect {dialect!r}", details={"dialect": dialect})
     changes = {name: stmt.excluded[name] for name in _STEP_RUN_UPDATE_COLUMNS}
@@ -420,4 +484,4 @@ def _latency(workflow: str, step: str, ordered_ms: list[float]) -> dict[str, Any
     }  # fmt: skip
 
 
-__all__ = ["TraceStore"]
+__all__ = ["JobFinish", "TraceStore"]
