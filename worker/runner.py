@@ -20,7 +20,7 @@ from arq.worker import func
 
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
-from orchestrator.queue.arq import RUN_JOB, connect_redis
+from orchestrator.queue.arq import RUN_JOB, connect_redis, wake_key
 from orchestrator.services import Services
 from orchestrator.telemetry import Telemetry
 from orchestrator.telemetry import current as current_telemetry
@@ -34,6 +34,7 @@ from worker.reaper import reap_forever
 from worker.recorder import TraceRecorder
 from worker.tasks import run_job
 from worker.telemetry import LogContextHook, TracingHook
+from worker.wakeable import WakeableWorker
 
 log = structlog.get_logger("worker")
 
@@ -99,7 +100,8 @@ def build_worker(
             worker.max_burst_jobs = 1
 
     assert settings.redis.url is not None
-    worker = Worker(
+    worker = WakeableWorker(
+        wake_key=wake_key(settings.queue.name),
         functions=[func(run_job, name=RUN_JOB)],
         queue_name=settings.queue.name,
         redis_pool=connect_redis(settings.redis.url, max_connections=16),

@@ -1,5 +1,5 @@
 """The job queue: arq on Redis."""
 
-from orchestrator.queue.arq import RUN_JOB, ArqQueue, connect_redis
+from orchestrator.queue.arq import RUN_JOB, ArqQueue, connect_redis, wake_key
 
-__all__ = ["RUN_JOB", "ArqQueue", "connect_redis"]
+__all__ = ["RUN_JOB", "ArqQueue", "connect_redis", "wake_key"]

@@ -21,6 +21,18 @@ from orchestrator.types import JobId
 PRIORITY_STEP_SECONDS = 60.0
 """How far one priority level moves a job's arq score back in time."""
 
+WAKE_TOKENS_MAX = 64
+"""At most this many wake-up tokens wait in the list (each wakes one idle worker's poll)."""
+
+WAKE_TOKEN_TTL_MS = 10_000
+"""Tokens nobody took within 10 s are dropped: arq's own poll has found their jobs by then."""
+
+
+def wake_key(queue_name: str) -> str:
+    """The list a worker of ``queue_name`` blocks on between polls (next to arq's own keys)."""
+    return f"{queue_name}:wake"
+
+
 RUN_JOB = "run_job"
 """The name of the one arq function: ``run_job(ctx, job_id, trace=None)``."""
 
@@ -50,6 +62,7 @@ class ArqQueue:
     def __init__(self, redis: ArqRedis, *, queue_name: str) -> None:
         self.redis = redis
         self.queue_name = queue_name
+        self.wake_key = wake_key(queue_name)
 
     async def enqueue(
         self,
@@ -91,9 +104,19 @@ class ArqQueue:
                 _defer_by=defer_seconds,
                 _defer_until=defer_until,
             )
+            if job is not None and not defer_seconds:
+                await self._wake()
         except RedisError as exc:
             raise QueueError(f"cannot enqueue job {job_id}: {exc}") from exc
         return None if job is None else job.job_id
+
+    async def _wake(self) -> None:
+        """Push a token an idle worker is blocked on (worker/wakeable.py); capped, expiring."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lpush(self.wake_key, b"1")
+            pipe.ltrim(self.wake_key, 0, WAKE_TOKENS_MAX - 1)
+            pipe.pexpire(self.wake_key, WAKE_TOKEN_TTL_MS)
+            await pipe.execute()
 
     async def depth(self) -> int:
         """Due-or-running arq jobs: ``ZCOUNT queue -inf now`` (deferred jobs are not counted).
@@ -125,4 +148,4 @@ class ArqQueue:
             raise QueueError(f"cannot drop arq job {arq_job_id}: {exc}") from exc
 
 
-__all__ = ["RUN_JOB", "ArqQueue", "connect_redis"]
+__all__ = ["RUN_JOB", "ArqQueue", "connect_redis", "wake_key"]

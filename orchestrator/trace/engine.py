@@ -18,6 +18,10 @@ from sqlalchemy.pool import StaticPool
 from orchestrator.errors import ConfigError
 
 
+POOL_RECYCLE_SECONDS = 1800
+"""Replace pooled PostgreSQL connections after 30 min (below common proxy idle timeouts)."""
+
+
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """Create an async engine for ``postgresql+asyncpg://`` or ``sqlite+aiosqlite://`` URLs.
 
@@ -35,7 +39,13 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
-            return create_async_engine(parsed, pool_size=pool_size, echo=echo, pool_pre_ping=True)
+            # No pool_pre_ping: it costs a round trip on every checkout, i.e. on every job's
+            # critical path. A connection the server dropped fails one transaction (a 503 /
+            # TraceError that arq or the client retries) and SQLAlchemy then discards the
+            # pool's stale connections; recycling bounds a connection's age meanwhile.
+            return create_async_engine(
+                parsed, pool_size=pool_size, echo=echo, pool_recycle=POOL_RECYCLE_SECONDS
+            )
         in_memory = parsed.database in (None, "", ":memory:")
         if in_memory:
             engine = create_async_engine(parsed, echo=echo, poolclass=StaticPool)
