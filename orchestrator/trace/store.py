@@ -264,8 +264,12 @@ class TraceStore:
         started: Sequence[tuple[JobId, datetime]] = (),
         finished: JobFinish | None = None,
     ) -> None:
-        """Write a worker's buffered trace in one transaction: job starts, step attempts, and
-        optionally a job's end (one round trip set instead of one per kind).
+        """Write a worker's buffered trace: job starts, step attempts, and optionally a job's end.
+
+        The statements run in autocommit, step attempts first and the job's end last: each is
+        idempotent (a resumed run writes the same rows again), so a transaction's BEGIN and
+        COMMIT would only add two round trips to every job's end. A job that starts and ends in
+        one batch gets one UPDATE.
 
         Args:
             runs: Step attempts, as :meth:`upsert_step_runs`.
@@ -273,15 +277,20 @@ class TraceStore:
             finished: A job's end, as :meth:`finish_job`.
 
         Raises:
-            TraceError: The write failed; nothing was written.
+            TraceError: The write failed; earlier statements of the batch may have been written
+                (writing the batch again is safe).
             ValueError: As the single-purpose methods.
         """
         if not runs and not started and finished is None:
             return
         if finished is not None and not JobStatus(finished.status).is_terminal:
             raise ValueError(f"a job ends with a terminal status, got {finished.status!r}")
-        async with self._transaction("write_batch") as conn:
-            for job_id, at in started:
+        started_at = dict(started)
+        finish_start = started_at.pop(finished.job_id, None) if finished is not None else None
+        async with self._autocommit("write_batch") as conn:
+            if runs:
+                await self._upsert_runs(conn, runs)
+            for job_id, at in started_at.items():
                 key = parse_uuid(job_id)
                 if key is not None:
                     await conn.execute(
@@ -290,18 +299,17 @@ class TraceStore:
                             started_at=func.coalesce(jobs.c.started_at, to_db(at)),
                         )
                     )
-            if runs:
-                await self._upsert_runs(conn, runs)
             if finished is not None:
                 key = parse_uuid(finished.job_id)
                 if key is not None:
-                    await conn.execute(
-                        update(jobs).where(jobs.c.id == key).values(
-                            status=str(finished.status), result=finished.result,
-                            error=dict(finished.error) if finished.error is not None else None,
-                            finished_at=to_db(finished.finished_at),
-                        )
-                    )  # fmt: skip
+                    values: dict[str, Any] = {
+                        "status": str(finished.status), "result": finished.result,
+                        "error": dict(finished.error) if finished.error is not None else None,
+                        "finished_at": to_db(finished.finished_at),
+                    }  # fmt: skip
+                    if finish_start is not None:
+                        values["started_at"] = func.coalesce(jobs.c.started_at, to_db(finish_start))
+                    await conn.execute(update(jobs).where(jobs.c.id == key).values(**values))
 
     async def _upsert_runs(self, conn: AsyncConnection, runs: Sequence[StepRunRecord]) -> None:
         latest = {(run.job_id, run.step, run.attempt): run for run in runs}
@@ -445,6 +453,18 @@ class TraceStore:
             return
         async with self._transaction(operation) as conn:
             await conn.execute(update(jobs).where(jobs.c.id == key).values(**values))
+
+    @asynccontextmanager
+    async def _autocommit(self, operation: str) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield auto
+        except (SQLAlchemyError, OSError) as exc:
+            raise TraceError(
+                f"trace store {operation} failed",
+                details={"operation": operation, "error": type(exc).__name__},
+            ) from exc
 
     @asynccontextmanager
     async def _transaction(self, operation: str) -> AsyncIterator[AsyncConnection]:
