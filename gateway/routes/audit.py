@@ -19,6 +19,9 @@ from orchestrator.auth import Permission
 from orchestrator.jobs import Actor
 from orchestrator.services import Services
 
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters: PostgreSQL refuses NUL in text, which must be a 422, not a 503."""
+
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
@@ -51,9 +54,11 @@ class AuditPage(BaseModel):
 async def list_audit(
     services: Annotated[Services, Depends(get_services)],
     actor: Annotated[Actor, Depends(require(Permission.AUDIT_READ))],
-    action: Annotated[str | None, Query(max_length=100)] = None,
-    job_id: Annotated[str | None, Query(max_length=64)] = None,
-    by: Annotated[str | None, Query(max_length=200, description="Only this actor.")] = None,
+    action: Annotated[str | None, Query(max_length=100, pattern=PRINTABLE)] = None,
+    job_id: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
+    by: Annotated[
+        str | None, Query(max_length=200, pattern=PRINTABLE, description="Only this actor.")
+    ] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

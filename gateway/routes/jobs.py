@@ -13,6 +13,7 @@ from gateway.cluster import delete_job_pod, get_cluster
 from gateway.deps import get_jobs
 from gateway.metrics import JOBS_SUBMITTED
 from gateway.schemas import (
+    NAME_PATTERN,
     CancelAccepted,
     JobAccepted,
     JobOut,
@@ -87,7 +88,7 @@ async def list_jobs(
     jobs: Annotated[JobService, Depends(get_jobs)],
     actor: Annotated[Actor, Depends(require(Permission.JOB_READ))],
     status: JobStatus | None = None,
-    workflow: Annotated[str | None, Query(max_length=200)] = None,
+    workflow: Annotated[str | None, Query(max_length=200, pattern=NAME_PATTERN)] = None,
     created_after: AwareDatetime | None = None,
     created_before: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
