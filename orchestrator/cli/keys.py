@@ -9,15 +9,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from orchestrator.auth import KEY_ROLES, ApiKeyStore
+from orchestrator.auth.roles import KEY_ROLES
 from orchestrator.config import Settings
 from orchestrator.errors import ConfigError
-from orchestrator.trace.records import AuditRecord
-from orchestrator.trace.store import TraceStore
+
+if TYPE_CHECKING:  # imported when a command runs: every CLI start (the worker's too) loads this
+    from orchestrator.auth.apikeys import ApiKeyStore
+    from orchestrator.trace.records import AuditRecord
+    from orchestrator.trace.store import TraceStore
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 T = TypeVar("T")
@@ -26,6 +29,9 @@ T = TypeVar("T")
 async def _with_store(
     settings: Settings, action: Callable[[ApiKeyStore, TraceStore], Awaitable[T]]
 ) -> T:
+    from orchestrator.auth.apikeys import ApiKeyStore
+    from orchestrator.trace.store import TraceStore
+
     if not settings.database.url:
         raise ConfigError("ORCH_DATABASE__URL is not set", details={"setting": "ORCH_DATABASE__URL"})
     trace = TraceStore.from_url(settings.database.url, pool_size=1)
@@ -36,6 +42,8 @@ async def _with_store(
 
 
 def _audit(action: str, tenant_id: str, details: dict[str, Any]) -> AuditRecord:
+    from orchestrator.trace.records import AuditRecord
+
     return AuditRecord(at=datetime.now(UTC), actor="cli", action=action, tenant_id=tenant_id,
                        details=details)
 

@@ -17,7 +17,6 @@ from sqlalchemy.pool import StaticPool
 
 from orchestrator.errors import ConfigError
 
-
 POOL_RECYCLE_SECONDS = 1800
 """Replace pooled PostgreSQL connections after 30 min (below common proxy idle timeouts)."""
 
