@@ -18,6 +18,7 @@ from gateway.routes import audit, control, jobs, system, workflows
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.streaming import sse, ws
+from gateway.streaming.hub import StreamHub
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.jobs import JobService
@@ -95,9 +96,11 @@ def create_app(
         app.state.jobs = JobService(svc)
         app.state.auth = GatewayAuth.open(svc)
         app.state.cluster = open_cluster(settings.kubernetes)
+        app.state.hub = StreamHub(svc.state)
         try:
             yield
         finally:
+            await app.state.hub.close()
             await app.state.cluster.close()
             if owned:
                 await svc.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from gateway.streaming.hub import StreamHub
 from orchestrator.errors import InputValidationError
 from orchestrator.events import Event, parse_stream_id
 from orchestrator.state.base import StateStore
@@ -37,27 +38,78 @@ def check_event_id(value: str | None) -> str | None:
 
 
 async def job_events(
-    store: StateStore, job_id: JobId, after: str | None = None
+    store: StateStore, job_id: JobId, after: str | None = None, hub: StreamHub | None = None
 ) -> AsyncIterator[Event]:
     """Yield the job's events after ``after`` (all when ``None``), ending after the terminal one.
 
-    Ends early, without a terminal event, when the job's state has expired from Redis, and right
+    The live part comes from the gateway's :class:`StreamHub` when given (one Redis reader per
+    job, whatever the number of clients), else from this client's own blocking reads. Ends
+    early, without a terminal event, when the job's state has expired from Redis, and right
     after the replay when the job had already ended (the terminal status and event are written
-    together, so a job seen ended has its terminal event stored).
+    together, so a job seen ended has its terminal event stored). A terminal event followed by
+    more events (the job was retried) does not end the stream.
     """
-    state = await store.get_job(job_id)
-    ended = state is None or state.status.is_terminal
+    if hub is None:
+        async for event in _follow_alone(store, job_id, after):
+            yield event
+        return
+    async with hub.subscribe(job_id) as sub:
+        state = await store.get_job(job_id)
+        ended = state is None or state.status.is_terminal
+        cursor = after
+        last: Event | None = None
+        async for event, final in _replay(store, job_id, after, ended):
+            yield event
+            cursor, last = event.id, event
+            if final:
+                return
+        if ended or await _ended_with(store, job_id, last):
+            return
+        seen = parse_stream_id(cursor) if cursor else (0, 0)
+        while (live := await sub.next()) is not None:
+            if parse_stream_id(live.id) <= seen:
+                continue  # already replayed
+            yield live
+            if live.is_terminal:
+                return
+
+
+async def _replay(
+    store: StateStore, job_id: JobId, after: str | None, ended: bool
+) -> AsyncIterator[tuple[Event, bool]]:
+    """Stored events after ``after``, each with whether it ends the stream."""
     cursor = after
     while True:
         batch = await store.read_events(job_id, after=cursor, count=REPLAY_BATCH)
-        for event in batch:
-            yield event
+        for i, event in enumerate(batch):
+            last_stored = i == len(batch) - 1 and len(batch) < REPLAY_BATCH
+            yield event, event.is_terminal and last_stored and ended
             cursor = event.id
-            if event.is_terminal:
-                return
         if len(batch) < REPLAY_BATCH:
-            break
-    if ended:
+            return
+
+
+async def _ended_with(store: StateStore, job_id: JobId, last: Event | None) -> bool:
+    """Whether the replay's last event ended the job (it may have ended during the replay)."""
+    if last is None or not last.is_terminal:
+        return False
+    state = await store.get_job(job_id)
+    return state is None or state.status.is_terminal
+
+
+async def _follow_alone(
+    store: StateStore, job_id: JobId, after: str | None
+) -> AsyncIterator[Event]:
+    state = await store.get_job(job_id)
+    ended = state is None or state.status.is_terminal
+    cursor = after
+    last: Event | None = None
+    async for event, final in _replay(store, job_id, after, ended):
+        yield event
+        cursor, last = event.id, event
+        if final:
+            return
+    if ended or await _ended_with(store, job_id, last):
         return
     position = cursor or "0-0"
     while True:

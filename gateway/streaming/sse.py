@@ -62,7 +62,7 @@ async def stream_events(
     async def messages() -> AsyncIterator[ServerSentEvent]:
         STREAM_CLIENTS.labels(transport="sse").inc()
         try:
-            async for event in job_events(services.state, row.id, start):
+            async for event in job_events(services.state, row.id, start, request.app.state.hub):
                 yield ServerSentEvent(data=dumps(event.to_dict()).decode(), id=event.id)
         finally:
             STREAM_CLIENTS.labels(transport="sse").dec()

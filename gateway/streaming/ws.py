@@ -71,7 +71,7 @@ async def job_socket(
     connection_id = uuid.uuid4().hex
 
     async def send_events() -> None:
-        async for event in job_events(services.state, row.id, start):
+        async for event in job_events(services.state, row.id, start, websocket.app.state.hub):
             await websocket.send_text(dumps(event.to_dict()).decode())
 
     async def receive_commands() -> None:

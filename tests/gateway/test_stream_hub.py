@@ -1,0 +1,73 @@
+"""The stream hub: one Redis reader per job for all its clients, gapless; retried jobs' streams."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+
+from gateway.streaming.events import job_events
+from gateway.streaming.hub import StreamHub
+from orchestrator.config import Settings
+from orchestrator.state.base import NewEvent
+from orchestrator.types import JobStatus
+from tests.conftest import wait_until
+from tests.support.jobs import submit, wait_for_end
+from tests.support.stack import in_process_stack
+from tests.worker import control_flows as flows
+
+SettingsFactory = Callable[..., Settings]
+
+
+async def test_a_hundred_clients_of_one_job_share_one_feed_and_each_gets_every_event_once(
+    isolated_settings: SettingsFactory,
+) -> None:
+    async with in_process_stack(isolated_settings(), flows.registry(), with_worker=False) as stack:
+        store = stack.services.state
+        hub = StreamHub(store)
+        job_id = str(uuid.uuid4())
+        await store.create_job(job_id, workflow="w", version="", inputs={},
+                               created_at=time.time(), arq_job_id=job_id)
+        await store.update(job_id, {"status": "running"}, NewEvent("job.started"))
+
+        clients = [
+            asyncio.ensure_future(_collect(job_events(store, job_id, None, hub)))
+            for _ in range(100)
+        ]
+
+        async def all_subscribed() -> bool:
+            feed = hub._feeds.get(job_id)
+            return feed is not None and len(feed.subscribers) == 100
+        await wait_until(all_subscribed, what="100 subscribers on one feed")
+        assert len(hub._feeds) == 1
+        for i in range(50):
+            await store.update(job_id, {}, NewEvent("step.chunk", "s", 1, f"c{i}"))
+        await store.finish(job_id, JobStatus.SUCCEEDED, [], {}, {"result": {}})
+        received = await asyncio.wait_for(asyncio.gather(*clients), 10)
+
+        expected = [e.id for e in await store.read_events(job_id)]
+        assert len(expected) == 53
+        assert all([e.id for e in events] == expected for events in received)
+        assert hub._feeds == {}  # the feed stopped with its last subscriber
+
+
+async def test_the_stream_of_a_retried_job_goes_on_past_its_first_end(
+    isolated_settings: SettingsFactory,
+) -> None:
+    async with in_process_stack(isolated_settings(), flows.registry()) as stack:
+        job_id = await submit(stack, "retryable")
+        await wait_for_end(stack.services, job_id)
+        retried = await stack.client.post(f"/v1/jobs/{job_id}/retry")
+        assert retried.status_code == 202
+        hub = StreamHub(stack.services.state)
+        events = await asyncio.wait_for(
+            _collect(job_events(stack.services.state, job_id, None, hub)), 10
+        )
+        kinds = [e.type for e in events if e.type.startswith("job.")]
+        assert kinds == ["job.queued", "job.started", "job.failed", "job.queued", "job.started",
+                         "job.succeeded"]
+
+
+async def _collect(events):  # type: ignore[no-untyped-def]
+    return [e async for e in events]
