@@ -104,20 +104,20 @@ def _label(entry: dict[str, Any]) -> str:
 
 def _fmt(value: Any) -> str:
     if value is None:
-        return "–"
+        return "-"
     if isinstance(value, float):
         if math.isnan(value):
-            return "–"
+            return "-"
         return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)
 
 
 def _ratio(value: Any, base: Any) -> str:
     if not isinstance(value, int | float) or not isinstance(base, int | float) or not base:
-        return "–"
+        return "-"
     if isinstance(value, float) and math.isnan(value):
-        return "–"
-    return f"{value / base:.2f}×"
+        return "-"
+    return f"{value / base:.2f}x"
 
 
 def _baseline(doc: dict[str, Any], workload: str) -> dict[str, Any] | None:
@@ -154,7 +154,7 @@ def workload_table(doc: dict[str, Any], workload: str) -> str:
             value = get(r)
             row.append(_fmt(value))
             if better:
-                row.append(_ratio(value, get(base)) if base else "–")
+                row.append(_ratio(value, get(base)) if base else "-")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -167,7 +167,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out.append("Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
     versions = run.get("versions", {})
     out.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    for key in ("services", "loadavg_start", "loadavg_end", "elapsed_s"):
+    for key in ("commit", "services", "loadavg_start", "loadavg_end", "elapsed_s", "peers_from"):
         if key in run:
             out.append(f"{key}: {run[key]}")
     out.append("")

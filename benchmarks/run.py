@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import os
 import platform
+import signal
 import sys
 import time
 import traceback
@@ -52,6 +53,22 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _git() -> str:
+    """The commit measured, and whether runtime files differed from it (read-only git calls)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10, cwd=RESULTS_DIR.parents[1]).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "orchestrator", "worker", "gateway", "sdk"],
+            capture_output=True, text=True, timeout=10, cwd=RESULTS_DIR.parents[1],
+        ).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head} (+{len(dirty)} uncommitted runtime files)" if dirty else head
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -59,6 +76,8 @@ def _load() -> list[float]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the selected matrix; return the results document."""
     p = params.quick() if args.quick else params.full()
+    for item in args.set:
+        p.override(item)
     budget = WORKLOAD_BUDGET_SECONDS[p.mode]
     infra = Infra()
     systems, skipped = adapters.build(infra, p, args.systems, args.variants)
@@ -69,6 +88,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "params": p.as_dict(),
             "machine": _machine(),
             "versions": _versions(),
+            "commit": _git(),
             "services": {
                 "redis": infra.redis_config("appendonly", "appendfsync", "save"),
                 "postgres": await infra.pg_version(),
@@ -114,7 +134,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await system.stop()
     doc["run"]["loadavg_end"] = _load()
     doc["run"]["elapsed_s"] = round(time.monotonic() - t_run, 1)
+    if args.peers_from:
+        _merge_peers(doc, args.peers_from)
     return doc
+
+
+def _merge_peers(doc: dict[str, Any], path: Path) -> None:
+    """Append the systems of an earlier run that this run did not measure (peers change rarely,
+    this project often), each marked with the run it comes from."""
+    import json
+
+    earlier = json.loads(path.read_text())
+    measured = {(e["system"], e["variant"]) for e in doc["systems"]}
+    for entry in earlier["systems"]:
+        if (entry["system"], entry["variant"]) not in measured:
+            entry["config"] = {"measured in": earlier["run"]["started_at"], **entry["config"]}
+            doc["systems"].append(entry)
+    doc["run"]["peers_from"] = f"{path.name} (load {earlier['run'].get('loadavg_start')})"
 
 
 def _brief(w: str, r: dict[str, Any]) -> str:
@@ -135,6 +171,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--workloads", default="abcdef", help="letters of the workloads to run")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the report goes")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    ap.add_argument("--peers-from", type=Path, metavar="RESULTS.json",
+                    help="add the systems of an earlier run that this run does not measure")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a size of benchmarks/workloads/params.py, e.g. "
+                         "--set stream_interval_ms=10 --set chain_lengths=1,10")
     args = ap.parse_args(argv)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -142,9 +183,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # so the finally below stops every child
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run, write the report, print where it went."""
     args = parse(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         doc = asyncio.run(run(args))
     finally:

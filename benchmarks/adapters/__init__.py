@@ -15,7 +15,7 @@ VARIANTS = ("default", "tuned", "aof-everysec")
 def build(
     infra: Infra, params: Params, systems: list[str], variants: list[str]
 ) -> tuple[list[System], dict[str, str]]:
-    """The systems × variants asked for.
+    """The systems x variants asked for.
 
     ``aof-everysec`` applies to this project only (and runs workload d, per the issue); ``tuned``
     to the peers only (this project runs its defaults).

@@ -61,6 +61,10 @@ class CelerySystem:
         self.env: dict[str, str] = {}
         self._results: redis_sync.Redis | None = None
         self._results_base = 0
+        # Celery's AsyncResult.__del__ unsubscribes from the result pub/sub; run by the garbage
+        # collector inside another subscribe it deadlocks the client (seen here). Results are
+        # kept alive until stop() so that never happens mid-call.
+        self._keep: list[Any] = []
 
     async def start(self) -> None:
         self.infra.flush("celery")
@@ -78,6 +82,7 @@ class CelerySystem:
 
     async def stop(self) -> None:
         await self.stop_workers()
+        self._keep.clear()
         if self._results is not None:
             self._results.close()
             self._results = None
@@ -113,6 +118,7 @@ class CelerySystem:
 
     async def diamond(self) -> float | None:
         res = chain(t.dia_a.s(), group(t.dia_b.s(), t.dia_c.s()), t.dia_d.s()).apply_async()
+        self._keep.append(res)
         t0, t1 = res.get(timeout=120)
         return float(t1 - t0)
 
@@ -121,7 +127,7 @@ class CelerySystem:
         self._results_base = int(self._results.dbsize())
         self._enqueued = count
         for _ in range(count):
-            t.noop.delay()
+            self._keep.append(t.noop.delay())
 
     async def noops_remaining(self) -> int:
         assert self._results is not None
@@ -130,11 +136,13 @@ class CelerySystem:
 
     async def fanout(self, width: int) -> None:
         res = chord(t.fan_item.s(i) for i in range(width))(t.fan_join.s())
+        self._keep.append(res)
         assert res.get(timeout=300) == width
 
     async def chain(self, length: int, size_bytes: int) -> None:
         steps = [t.chain_first.s(size_bytes), *(t.chain_then.s() for _ in range(length - 1))]
         res = chain(*steps).apply_async()
+        self._keep.append(res)
         assert len(res.get(timeout=600)) == size_bytes
 
     async def stream(
@@ -145,7 +153,9 @@ class CelerySystem:
     async def crash_submit(self, marker_dir: str, length: int, crash_at: int) -> Any:
         steps = [t.crash_step.s(None, 1, crash_at, marker_dir),
                  *(t.crash_step.s(i, crash_at, marker_dir) for i in range(2, length + 1))]
-        return chain(*steps).apply_async()
+        res = chain(*steps).apply_async()
+        self._keep.append(res)
+        return res
 
     async def crash_wait(self, handle: Any, timeout_seconds: float) -> bool:
         try:

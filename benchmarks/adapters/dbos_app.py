@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 
-from dbos import DBOS, DBOSConfig, Queue
+from dbos import DBOS, DBOSConfig
 
 from benchmarks.adapters.common import mark, payload, wait_killed
 
@@ -23,7 +23,7 @@ APP_NAME = "bench"
 APP_VERSION = "bench-1"  # pinned, so the client's and the workers' versions agree
 QUEUE_NAME = "bench"
 
-queue = Queue(QUEUE_NAME, polling_interval_sec=float(os.environ.get("BENCH_DBOS_QUEUE_POLL", "1.0")))
+QUEUE_POLL = float(os.environ.get("BENCH_DBOS_QUEUE_POLL", "1.0"))
 RESULT_POLL = float(os.environ.get("BENCH_DBOS_RESULT_POLL", "1.0"))
 
 
@@ -64,7 +64,7 @@ def fan_item_wf(i: int) -> int:
 
 @DBOS.workflow()
 def fan_wf(width: int) -> int:
-    handles = [queue.enqueue(fan_item_wf, i) for i in range(width)]
+    handles = [DBOS.enqueue_workflow(QUEUE_NAME, fan_item_wf, i) for i in range(width)]
     return len([h.get_result(polling_interval_sec=RESULT_POLL) for h in handles])
 
 
@@ -116,6 +116,7 @@ def main() -> None:
     """Launch DBOS, say so, and serve the queue until SIGTERM."""
     DBOS(config=config())
     DBOS.launch()
+    DBOS.register_queue(QUEUE_NAME, polling_interval_sec=QUEUE_POLL, on_conflict="always_update")
     print("worker ready", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

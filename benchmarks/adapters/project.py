@@ -9,6 +9,7 @@ PostgreSQL database ``orch_bench``, recreated and migrated (``orchestrator migra
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -29,6 +30,13 @@ from sdk import Client
 TERMINAL = {"job.succeeded", "job.failed", "job.cancelled"}
 ENQUEUE_CONCURRENCY = 16
 """Submits in flight at once in workload (b)."""
+AUTH_LIMITS = {
+    "ORCH_AUTH__SUBMIT_RATE_PER_KEY": "10000000/minute",
+    "ORCH_AUTH__SUBMIT_RATE_PER_TENANT": "10000000/minute",
+    "ORCH_AUTH__STREAM_RATE_PER_KEY": "10000000/minute",
+    "ORCH_AUTH__STREAM_RATE_PER_TENANT": "10000000/minute",
+    "ORCH_AUTH__MAX_STREAMS_PER_KEY": "100000",
+}
 
 
 class ProjectSystem:
@@ -69,6 +77,7 @@ class ProjectSystem:
         self.redis: aioredis.Redis | None = None
         self.env: dict[str, str] = {}
         self.config: dict[str, Any] = {}
+        self.api_key: str | None = None
 
     async def start(self) -> None:
         if self.variant == "aof-everysec":
@@ -86,6 +95,9 @@ class ProjectSystem:
             "ORCH_GATEWAY__PORT": str(port),
             "BENCH_FANOUT_WIDTHS": ",".join(map(str, self._widths)),
             "BENCH_CHAIN_LENGTHS": ",".join(map(str, self._lengths)),
+            # Auth stays on (the gateway refuses to run without it); its per-key limits would
+            # throttle a benchmark, so they are raised. Ignored by builds without auth.
+            **AUTH_LIMITS,
             **self._extra_env,
         }
         self.config = {
@@ -93,12 +105,15 @@ class ProjectSystem:
             "redis": "appendonly yes, appendfsync everysec" if self._redis_port else "shared",
             **{k: v for k, v in self.env.items() if k.startswith("ORCH_") and "URL" not in k},
         }
-        migrate = subprocess.run(
+        migrate = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "orchestrator.cli", "migrate"],
-            cwd=ROOT, env={**_base_env(), **self.env}, capture_output=True, timeout=120,
+            cwd=ROOT, env={**os.environ, **self.env}, capture_output=True, timeout=120,
         )
         if migrate.returncode != 0:
             raise RuntimeError(f"orchestrator migrate failed: {migrate.stderr.decode()[-2000:]}")
+        self.api_key = await self._create_api_key()
+        self.config["auth"] = "API key (admin)" if self.api_key else "none"
         self.gateway = Child(
             f"orch-{self.variant}-gateway",
             ["python", "-m", "orchestrator.cli", "gateway", "--port", str(port)],
@@ -110,12 +125,30 @@ class ProjectSystem:
             lambda: httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200,
             timeout_seconds=60, what="the gateway", children=[self.gateway],
         )
-        self.client = Client(self.url, timeout_seconds=120)
+        self.client = Client(self.url, api_key=self.api_key, timeout_seconds=120)
         # A bigger pool than httpx's default for 100 SSE clients in workload (e).
         self.client._http = httpx.AsyncClient(
-            base_url=self.url, timeout=120, limits=httpx.Limits(max_connections=300)
+            base_url=self.url, timeout=120, limits=httpx.Limits(max_connections=300),
+            headers=self._auth_headers(),
         )
         self.redis = aioredis.Redis.from_url(self.env["ORCH_REDIS__URL"])
+
+    async def _create_api_key(self) -> str | None:
+        """``orchestrator keys create`` (admin) when this build has API keys, else ``None``."""
+        argv = [sys.executable, "-m", "orchestrator.cli", "keys", "create", "--tenant", "bench",
+                "--role", "admin", "--name", "benchmarks"]
+        done = await asyncio.to_thread(
+            subprocess.run, argv, cwd=ROOT, env={**os.environ, **self.env}, capture_output=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            if b"No such command" in done.stderr:
+                return None
+            raise RuntimeError(f"orchestrator keys create failed: {done.stderr.decode()[-2000:]}")
+        return done.stdout.decode().strip().splitlines()[-1]
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     async def stop(self) -> None:
         await self.stop_workers()
@@ -222,7 +255,9 @@ class ProjectSystem:
 
         out: list[tuple[int, float]] = []
         url = self.url.replace("http://", "ws://") + f"/v1/jobs/{job_id}/ws"
-        async with websockets.connect(url, max_size=None) as ws:
+        async with websockets.connect(
+            url, max_size=None, additional_headers=self._auth_headers()
+        ) as ws:
             async for raw in ws:
                 now = time.time()
                 event = orjson.loads(raw)
@@ -266,12 +301,6 @@ class ProjectSystem:
         except (TimeoutError, RuntimeError):
             handle.cancel()
             return False
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 __all__ = ["ProjectSystem"]

@@ -1,4 +1,4 @@
-"""Workloads (a)–(f) of issue 7: each is ``async run(system, params) -> dict``.
+"""Workloads (a)-(f) of issue 7: each is ``async run(system, params) -> dict``.
 
 The runner starts a system's infrastructure; a workload starts and stops the worker processes it
 needs (1, or 2 for throughput and fan-out), so every system gets the same resources.

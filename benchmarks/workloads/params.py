@@ -1,6 +1,6 @@
 """Sample sizes: ``quick`` (a smoke run of a couple of minutes) and ``full`` (the issue's sizes).
 
-Every loop is also bounded in time (``*_max_seconds``): a peer at its defaults polls every 0.5–1 s,
+Every loop is also bounded in time (``*_max_seconds``): a peer at its defaults polls every 0.5-1 s,
 and 1,000 samples of it would take a quarter of an hour; the report shows the samples reached.
 """
 
@@ -37,6 +37,22 @@ class Params:
     crash_length: int = 10
     crash_at: int = 5
     crash_timeout_seconds: float = 60.0
+
+    def override(self, item: str) -> None:
+        """Apply ``NAME=VALUE`` (lists comma-separated), typed like the current value.
+
+        Raises:
+            ValueError: Unknown name or a value of the wrong type.
+        """
+        name, sep, raw = item.partition("=")
+        if not sep or not hasattr(self, name):
+            raise ValueError(f"unknown parameter {name!r}; see benchmarks/workloads/params.py")
+        current = getattr(self, name)
+        if isinstance(current, list):
+            kind = type(current[0]) if current else str
+            setattr(self, name, [kind(x) for x in raw.split(",") if x])
+        else:
+            setattr(self, name, type(current)(raw))
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as JSON (recorded in the report)."""

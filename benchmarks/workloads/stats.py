@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0–100) by linear interpolation between closest ranks (NaN if empty)."""
+    """The ``q``-th percentile (0-100) by linear interpolation between closest ranks (NaN if empty)."""
     if not values:
         return math.nan
     xs = sorted(values)

@@ -1,0 +1,215 @@
+"""Where this project's time goes: ``python -m benchmarks.profile --workload a|b``.
+
+- ``a``: runs no-op diamonds one at a time (as workload a) while ``py-spy`` samples the worker
+  and the gateway, and splits each job's wall time with its own events: submit → ``job.queued``
+  → ``job.started`` → first ``step.started`` → last ``step.succeeded`` → ``job.succeeded`` →
+  the client has it.
+- ``b``: enqueues single-step jobs with no worker, then samples two workers while they drain.
+
+Writes ``<out>/profile-<workload>-<process>.svg`` (flame graphs), the raw collapsed stacks, and
+``profile-<workload>.json`` with the timeline medians and the CPU share of each cost category
+(a sample counts towards every category its stack touches). Needs ``py-spy`` (``.[bench]``) and
+the right to trace the children (root, or ``ptrace_scope`` 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from benchmarks.adapters.project import ProjectSystem
+from benchmarks.infra import Infra
+from benchmarks.procs import kill_all
+
+CATEGORIES: dict[str, str] = {
+    "arq worker loop (poll, job start/finish bookkeeping)": r"arq/worker\.py",
+    "arq (de)serialization (pickle)": r"arq/jobs\.py.*(serialize|deserialize)|pickle",
+    "Redis Lua scripts (EVALSHA)": r"redis/commands/core\.py.*\(__call__|Script\.__call__|evalsha",
+    "redis-py protocol (pack, parse, connections)": r"redis/(connection|_parsers|asyncio/connection)",
+    "PostgreSQL (SQLAlchemy + asyncpg)": r"sqlalchemy/|asyncpg/",
+    "trace recorder hook (PG writes)": r"worker/recorder\.py",
+    "executor + step runner": r"worker/(executor|step_runner|invoke)\.py",
+    "event publisher": r"worker/publisher\.py",
+    "lease heartbeat + reaper": r"worker/(lease|reaper)\.py",
+    "JSON (orjson)": r"orchestrator/serialization\.py|orjson",
+    "pydantic": r"pydantic",
+    "logging (structlog/stdlib)": r"structlog|logging/__init__\.py",
+    "telemetry (OpenTelemetry)": r"opentelemetry",
+    "FastAPI/Starlette request handling": r"fastapi/|starlette/",
+    "uvicorn/httptools/websockets I/O": r"uvicorn/|httptools|websockets/",
+    "auth (API keys, rate limits)": r"gateway/auth\.py|orchestrator/auth/|limits/",
+    "job submit (JobService)": r"orchestrator/jobs\.py",
+    "SSE/WebSocket streaming": r"gateway/streaming/",
+}
+
+
+def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
+    """CPU shares by category and the hottest own-time frames of a py-spy ``--format raw`` file."""
+    total = 0
+    cats: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    compiled = {name: re.compile(rx) for name, rx in CATEGORIES.items()}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        for name, rx in compiled.items():
+            if rx.search(stack):
+                cats[name] += n
+        leaves[stack.rsplit(";", 1)[-1]] += n
+    pct = {k: round(100 * v / total, 1) for k, v in cats.most_common()} if total else {}
+    return {
+        "samples": total,
+        "category_pct": pct,
+        "top_self_pct": {k: round(100 * v / total, 1) for k, v in leaves.most_common(top)},
+    }
+
+
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds used so far by each process (children included)."""
+    import psutil
+
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            procs = [psutil.Process(pid)]
+            procs += procs[0].children(recursive=True)
+            out[name] = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+        except psutil.Error:
+            out[name] = float("nan")
+    return out
+
+
+def _cpu_ms_per_job(before: dict[str, float], after: dict[str, float], jobs: int) -> dict[str, float]:
+    return {k: round((after[k] - before[k]) * 1000 / max(jobs, 1), 3) for k in before}
+
+
+def _spy(pid: int, seconds: float, out: Path, fmt: str) -> subprocess.Popen[bytes]:
+    binary = shutil.which("py-spy") or str(Path(__import__("sys").executable).parent / "py-spy")
+    return subprocess.Popen(
+        [binary, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+         "--nonblocking", "--format", fmt, "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def _record(pids: dict[str, int], seconds: float, out: Path, tag: str) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for name, pid in pids.items():
+        procs.append(_spy(pid, seconds, out / f"profile-{tag}-{name}.svg", "flamegraph"))
+        procs.append(_spy(pid, seconds, out / f"profile-{tag}-{name}.txt", "raw"))
+    return procs
+
+
+async def _timeline_job(system: ProjectSystem) -> dict[str, float]:
+    assert system.client is not None
+    t0 = time.time()
+    job = await system.client.submit("bench_diamond", {})
+    events = [e async for e in system.client.events(job["job_id"])]
+    t1 = time.time()
+    ts = {e["type"]: float(e["ts"]) for e in events if not e["type"].startswith("step.")}
+    steps = [e for e in events if e["type"].startswith("step.")]
+    first_step = min(float(e["ts"]) for e in steps if e["type"] == "step.started")
+    last_step = max(float(e["ts"]) for e in steps if e["type"] == "step.succeeded")
+    return {
+        "submit → job.queued (HTTP, PG insert, Redis create)": ts["job.queued"] - t0,
+        "job.queued → job.started (queue pickup, lease, PG mark_started)":
+            ts["job.started"] - ts["job.queued"],
+        "job.started → first step.started": first_step - ts["job.started"],
+        "first step.started → last step.succeeded (4 no-op steps)": last_step - first_step,
+        "last step.succeeded → job.succeeded (finish: PG flush + finish_job, Lua)":
+            ts["job.succeeded"] - last_step,
+        "job.succeeded → client has it (SSE)": t1 - ts["job.succeeded"],
+        "total": t1 - t0,
+    }
+
+
+async def profile_a(system: ProjectSystem, seconds: float, out: Path) -> dict[str, Any]:
+    """Diamonds one at a time under py-spy; the per-segment timeline medians in ms."""
+    await system.start_workers(1)
+    for _ in range(20):
+        await system.diamond()
+    assert system.gateway is not None
+    pids = {"worker": system.worker_pids()[0], "gateway": system.gateway.pid}
+    spies = _record(pids, seconds, out, "a")
+    rows: list[dict[str, float]] = []
+    cpu0 = _cpu_seconds(pids)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rows.append(await _timeline_job(system))
+    cpu = _cpu_ms_per_job(cpu0, _cpu_seconds(pids), len(rows))
+    for p in spies:
+        p.wait(seconds + 30)
+    await system.stop_workers()
+    timeline = {k: round(statistics.median(r[k] for r in rows) * 1000, 3) for k in rows[0]}
+    return {"jobs": len(rows), "timeline_median_ms": timeline, "cpu_ms_per_job": cpu,
+            "cpu": {name: summarize(out / f"profile-a-{name}.txt") for name in pids}}
+
+
+async def profile_b(system: ProjectSystem, jobs: int, out: Path) -> dict[str, Any]:
+    """Two workers draining ``jobs`` single-step jobs under py-spy."""
+    await system.enqueue_noops(jobs)
+    await system.start_workers(2)
+    pids = {f"worker{i + 1}": pid for i, pid in enumerate(system.worker_pids())}
+    seconds = max(5.0, jobs / 250)
+    spies = _record(pids, seconds, out, "b")
+    cpu0 = _cpu_seconds(pids)
+    left0 = await system.noops_remaining()
+    t0 = time.perf_counter()
+    while await system.noops_remaining() > 0 and time.perf_counter() - t0 < seconds:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    drained_s = time.perf_counter() - t0
+    done = left0 - await system.noops_remaining()
+    cpu = _cpu_ms_per_job(cpu0, _cpu_seconds(pids), done)
+    for p in spies:
+        p.wait(seconds + 30)
+    await system.stop_workers()
+    return {"jobs": jobs, "drained_while_sampled": done, "drain_s": round(drained_s, 2),
+            "drain_per_s": round(done / drained_s, 1), "cpu_ms_per_job": cpu,
+            "cpu": {name: summarize(out / f"profile-b-{name}.txt") for name in pids}}
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    infra = Infra()
+    system = ProjectSystem(infra, fanout_widths=[10], chain_lengths=[1])
+    await system.start()
+    try:
+        if args.workload == "a":
+            return await profile_a(system, args.seconds, args.out)
+        return await profile_b(system, args.jobs, args.out)
+    finally:
+        await system.stop()
+
+
+def main() -> None:
+    """Profile, write the JSON summary, print it."""
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
+    ap.add_argument("--workload", choices=["a", "b"], default="a")
+    ap.add_argument("--seconds", type=float, default=20.0, help="(a) how long to sample")
+    ap.add_argument("--jobs", type=int, default=5000, help="(b) jobs to drain")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "profiles")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = asyncio.run(main_async(args))
+    finally:
+        kill_all()
+    path = args.out / f"profile-{args.workload}.json"
+    path.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
