@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for the gateway, the worker and the migration Job (DESIGN §8):
 #   docker build -t agent-orchestrator:0.1.0 .
-#   docker build --build-arg EXTRAS=k8s,agents -t agent-orchestrator:0.1.0-agents .   # + mcp, anthropic
+#   docker build --build-arg EXTRAS=k8s,telemetry,agents -t agent-orchestrator:0.1.0-agents .
 #   docker run --rm agent-orchestrator:0.1.0 gateway | worker --one-job | migrate
 # Your workflow code goes on /app/workflows (on PYTHONPATH): a child image that copies it there
 # (deploy/README.md), or a volume mounted there (the chart's extraVolumes/extraVolumeMounts).
@@ -25,8 +25,10 @@ COPY gateway ./gateway
 COPY worker ./worker
 COPY migrations ./migrations
 COPY examples ./examples
-# Extras to install: k8s (the gateway's cluster awareness); add agents for mcp + anthropic.
-ARG EXTRAS=k8s
+# Extras to install: k8s (the gateway's cluster awareness), telemetry (OTLP export, which the
+# chart's ORCH_TELEMETRY__* settings turn on); add agents for mcp + anthropic, elastic for the
+# classic Elastic APM agent.
+ARG EXTRAS=k8s,telemetry
 # pip compiles every module to bytecode here, so a worker pod started from zero does not.
 # (pip stays in the venv: a child image may `pip install` its workflows' own dependencies.)
 RUN pip install --no-warn-script-location ".${EXTRAS:+[$EXTRAS]}"

@@ -33,6 +33,7 @@ from orchestrator.errors import (
     TraceError,
     WorkflowNotFoundError,
 )
+from orchestrator.k8s.base import ClusterError
 
 log = structlog.get_logger("gateway.errors")
 
@@ -47,6 +48,7 @@ STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
     StateError: 503,
     QueueError: 503,
     TraceError: 503,
+    ClusterError: 503,
     ConfigError: 500,
     AuthenticationError: 401,
     PermissionDeniedError: 403,

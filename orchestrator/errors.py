@@ -27,6 +27,7 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     │   ├── PermissionDeniedError      forbidden
     │   └── RateLimitedError           rate_limited
     ├── PayloadTooLargeError           payload_too_large
+    ├── ClusterError                   cluster_unavailable (orchestrator/k8s/base.py)
     └── StepError                      step_failed
         ├── StepTimeoutError           step_timeout
         └── OutputTooLargeError        output_too_large
