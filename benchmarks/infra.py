@@ -43,6 +43,7 @@ class Infra:
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-logs-")))
     _aof: Child | None = None
     _aof_dir: Path | None = None
+    _aof_port: int = 0
 
     def redis_url(self, system: str, *, port: int | None = None) -> str:
         """``redis://host:port/<db>`` for ``system`` (a key of :data:`REDIS_DB`)."""
@@ -91,14 +92,15 @@ class Infra:
         finally:
             await conn.close()
 
-    def start_aof_redis(self) -> int:
-        """Start a private ``redis-server --appendonly yes --appendfsync everysec``; its port.
+    def start_aof_redis(self, *, appendonly: bool = True) -> int:
+        """Start a private ``redis-server`` (``--appendonly yes --appendfsync everysec``, or no
+        AOF at all as the control); its port.
 
         Raises:
             RuntimeError: ``redis-server`` is missing or does not answer within 10 s.
         """
         if self._aof is not None:
-            return int(self._aof.name.rsplit("-", 1)[1])
+            return self._aof_port
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (needed for the AOF variant)")
@@ -106,13 +108,15 @@ class Infra:
         self._aof_dir = Path(tempfile.mkdtemp(prefix="bench-aof-"))
         self._aof = Child(
             f"redis-aof-{port}",
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--appendonly", "yes",
-             "--appendfsync", "everysec", "--save", "", "--dir", str(self._aof_dir)],
+            [binary, "--port", str(port), "--bind", "127.0.0.1",
+             "--appendonly", "yes" if appendonly else "no", "--appendfsync", "everysec",
+             "--save", "", "--dir", str(self._aof_dir)],
             env={}, log_dir=self.log_dir,
         )
+        self._aof_port = port
         client = redis_sync.Redis(host="127.0.0.1", port=port)
         try:
-            wait_for(client.ping, timeout_seconds=10, what="redis-server (AOF)",
+            wait_for(client.ping, timeout_seconds=10, what="a private redis-server",
                      children=[self._aof])
         finally:
             client.close()

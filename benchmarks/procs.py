@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -148,6 +149,56 @@ def kill_all() -> None:
 atexit.register(kill_all)
 
 
+LOCK_PATH = Path("/tmp/agent-orchestrator-bench.lock")
+
+
+class exclusive_run:
+    """Hold the machine-wide benchmark lock: two runs at once share the 2 cores, the databases
+    (``orch_bench``, ``dbos_bench``) and the Redis DBs, and would spoil each other's figures.
+
+    Args:
+        timeout_seconds: How long to wait for another run to finish.
+
+    Raises:
+        RuntimeError: Another run still holds the lock after ``timeout_seconds``.
+    """
+
+    def __init__(self, timeout_seconds: float = 1800.0) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._file: Any = None
+
+    def __enter__(self) -> exclusive_run:
+        import fcntl
+
+        self._file = open(LOCK_PATH, "a+")
+        deadline = time.monotonic() + self.timeout_seconds
+        told = False
+        while True:
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told:
+                    self._file.seek(0)
+                    print(f"waiting for another benchmark run ({self._file.read().strip()})",
+                          flush=True)
+                    told = True
+                if time.monotonic() > deadline:
+                    raise RuntimeError("another benchmark run holds " + str(LOCK_PATH)) from None
+                time.sleep(1)
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"pid {os.getpid()}: {' '.join(sys.argv)}\n")
+        self._file.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._file.close()
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     import socket
@@ -157,4 +208,4 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-__all__ = ["ROOT", "Child", "free_port", "kill_all", "wait_for"]
+__all__ = ["ROOT", "Child", "exclusive_run", "free_port", "kill_all", "wait_for"]

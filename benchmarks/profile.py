@@ -5,6 +5,8 @@
   → ``job.started`` → first ``step.started`` → last ``step.succeeded`` → ``job.succeeded`` →
   the client has it.
 - ``b``: enqueues single-step jobs with no worker, then samples two workers while they drain.
+- ``e``: one streaming job to 100 WebSocket clients, sampling the gateway; reports the CPU
+  seconds of the gateway, the worker and the clients (this process).
 
 Writes ``<out>/profile-<workload>-<process>.svg`` (flame graphs), the raw collapsed stacks, and
 ``profile-<workload>.json`` with the timeline medians and the CPU share of each cost category
@@ -28,7 +30,7 @@ from typing import Any
 
 from benchmarks.adapters.project import ProjectSystem
 from benchmarks.infra import Infra
-from benchmarks.procs import kill_all
+from benchmarks.procs import exclusive_run, kill_all
 
 CATEGORIES: dict[str, str] = {
     "arq worker loop (poll, job start/finish bookkeeping)": r"arq/worker\.py",
@@ -180,6 +182,36 @@ async def profile_b(system: ProjectSystem, jobs: int, out: Path) -> dict[str, An
             "cpu": {name: summarize(out / f"profile-b-{name}.txt") for name in pids}}
 
 
+async def profile_e(system: ProjectSystem, clients: int, out: Path) -> dict[str, Any]:
+    """One streaming job (1,000 chunks, 1 ms apart) to ``clients`` WebSocket clients under py-spy;
+    also the CPU the clients (this process) used, to tell gateway limits from client limits."""
+    import os
+
+    from benchmarks.workloads.stats import percentile
+
+    await system.start_workers(1)
+    await system.stream(50, 1, "ws", 1.0)  # warm-up
+    assert system.gateway is not None
+    pids = {"gateway": system.gateway.pid, "worker": system.worker_pids()[0],
+            "clients": os.getpid()}
+    spies = _record({"gateway": system.gateway.pid}, 8, out, "e")
+    cpu0 = _cpu_seconds(pids)
+    t0 = time.perf_counter()
+    r = await system.stream(1000, clients, "ws", 1.0)
+    wall = time.perf_counter() - t0
+    cpu1 = _cpu_seconds(pids)
+    for p in spies:
+        p.wait(40)
+    await system.stop_workers()
+    return {
+        "clients": clients, "wall_s": round(wall, 2),
+        "p50_ms": round(percentile(r.latencies_ms, 50), 2),
+        "p99_ms": round(percentile(r.latencies_ms, 99), 2), "lost": r.lost, "dup": r.duplicated,
+        "cpu_s": {k: round(cpu1[k] - cpu0[k], 2) for k in pids},
+        "cpu": {"gateway": summarize(out / "profile-e-gateway.txt")},
+    }
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     infra = Infra()
     system = ProjectSystem(infra, fanout_widths=[10], chain_lengths=[1])
@@ -187,6 +219,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     try:
         if args.workload == "a":
             return await profile_a(system, args.seconds, args.out)
+        if args.workload == "e":
+            return await profile_e(system, args.clients, args.out)
         return await profile_b(system, args.jobs, args.out)
     finally:
         await system.stop()
@@ -195,14 +229,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     """Profile, write the JSON summary, print it."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
-    ap.add_argument("--workload", choices=["a", "b"], default="a")
+    ap.add_argument("--workload", choices=["a", "b", "e"], default="a")
+    ap.add_argument("--clients", type=int, default=100, help="(e) WebSocket clients")
     ap.add_argument("--seconds", type=float, default=20.0, help="(a) how long to sample")
     ap.add_argument("--jobs", type=int, default=5000, help="(b) jobs to drain")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "profiles")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     try:
-        result = asyncio.run(main_async(args))
+        with exclusive_run():
+            result = asyncio.run(main_async(args))
     finally:
         kill_all()
     path = args.out / f"profile-{args.workload}.json"

@@ -39,6 +39,7 @@ class TraceRecorder(ExecutionHook):
         self.flush_interval_seconds = flush_interval_seconds
         self._buffer: dict[tuple[str, str, int], StepRunRecord] = {}
         self._started: dict[str, datetime] = {}
+        self._finishes: list[JobFinish] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -62,21 +63,32 @@ class TraceRecorder(ExecutionHook):
         await self._write(None)
 
     async def _write(self, finished: JobFinish | None) -> None:
-        """Write the buffer (and a job's end) in one transaction; keep it buffered on failure."""
+        """Write the buffer and every pending job end (group commit); keep them on failure.
+
+        Whoever holds the lock writes what all waiters queued: a job end that an earlier holder
+        already wrote returns at once, so concurrent job ends cost one batch, not one each.
+        """
+        if finished is not None:
+            self._finishes.append(finished)
         async with self._lock:
-            if not self._buffer and not self._started and finished is None:
+            if finished is not None and not any(f is finished for f in self._finishes):
+                return  # written by the previous holder's batch
+            if not self._buffer and not self._started and not self._finishes:
                 return
             batch = list(self._buffer.values())
             started = list(self._started.items())
+            finishes = list(self._finishes)
             self._buffer.clear()
             self._started.clear()
+            self._finishes.clear()
             try:
-                await self.trace.write_batch(batch, started=started, finished=finished)
+                await self.trace.write_batch(batch, started=started, finished=finishes)
             except TraceError:
                 for r in batch:
                     self._buffer.setdefault((r.job_id, r.step, r.attempt), r)
                 for job_id, at in started:
                     self._started.setdefault(job_id, at)
+                self._finishes[:0] = finishes  # their waiters retry them (or the next flush)
                 raise
 
     async def _loop(self) -> None:

@@ -9,7 +9,7 @@ from benchmarks.infra import Infra
 from benchmarks.workloads.params import Params
 
 SYSTEMS = ("agent-orchestrator", "arq", "celery", "dbos")
-VARIANTS = ("default", "tuned", "aof-everysec")
+VARIANTS = ("default", "tuned", "aof-everysec", "private-redis")
 
 
 def build(
@@ -17,8 +17,8 @@ def build(
 ) -> tuple[list[System], dict[str, str]]:
     """The systems x variants asked for.
 
-    ``aof-everysec`` applies to this project only (and runs workload d, per the issue); ``tuned``
-    to the peers only (this project runs its defaults).
+    ``aof-everysec`` and its control ``private-redis`` apply to this project only (workloads a
+    and d); ``tuned`` to the peers only (this project runs its defaults).
 
     Returns:
         ``(systems, skipped)``: the adapters, and ``{system: reason}`` for peers that cannot be
@@ -32,7 +32,7 @@ def build(
                 from benchmarks.adapters.project import ProjectSystem
 
                 for v in variants:
-                    if v in ("default", "aof-everysec"):
+                    if v in ("default", "aof-everysec", "private-redis"):
                         out.append(ProjectSystem(
                             infra, variant=v, fanout_widths=[params.fanout_width],
                             chain_lengths=params.chain_lengths,

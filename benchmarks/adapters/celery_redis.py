@@ -15,6 +15,7 @@ pub/sub). Variants:
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 from typing import Any
@@ -83,6 +84,7 @@ class CelerySystem:
     async def stop(self) -> None:
         await self.stop_workers()
         self._keep.clear()
+        gc.collect()  # run AsyncResult.__del__ now, not at interpreter exit
         if self._results is not None:
             self._results.close()
             self._results = None

@@ -28,6 +28,9 @@ from benchmarks.procs import ROOT, Child, free_port, wait_for
 from sdk import Client
 
 TERMINAL = {"job.succeeded", "job.failed", "job.cancelled"}
+PRIVATE_REDIS = {"aof-everysec": True, "private-redis": False}
+"""Variants on a redis-server of their own: with AOF (everysec), and the control without it
+(the shared Redis also serves other work on this machine, so it is no control for AOF)."""
 ENQUEUE_CONCURRENCY = 16
 """Submits in flight at once in workload (b)."""
 AUTH_LIMITS = {
@@ -44,7 +47,8 @@ class ProjectSystem:
 
     Args:
         infra: Shared services.
-        variant: ``default``, or ``aof-everysec`` (Redis with ``appendfsync everysec``).
+        variant: ``default``; ``aof-everysec`` (a private Redis with ``appendfsync everysec``) or
+            ``private-redis`` (a private Redis without AOF, its control), both for (a) and (d).
         env: Extra ``ORCH_*`` settings of this variant.
         fanout_widths, chain_lengths: Workflows to build (passed to every process).
     """
@@ -64,7 +68,7 @@ class ProjectSystem:
         self.infra = infra
         self.variant = variant
         self.notes: dict[str, str] = {}
-        if variant == "aof-everysec":  # the issue asks for (d) with AOF; (a) is cheap context
+        if variant in PRIVATE_REDIS:  # (d) with and without AOF; (a) is cheap context
             self.workloads = frozenset("ad")
         self._extra_env = dict(env or {})
         self._widths = fanout_widths
@@ -80,8 +84,8 @@ class ProjectSystem:
         self.api_key: str | None = None
 
     async def start(self) -> None:
-        if self.variant == "aof-everysec":
-            self._redis_port = self.infra.start_aof_redis()
+        if self.variant in PRIVATE_REDIS:
+            self._redis_port = self.infra.start_aof_redis(appendonly=PRIVATE_REDIS[self.variant])
         db = "orch_bench"
         await self.infra.recreate_database(db)
         self.infra.flush("agent-orchestrator", port=self._redis_port)
@@ -102,7 +106,8 @@ class ProjectSystem:
         }
         self.config = {
             "transport": "HTTP gateway (SDK Client, SSE) + separate worker processes",
-            "redis": "appendonly yes, appendfsync everysec" if self._redis_port else "shared",
+            "redis": {"aof-everysec": "private, appendonly yes, appendfsync everysec",
+                      "private-redis": "private, appendonly no"}.get(self.variant, "shared"),
             **{k: v for k, v in self.env.items() if k.startswith("ORCH_") and "URL" not in k},
         }
         migrate = await asyncio.to_thread(
@@ -251,12 +256,15 @@ class ProjectSystem:
         return result
 
     async def _ws_client(self, job_id: str) -> list[tuple[int, float]]:
+        """One WebSocket client; offers permessage-deflate as browsers do (``BENCH_WS_DEFLATE=off``
+        to not)."""
         import orjson
 
         out: list[tuple[int, float]] = []
         url = self.url.replace("http://", "ws://") + f"/v1/jobs/{job_id}/ws"
         async with websockets.connect(
-            url, max_size=None, additional_headers=self._auth_headers()
+            url, max_size=None, additional_headers=self._auth_headers(),
+            compression=None if os.environ.get("BENCH_WS_DEFLATE") == "off" else "deflate",
         ) as ws:
             async for raw in ws:
                 now = time.time()

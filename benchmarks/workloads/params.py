@@ -65,7 +65,7 @@ def quick() -> Params:
         mode="quick",
         diamond_warmup=5,
         diamond_samples=40,
-        diamond_max_seconds=12.0,
+        diamond_max_seconds=8.0,
         noop_jobs=400,
         drain_max_seconds=30.0,
         fanout_width=100,
@@ -78,7 +78,7 @@ def quick() -> Params:
         stream_chunks=200,
         stream_clients=[1, 10],
         crash_trials=1,
-        crash_timeout_seconds=20.0,
+        crash_timeout_seconds=10.0,
     )
 
 

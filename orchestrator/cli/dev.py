@@ -45,7 +45,7 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
         app = create_app(settings, services=gateway_services)
         server = uvicorn.Server(
             uvicorn.Config(app, host=settings.gateway.host, port=settings.gateway.port,
-                           log_level="warning", lifespan="on")
+                           log_level="warning", lifespan="on", ws_per_message_deflate=False)
         )
         worker = build_worker(worker_services, handle_signals=False)
         tasks = [asyncio.ensure_future(server.serve()), asyncio.ensure_future(worker.async_run())]

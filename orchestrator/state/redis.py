@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from orchestrator.errors import LeaseLostError, StateError
 from orchestrator.events import Event
@@ -144,19 +144,18 @@ class RedisStateStore:
             return []
         keys = self._job_keys(job_id)
         head = self._head(worker_id)
+        calls: list[list[Any]] = []
+        for write in writes:
+            if isinstance(write, Checkpoint):
+                stored = pack(write.output, self.compress_threshold_bytes)
+                args = [*head, stored, *_event_args(write.event), *_flat(write.fields)]
+                step_keys = [*keys, self.keys.state(job_id, write.step)]
+                calls.append([len(step_keys), *step_keys, *args])
+            else:
+                fields, ev = write
+                calls.append([len(keys), *keys, *head, "", *_event_args(ev), *_flat(fields)])
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for write in writes:
-                    if isinstance(write, Checkpoint):
-                        stored = pack(write.output, self.compress_threshold_bytes)
-                        args = [*head, stored, *_event_args(write.event), *_flat(write.fields)]
-                        step_keys = [*keys, self.keys.state(job_id, write.step)]
-                        await self._apply(keys=step_keys, args=args, client=pipe)
-                    else:
-                        fields, ev = write
-                        args = [*head, "", *_event_args(ev), *_flat(fields)]
-                        await self._apply(keys=keys, args=args, client=pipe)
-                results = await pipe.execute(raise_on_error=False)
+            results = await self._evalsha_many(self._apply, calls)
         except RedisError as exc:
             raise StateError(f"Redis is unavailable: {exc}") from exc
         out: list[str | None] = []
@@ -167,6 +166,23 @@ class RedisStateStore:
                 raise StateError(f"state update failed: {r}")
             out.append(r.decode() if isinstance(r, bytes) and r else None)
         return out
+
+    async def _evalsha_many(self, script: Any, calls: list[list[Any]]) -> list[Any]:
+        """Run one registered script many times in one pipeline, with plain EVALSHA.
+
+        redis-py's ``Script`` in a pipeline sends ``SCRIPT EXISTS`` before every pipeline: one
+        more round trip per batch. Here the script is loaded once and again only after a
+        ``NOSCRIPT`` (a restarted Redis); every call of a batch then failed, so it is re-run.
+        """
+        for _ in range(2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    pipe.evalsha(script.sha, *call)
+                results = await pipe.execute(raise_on_error=False)
+            if not any(isinstance(r, NoScriptError) for r in results):
+                return list(results)
+            await self.redis.script_load(script.script)
+        return list(results)
 
     async def checkpoint(
         self,

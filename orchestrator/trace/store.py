@@ -262,7 +262,7 @@ class TraceStore:
         runs: Sequence[StepRunRecord],
         *,
         started: Sequence[tuple[JobId, datetime]] = (),
-        finished: JobFinish | None = None,
+        finished: JobFinish | Sequence[JobFinish] | None = None,
     ) -> None:
         """Write a worker's buffered trace: job starts, step attempts, and optionally a job's end.
 
@@ -274,42 +274,47 @@ class TraceStore:
         Args:
             runs: Step attempts, as :meth:`upsert_step_runs`.
             started: ``(job_id, started_at)`` of jobs a worker started, as :meth:`mark_job_started`.
-            finished: A job's end, as :meth:`finish_job`.
+            finished: A job's end (or several), as :meth:`finish_job`.
 
         Raises:
             TraceError: The write failed; earlier statements of the batch may have been written
                 (writing the batch again is safe).
             ValueError: As the single-purpose methods.
         """
-        if not runs and not started and finished is None:
+        ends = [finished] if isinstance(finished, JobFinish) else list(finished or ())
+        if not runs and not started and not ends:
             return
-        if finished is not None and not JobStatus(finished.status).is_terminal:
-            raise ValueError(f"a job ends with a terminal status, got {finished.status!r}")
+        for end in ends:
+            if not JobStatus(end.status).is_terminal:
+                raise ValueError(f"a job ends with a terminal status, got {end.status!r}")
         started_at = dict(started)
-        finish_start = started_at.pop(finished.job_id, None) if finished is not None else None
         async with self._autocommit("write_batch") as conn:
             if runs:
                 await self._upsert_runs(conn, runs)
+            ending = {end.job_id for end in ends}
             for job_id, at in started_at.items():
                 key = parse_uuid(job_id)
-                if key is not None:
+                if key is not None and job_id not in ending:
                     await conn.execute(
                         update(jobs).where(jobs.c.id == key).values(
                             status=str(JobStatus.RUNNING),
                             started_at=func.coalesce(jobs.c.started_at, to_db(at)),
                         )
                     )
-            if finished is not None:
-                key = parse_uuid(finished.job_id)
-                if key is not None:
-                    values: dict[str, Any] = {
-                        "status": str(finished.status), "result": finished.result,
-                        "error": dict(finished.error) if finished.error is not None else None,
-                        "finished_at": to_db(finished.finished_at),
-                    }  # fmt: skip
-                    if finish_start is not None:
-                        values["started_at"] = func.coalesce(jobs.c.started_at, to_db(finish_start))
-                    await conn.execute(update(jobs).where(jobs.c.id == key).values(**values))
+            for end in ends:
+                key = parse_uuid(end.job_id)
+                if key is None:
+                    continue
+                values: dict[str, Any] = {
+                    "status": str(end.status), "result": end.result,
+                    "error": dict(end.error) if end.error is not None else None,
+                    "finished_at": to_db(end.finished_at),
+                }  # fmt: skip
+                if end.job_id in started_at:
+                    values["started_at"] = func.coalesce(
+                        jobs.c.started_at, to_db(started_at[end.job_id])
+                    )
+                await conn.execute(update(jobs).where(jobs.c.id == key).values(**values))
 
     async def _upsert_runs(self, conn: AsyncConnection, runs: Sequence[StepRunRecord]) -> None:
         latest = {(run.job_id, run.step, run.attempt): run for run in runs}
