@@ -20,14 +20,10 @@ from orchestrator.types import JobId
 
 
 class StoreBase:
-    """Reads and writes jobs, step runs and the audit log through one SQLAlchemy async engine.
+    """The engine of a trace store and its connection helpers; the query classes extend it.
 
     Args:
-        engine: An async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite) whose database
-            has been migrated to ``head``. The store owns it: :meth:`close` disposes of it.
-
-    Every method raises :class:`~orchestrator.errors.TraceError` when the database or its driver
-    fails (connection refused, constraint violated, ...), chained ``from`` the cause.
+        engine: An async engine whose database is migrated to ``head``; the store owns it.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
