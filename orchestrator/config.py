@@ -85,6 +85,13 @@ class LeaseSettings(BaseModel):
 class WorkerSettings(BaseModel):
     """The worker process."""
 
+    id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A stable name for this worker across restarts (e.g. the pod name): a "
+        "restarted process reclaims its predecessor's jobs at once instead of after the lease "
+        "TTL. Must be unique among live workers. Default: host, pid and a random suffix.",
+    )
     poll_delay_seconds: float = Field(
         default=0.05, gt=0, description="arq poll delay; arq's default 0.5 s costs that much per job."
     )

@@ -169,7 +169,7 @@ class _Run:
             except Exception as exc:  # already reported through the run's own error path
                 log.debug("publisher closed with error", error=str(exc))
             if ended:
-                if not self.finished:  # finish() already freed the lease of an ended job
+                if not self.finished:  # _finish() already freed the lease of an ended job
                     await self.store.release_lease(job_id, self.run.worker_id)
                 if self.slot_key:
                     await self.store.release_slot(self.slot_key, job_id)
@@ -378,8 +378,13 @@ class _Run:
         error: Any,
         publisher: EventPublisher,
     ) -> JobStatus:
+        """End the job: the terminal event first (the client's result), then the trace row.
+
+        The lease is held until the row is written (DESIGN §3.3 keeps PostgreSQL off the
+        critical path): if this worker dies in between, a reaper finds the ended job's lapsed
+        lease and records its end from Redis.
+        """
         await publisher.flush()
-        await self.ex.hooks.on_job_end(self.run, status, result, error)
         fields: dict[str, str | int | float] = {}
         if result is not None:
             fields["result"] = dumps(result).decode()
@@ -389,6 +394,8 @@ class _Run:
         await self.store.finish(
             self.state.job_id, status, steps, fields, data, worker_id=self.run.worker_id
         )
+        await self.ex.hooks.on_job_end(self.run, status, result, error)
+        await self.store.release_lease(self.state.job_id, self.run.worker_id)
         self.finished = True
         log.info("job finished", job_id=self.state.job_id, status=status.value)
         return status

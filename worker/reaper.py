@@ -3,7 +3,10 @@
 arq alone notices a dead worker only after ``job_timeout + 10 s``. Every worker runs this loop;
 a job whose lease lapsed while it ran is claimed by exactly one of them (a Lua script pushes
 its deadline out), its dead arq job is dropped, and a new arq job resumes it. The executor then
-runs only the steps without a checkpoint.
+runs only the steps without a checkpoint. A worker started under a stable id (``worker.id``)
+reclaims its previous process's jobs at once rather than after the lease TTL, as DBOS recovers
+an executor's workflows by its ``executor_id``. A job that ended but whose worker died before
+freeing the lease (its trace row may be unwritten) gets its end recorded from Redis instead.
 """
 
 from __future__ import annotations
@@ -11,32 +14,46 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 
 import structlog
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.services import Services
+from orchestrator.trace.steps import JobFinish
 
 log = structlog.get_logger("worker.reaper")
 
 
-async def reap_once(services: Services) -> list[str]:
-    """Claim and re-enqueue every job whose lease has lapsed.
+async def reap_once(services: Services, *, own_worker_id: str | None = None) -> list[str]:
+    """Claim and re-enqueue every job whose lease has lapsed; record ended ones.
+
+    Args:
+        services: Connections.
+        own_worker_id: This worker's stable id (``worker.id``): jobs whose lease that id still
+            holds belonged to this worker's previous process, which is dead since this one
+            runs under its name, so they are claimed now instead of after the lease TTL.
 
     Returns:
         The ids of the jobs re-enqueued.
 
     Raises:
-        StateError, QueueError: Redis failed.
+        StateError, QueueError, TraceError: Redis or the trace store failed.
     """
     lease = services.settings.lease
     claimed = await services.state.claim_lapsed(
-        now_ms=int(time.time() * 1000), claim_seconds=lease.ttl_seconds * 2
+        now_ms=int(time.time() * 1000),
+        claim_seconds=lease.ttl_seconds * 2,
+        own_worker_id=own_worker_id,
     )
     resumed: list[str] = []
-    for job_id, old_arq_id in claimed:
-        if old_arq_id:
-            await services.queue.drop(old_arq_id)
+    for lapsed in claimed:
+        if lapsed.ended:
+            await _record_end(services, lapsed.job_id)
+            continue
+        job_id = lapsed.job_id
+        if lapsed.arq_job_id:
+            await services.queue.drop(lapsed.arq_job_id)
         new_arq_id = f"{job_id}:resume:{uuid.uuid4().hex[:8]}"
         await services.state.update(job_id, {"arq_job_id": new_arq_id})
         state = await services.state.get_job(job_id)
@@ -48,8 +65,20 @@ async def reap_once(services: Services) -> list[str]:
     return resumed
 
 
+async def _record_end(services: Services, job_id: str) -> None:
+    """Write the end of a job whose worker died between its terminal event and its trace row."""
+    state = await services.state.get_job(job_id)
+    if state is not None and state.status.is_terminal:
+        at = datetime.fromtimestamp(state.finished_at or time.time(), UTC)
+        await services.trace.write_batch(
+            [], finished=JobFinish(job_id, state.status, at, result=state.result, error=state.error)
+        )
+        log.info("recorded the end of a job whose worker died", job_id=job_id)
+    await services.state.release_lease(job_id, "")
+
+
 async def reap_forever(services: Services) -> None:
-    """Run :func:`reap_once` every ``lease.check_interval_seconds`` until cancelled."""
+    """Run :func:`reap_once` now and every ``lease.check_interval_seconds`` until cancelled."""
     interval = services.settings.lease.check_interval_seconds
     while True:
         try:
@@ -59,4 +88,23 @@ async def reap_forever(services: Services) -> None:
         await asyncio.sleep(interval)
 
 
-__all__ = ["reap_forever", "reap_once"]
+async def reclaim_own(services: Services, worker_id: str) -> list[str]:
+    """Resume the jobs a previous process of this stable ``worker_id`` held when it died.
+
+    Must run before this process takes any job: afterwards, leases under the id are its own.
+    Failures are logged, not raised: those leases then lapse after the TTL as usual.
+
+    Returns:
+        The ids of the jobs re-enqueued.
+    """
+    try:
+        resumed = await reap_once(services, own_worker_id=worker_id)
+    except OrchestratorError as exc:
+        log.warning("reclaiming the previous process's jobs failed", error=str(exc))
+        return []
+    if resumed:
+        log.info("reclaimed jobs of this worker id's previous process", jobs=resumed)
+    return resumed
+
+
+__all__ = ["reap_forever", "reap_once", "reclaim_own"]

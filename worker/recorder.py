@@ -129,7 +129,7 @@ class TraceRecorder(ExecutionHook):
         await self.trace.set_job_status(run.job_id, status)
 
     async def on_job_end(self, run: JobRun, status: JobStatus, result: Any, error: Any) -> None:
-        # One transaction for the buffer and the job's end, before the terminal event.
+        # The buffer and the job's end in one group commit, right after the terminal event.
         await self._write(
             JobFinish(run.job_id, status, datetime.now(UTC), result=result, error=error)
         )

@@ -30,7 +30,7 @@ from worker.hooks import ExecutionHook, HookChain
 from worker.metrics import MetricsHook
 from worker.metrics import push as push_metrics
 from worker.metrics import serve as serve_metrics
-from worker.reaper import reap_forever
+from worker.reaper import reap_forever, reclaim_own
 from worker.recorder import TraceRecorder
 from worker.tasks import run_job
 from worker.telemetry import LogContextHook, TracingHook
@@ -41,9 +41,17 @@ log = structlog.get_logger("worker")
 TELEMETRY_FLUSH_TIMEOUT_SECONDS = 5.0
 
 
-def new_worker_id() -> str:
-    """``<host>:<pid>:<random>``: unique per process, readable in traces."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+def new_worker_id(stable_id: str | None = None) -> str:
+    """The lease owner name of this process.
+
+    Args:
+        stable_id: ``worker.id`` when set (e.g. the pod name): the same name across restarts
+            of the process, whose previous jobs the new process then reclaims at once.
+
+    Returns:
+        ``stable_id``, or ``<host>:<pid>:<random>``: unique per process, readable in traces.
+    """
+    return stable_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def build_worker(
@@ -71,11 +79,13 @@ def build_worker(
     hooks: list[ExecutionHook] = [
         recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state),
     ]
-    executor = JobExecutor(services, new_worker_id(), HookChain([*hooks, *(extra_hooks or [])]))
+    executor = JobExecutor(services, new_worker_id(settings.worker.id), HookChain([*hooks, *(extra_hooks or [])]))
     background: list[asyncio.Task[Any]] = []
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         recorder.start()
+        if settings.worker.id:  # before the first poll: later leases under the id are ours
+            await reclaim_own(services, executor.worker_id)
         background.append(asyncio.get_running_loop().create_task(reap_forever(services)))
         background.append(
             asyncio.get_running_loop().create_task(listen_for_cancels(services, executor))

@@ -82,6 +82,10 @@ class JobReader:
             attempts[r.step] = max(attempts.get(r.step, 0), r.attempt)
         if live is not None:
             view.status = live.status.value  # Redis is ahead of the batched row while running
+            if live.status.is_terminal and not row.status.is_terminal:
+                # The terminal event precedes the row's end by a commit (DESIGN §3.3).
+                view.result, view.error = live.result, live.error
+                view.finished_at = _utc(live.finished_at)
             view.started_at = view.started_at or _utc(live.started_at)
             view.questions = [{"step": s, **q} for s, q in live.questions.items()]
             view.blocked = live.blocked

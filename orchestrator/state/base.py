@@ -38,6 +38,22 @@ class Checkpoint:
     event: NewEvent
 
 
+@dataclass(frozen=True, slots=True)
+class Lapsed:
+    """A job claimed by a reaper.
+
+    Attributes:
+        job_id: The job.
+        arq_job_id: The arq job that carried the dead run ("" when none or ended).
+        ended: The job had ended but its worker died before freeing the lease, so its trace
+            row may be unwritten: record the end, do not resume.
+    """
+
+    job_id: JobId
+    arq_job_id: str
+    ended: bool = False
+
+
 class StateStore(Protocol):
     """Where a job's live state lives; every method is atomic on its own.
 
@@ -153,7 +169,10 @@ class StateStore(Protocol):
         *,
         worker_id: str | None = None,
     ) -> str:
-        """End the job: status, terminal event, post-job TTLs, lease released; returns event id."""
+        """End the job: status, terminal event and post-job TTLs; returns the event id.
+
+        The lease stays held: call :meth:`release_lease` once the job's trace row is written.
+        """
         ...
 
     async def request_cancel(self, job_id: JobId, data: JSONValue) -> str:
@@ -187,9 +206,15 @@ class StateStore(Protocol):
         ...
 
     async def claim_lapsed(
-        self, *, now_ms: int, claim_seconds: float, limit: int = 100
-    ) -> list[tuple[JobId, str]]:
-        """Claim running jobs whose lease lapsed; returns ``(job_id, old arq job id)`` pairs."""
+        self,
+        *,
+        now_ms: int,
+        claim_seconds: float,
+        limit: int = 100,
+        own_worker_id: str | None = None,
+    ) -> list[Lapsed]:
+        """Claim jobs whose lease lapsed (and, with ``own_worker_id``, those whose lease that
+        restarted worker id still holds) for ``claim_seconds``; at most ``limit`` lapsed ones."""
         ...
 
     async def read_events(
@@ -209,4 +234,4 @@ class StateStore(Protocol):
         ...
 
 
-__all__ = ["Checkpoint", "NewEvent", "StateStore", "Write"]
+__all__ = ["Checkpoint", "Lapsed", "NewEvent", "StateStore", "Write"]

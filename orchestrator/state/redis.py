@@ -14,11 +14,15 @@ from orchestrator.events import Event
 from orchestrator.keys import Keys
 from orchestrator.serialization import dumps
 from orchestrator.state import scripts
-from orchestrator.state.base import Checkpoint, NewEvent, Write
+from orchestrator.state.base import Checkpoint, Lapsed, NewEvent, Write
 from orchestrator.state.blob import pack, unpack
 from orchestrator.state.codec import answer_field, decode_job, question_field, step_field
 from orchestrator.state.records import JobState
 from orchestrator.types import JobId, JobStatus, JSONValue, StepName
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def _flat(fields: Mapping[str, str | int | float]) -> list[str]:
@@ -269,15 +273,10 @@ class RedisStateStore:
         *,
         worker_id: str | None = None,
     ) -> str:
-        keys = [
-            *self._job_keys(job_id),
-            self.keys.leases(),
-            *(self.keys.state(job_id, s) for s in steps),
-        ]
+        keys = [*self._job_keys(job_id), *(self.keys.state(job_id, s) for s in steps)]
         all_fields = {"status": status.value, "finished_at": repr(time.time()), **fields}
         args = [
             *self._head(worker_id),
-            job_id,
             f"job.{status.value}",
             repr(time.time()),
             dumps(data).decode(),
@@ -334,24 +333,48 @@ class RedisStateStore:
         await self._run(self._release, keys, [worker_id, job_id])
 
     async def claim_lapsed(
-        self, *, now_ms: int, claim_seconds: float, limit: int = 100
-    ) -> list[tuple[JobId, str]]:
+        self,
+        *,
+        now_ms: int,
+        claim_seconds: float,
+        limit: int = 100,
+        own_worker_id: str | None = None,
+    ) -> list[Lapsed]:
         try:
-            candidates = await self.redis.zrangebyscore(
-                self.keys.leases(), "-inf", now_ms, start=0, num=limit
-            )
+            candidates = [
+                _text(raw)
+                for raw in await self.redis.zrangebyscore(
+                    self.keys.leases(), "-inf", now_ms, start=0, num=limit
+                )
+            ]
+            if own_worker_id:
+                candidates += await self._held_by(own_worker_id, exclude=set(candidates))
         except RedisError as exc:
             raise StateError(f"Redis is unavailable: {exc}") from exc
-        claimed: list[tuple[JobId, str]] = []
+        claimed: list[Lapsed] = []
         until = now_ms + int(claim_seconds * 1000)
-        for raw in candidates:
-            job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-            ok, arq_id = await self._run(
-                self._claim, self._lease_keys(job_id), [job_id, now_ms, until]
+        for job_id in candidates:
+            kind, arq_id = await self._run(
+                self._claim,
+                self._lease_keys(job_id),
+                [job_id, now_ms, until, own_worker_id or ""],
             )
-            if int(ok) == 1:
-                claimed.append((job_id, arq_id.decode() if isinstance(arq_id, bytes) else arq_id))
+            if int(kind):
+                claimed.append(Lapsed(job_id, _text(arq_id), ended=int(kind) == 2))
         return claimed
+
+    async def _held_by(self, worker_id: str, *, exclude: set[str], page: int = 500) -> list[str]:
+        """Indexed jobs whose lease names ``worker_id`` (one pass over the lease index)."""
+        found: list[str] = []
+        start = 0
+        while True:
+            ids = [_text(r) for r in await self.redis.zrange(self.keys.leases(), start, start + page - 1)]
+            if not ids:
+                return found
+            owners = await self.redis.mget([self.keys.lease(j) for j in ids])
+            found += [j for j, o in zip(ids, owners, strict=True)
+                      if o is not None and _text(o) == worker_id and j not in exclude]
+            start += page
 
     async def read_events(
         self, job_id: JobId, after: str | None = None, count: int = 1000

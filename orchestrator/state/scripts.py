@@ -41,20 +41,19 @@ end
 return ''
 """
 
-# KEYS: job, events, lease, leases, state keys...
-# ARGV: maxlen, ttl, worker_id ('' = no fencing), job_id, event type, ts, data,
-#       [hash field, value]...
-# Ends a job: status and terminal event together, every key gets the post-job TTL, lease freed.
+# KEYS: job, events, lease, state keys...
+# ARGV: maxlen, ttl, worker_id ('' = no fencing), event type, ts, data, [hash field, value]...
+# Ends a job: status and terminal event together, every key gets the post-job TTL. The lease
+# stays: the worker frees it (RELEASE_LEASE) once the job's trace row is written, so a worker
+# that dies in between leaves a lapsed lease on an ended job, and a reaper writes the row.
 FINISH = _PUBLISH + """
 if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then
   return redis.error_reply('LEASE_LOST')
 end
-if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
-local id = publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[5], '', '', ARGV[6], ARGV[7])
+if #ARGV > 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 7)) end
+local id = publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[4], '', '', ARGV[5], ARGV[6])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-for i = 5, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
-redis.call('DEL', KEYS[3])
-redis.call('ZREM', KEYS[4], ARGV[4])
+for i = 4, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
 return id
 """
 
@@ -163,18 +162,25 @@ return 1
 """
 
 # KEYS: lease, leases, job
-# ARGV: job_id, now_ms, claim_until_ms
-# Claims a job whose lease lapsed: pushes its deadline out so other reapers skip it, and
-# returns {1, arq_job_id}; returns {0, ''} when the lease is alive or the job is not running.
+# ARGV: job_id, now_ms, claim_until_ms, own worker id ('' = none)
+# Claims a job whose lease lapsed, or whose lease this (restarted) worker id still holds: pushes
+# its deadline out so other reapers skip it, frees the lease, and returns {1, arq_job_id} for a
+# job to resume or {2, ''} for an ended job whose trace row may be unwritten. Returns {0, ''}
+# when the lease is alive or the job needs nothing (it then leaves the index).
 CLAIM_LAPSED = """
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not score or tonumber(score) > tonumber(ARGV[2]) then return {0, ''} end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
+if not score then return {0, ''} end
+local owner = redis.call('GET', KEYS[1])
+local own = ARGV[4] ~= '' and owner == ARGV[4]
+if not own and (tonumber(score) > tonumber(ARGV[2]) or owner) then return {0, ''} end
 local status = redis.call('HGET', KEYS[3], 'status')
-if status ~= 'running' and status ~= 'queued' then
+local ended = status == 'succeeded' or status == 'failed' or status == 'cancelled'
+if status ~= 'running' and status ~= 'queued' and not ended then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {0, ''}
 end
+if own then redis.call('DEL', KEYS[1]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+if ended then return {2, ''} end
 return {1, redis.call('HGET', KEYS[3], 'arq_job_id') or ''}
 """

@@ -102,6 +102,12 @@ async def test_a_job_streams_its_chunks_live_and_leaves_checkpoints_and_trace_ro
 
     trace = TraceStore.from_url(pg_url, pool_size=1)
     try:
+        # The row follows the terminal event by one group commit (DESIGN §3.3: off the path).
+        async def recorded() -> bool:
+            row = await trace.get_job(job_id)
+            return row is not None and row.status.is_terminal
+
+        await wait_until(recorded, timeout_seconds=5.0, what="the jobs row to be final")
         row = await trace.get_job(job_id)
         assert row is not None and row.status.value == "succeeded"
         assert row.finished_at is not None and row.result == {"render": "".join(chunks)}

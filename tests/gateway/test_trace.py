@@ -15,7 +15,7 @@ from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.telemetry import setup_telemetry
 from sdk import StepContext, step, workflow
-from tests.conftest import wait_until
+from tests.support.jobs import wait_for_end
 from tests.support.stack import InProcessStack, in_process_stack
 
 SettingsFactory = Callable[..., Settings]
@@ -52,12 +52,7 @@ async def run(stack: InProcessStack) -> str:
     )
     assert response.status_code == 202, response.text
     job_id = str(response.json()["job_id"])
-
-    async def ended() -> bool:
-        state = await stack.services.state.get_job(job_id)
-        return state is not None and state.status.is_terminal
-
-    await wait_until(ended, what="the job to end")
+    await wait_for_end(stack.services, job_id)  # and its trace rows written
     return job_id
 
 

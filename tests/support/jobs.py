@@ -28,9 +28,13 @@ async def submit(stack: InProcessStack, workflow: str, inputs: dict[str, Any] | 
 
 
 async def wait_for_end(services: Services, job_id: str, timeout_seconds: float = 10.0) -> JobState:
+    """Wait until the job ended and its worker let it go: its trace row is written then."""
+
     async def ended() -> bool:
         state = await services.state.get_job(job_id)
-        return state is not None and state.status.is_terminal
+        if state is None or not state.status.is_terminal:
+            return False
+        return await services.redis.zscore(services.keys.leases(), job_id) is None
 
     await wait_until(ended, timeout_seconds=timeout_seconds, what=f"job {job_id} to end")
     state = await services.state.get_job(job_id)

@@ -14,7 +14,7 @@ from orchestrator.errors import LeaseLostError, StateError
 from orchestrator.events import Event
 from orchestrator.keys import Keys
 from orchestrator.serialization import dumps
-from orchestrator.state import NewEvent, RedisStateStore, step_field
+from orchestrator.state import Lapsed, NewEvent, RedisStateStore, step_field
 from orchestrator.types import JobStatus
 
 BOUND_SECONDS = 5.0
@@ -527,7 +527,7 @@ async def test_claim_lapsed_claims_a_job_whose_lease_expired_exactly_once_when_r
         store.claim_lapsed(now_ms=now_ms, claim_seconds=30.0),
     )
 
-    assert sorted([*first, *second]) == [(job_id, f"arq-{job_id}")]
+    assert [*first, *second] == [Lapsed(job_id, f"arq-{job_id}")]
     assert await redis.zscore(keys.leases(), job_id) == now_ms + 30_000
     assert await store.claim_lapsed(now_ms=now_ms + 1_000, claim_seconds=30.0) == []
 
@@ -542,7 +542,7 @@ async def test_claim_lapsed_returns_the_stored_arq_job_id(
 
     claimed = await store.claim_lapsed(now_ms=int(time.time() * 1000), claim_seconds=30.0)
 
-    assert claimed == [(job_id, "arq-original")]
+    assert claimed == [Lapsed(job_id, "arq-original")]
 
 
 async def test_claim_lapsed_can_claim_again_after_the_claim_window(
@@ -555,7 +555,7 @@ async def test_claim_lapsed_can_claim_again_after_the_claim_window(
 
     later = await store.claim_lapsed(now_ms=now_ms + 10_001, claim_seconds=10.0)
 
-    assert later == [(job_id, f"arq-{job_id}")]
+    assert later == [Lapsed(job_id, f"arq-{job_id}")]
 
 
 async def test_claim_lapsed_skips_a_job_whose_lease_is_alive(
@@ -569,17 +569,49 @@ async def test_claim_lapsed_skips_a_job_whose_lease_is_alive(
     assert await redis.get(keys.lease(job_id)) == b"w1"
 
 
-async def test_claim_lapsed_drops_a_finished_job_from_the_index_without_claiming_it(
+async def test_claim_lapsed_drops_a_waiting_job_from_the_index_without_claiming_it(
     store: RedisStateStore, redis: Redis, keys: Keys
 ) -> None:
     job_id = await running_job(store, worker_id="w1", lease_ttl_seconds=0.3)
-    await store.update(job_id, {"status": JobStatus.SUCCEEDED.value})
+    await store.update(job_id, {"status": JobStatus.WAITING.value})
     await lapse(redis, keys, job_id)
 
     claimed = await store.claim_lapsed(now_ms=int(time.time() * 1000), claim_seconds=30.0)
 
     assert claimed == []
     assert await redis.zscore(keys.leases(), job_id) is None
+
+
+async def test_claim_lapsed_returns_an_ended_job_whose_worker_died_before_freeing_the_lease(
+    store: RedisStateStore, redis: Redis, keys: Keys
+) -> None:
+    # The worker published the terminal event, then died before its trace row was written.
+    job_id = await running_job(store, worker_id="w1", lease_ttl_seconds=0.3)
+    await store.finish(job_id, JobStatus.SUCCEEDED, [], {}, None, worker_id="w1")
+    await lapse(redis, keys, job_id)
+    now_ms = int(time.time() * 1000)
+
+    claimed = await store.claim_lapsed(now_ms=now_ms, claim_seconds=30.0)
+
+    assert claimed == [Lapsed(job_id, "", ended=True)]
+    assert await redis.zscore(keys.leases(), job_id) == now_ms + 30_000  # until it is recorded
+    await store.release_lease(job_id, "")
+    assert await redis.zscore(keys.leases(), job_id) is None
+
+
+async def test_claim_lapsed_takes_the_live_leases_of_its_own_stable_worker_id_only(
+    store: RedisStateStore, redis: Redis, keys: Keys
+) -> None:
+    mine = await running_job(store, worker_id="pod-0", lease_ttl_seconds=30.0)
+    theirs = await running_job(store, worker_id="pod-1", lease_ttl_seconds=30.0)
+    now_ms = int(time.time() * 1000)
+
+    claimed = await store.claim_lapsed(now_ms=now_ms, claim_seconds=30.0, own_worker_id="pod-0")
+
+    assert claimed == [Lapsed(mine, f"arq-{mine}")]
+    assert await redis.exists(keys.lease(mine)) == 0  # any worker may take the resumed job
+    assert await redis.get(keys.lease(theirs)) == b"pod-1"
+    assert await store.claim_lapsed(now_ms=now_ms, claim_seconds=30.0, own_worker_id="") == []
 
 
 # --- finish --------------------------------------------------------------------------------
@@ -638,13 +670,16 @@ async def test_finish_gives_the_job_its_events_and_every_listed_checkpoint_the_s
         assert 0 < await redis.ttl(key) <= store.ttl_seconds, key
 
 
-async def test_finish_deletes_the_lease_and_drops_the_job_from_the_lease_index(
+async def test_finish_keeps_the_lease_until_the_worker_releases_it_after_the_trace_row(
     store: RedisStateStore, redis: Redis, keys: Keys
 ) -> None:
     job_id = await running_job(store, worker_id="w1")
 
     await store.finish(job_id, JobStatus.SUCCEEDED, [], {}, None, worker_id="w1")
 
+    assert await redis.get(keys.lease(job_id)) == b"w1"
+    assert await redis.zscore(keys.leases(), job_id) is not None
+    await store.release_lease(job_id, "w1")
     assert await redis.exists(keys.lease(job_id)) == 0
     assert await redis.zscore(keys.leases(), job_id) is None
 
@@ -865,4 +900,4 @@ async def test_a_job_whose_new_owner_dies_right_after_the_old_owner_released_is_
     await lapse(redis, keys, job_id)  # w2 dies before its first heartbeat
     claimed = await store.claim_lapsed(now_ms=int(time.time() * 1000), claim_seconds=30.0)
 
-    assert claimed == [(job_id, f"arq-{job_id}")]
+    assert claimed == [Lapsed(job_id, f"arq-{job_id}")]

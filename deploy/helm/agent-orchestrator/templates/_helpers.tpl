@@ -148,6 +148,13 @@ containers:
           name: {{ include "agent-orchestrator.fullname" $ }}
     env:
       {{- include "agent-orchestrator.commonSecretEnv" $ | trim | nindent 6 }}
+      {{- if not .oneJob }}
+      # A restarted container keeps its pod's name: it reclaims its jobs without the lease TTL.
+      - name: ORCH_WORKER__ID
+        valueFrom:
+          fieldRef:
+            fieldPath: metadata.name
+      {{- end }}
       {{- with $.Values.worker.extraEnv }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
