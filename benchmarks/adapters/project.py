@@ -171,10 +171,15 @@ class ProjectSystem:
             self._redis_port = None
 
     async def start_workers(self, count: int) -> None:
-        started = [
-            self.workers.spawn(["python", "-m", "orchestrator.cli", "worker"], self.env)
-            for _ in range(count)
-        ]
+        started = []
+        for _ in range(count):
+            # A stable worker id, as a Deployment's pod name: a replacement reuses the dead
+            # one's and reclaims its jobs at once (the DBOS adapter does the same).
+            slot = len(self.workers.children) + 1
+            started.append(self.workers.spawn(
+                ["python", "-m", "orchestrator.cli", "worker"],
+                {**self.env, "ORCH_WORKER__ID": f"bench-w{slot}"},
+            ))
         for child in started:
             await asyncio.to_thread(
                 wait_for, lambda c=child: "worker started" in c.tail(100_000),

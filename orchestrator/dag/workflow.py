@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -201,21 +202,30 @@ def workflow(
 
 
 def _topological_order(steps: list[Step], deps: dict[StepName, list[StepName]]) -> list[Step]:
-    """Kahn's algorithm; ties keep the order steps were found in, reversed to definition order."""
+    """Kahn's algorithm with a heap: of the ready steps, the earliest defined runs first.
+
+    O((V + E) log V), so a workflow of thousands of steps is built in milliseconds.
+    """
     by_name = {s.name: s for s in steps}
-    remaining = {n: set(ups) for n, ups in deps.items()}
+    key = _definition_key(by_name)
+    waiting = {n: len(set(ups)) for n, ups in deps.items()}
+    dependents: dict[StepName, list[StepName]] = {n: [] for n in deps}
+    for n, ups in deps.items():
+        for up in set(ups):
+            dependents.setdefault(up, []).append(n)
+    ready = [(key(n), n) for n, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
     order: list[Step] = []
-    ready = sorted((n for n, ups in remaining.items() if not ups), key=_definition_key(by_name))
     while ready:
-        n = ready.pop(0)
+        _, n = heapq.heappop(ready)
         order.append(by_name[n])
-        del remaining[n]
-        newly = [m for m, ups in remaining.items() if n in ups and ups == {n}]
-        for ups in remaining.values():
-            ups.discard(n)
-        ready = sorted([*ready, *newly], key=_definition_key(by_name))
-    if remaining:
-        cycle = sorted(remaining)
+        del waiting[n]
+        for m in dependents[n]:
+            waiting[m] -= 1
+            if waiting[m] == 0:
+                heapq.heappush(ready, (key(m), m))
+    if waiting:
+        cycle = sorted(waiting)
         raise DagError(
             f"steps {cycle} form a cycle",
             details={"step": cycle[0], "parameter": "depends_on", "cycle": cycle},
@@ -223,7 +233,7 @@ def _topological_order(steps: list[Step], deps: dict[StepName, list[StepName]]) 
     return order
 
 
-def _definition_key(by_name: Mapping[StepName, Step]) -> Any:
+def _definition_key(by_name: Mapping[StepName, Step]) -> Callable[[StepName], tuple[str, int, str]]:
     def key(n: StepName) -> tuple[str, int, str]:
         fn = by_name[n].fn
         code = getattr(fn, "__code__", None)
