@@ -125,7 +125,8 @@ class _Run:
         self.stop_reason: str | None = None  # "cancel" or "lost"
         self.wakeup = asyncio.Event()
         self.sizes: dict[StepName, int] = {}
-        self.finished = False
+        self.finished = False  # ended and the lease freed
+        self.published_end = False  # the terminal event is out
 
     def request_cancel(self) -> None:
         """Stop this run because its job was cancelled."""
@@ -173,6 +174,11 @@ class _Run:
                     await self.store.release_lease(job_id, self.run.worker_id)
                 if self.slot_key:
                     await self.store.release_slot(self.slot_key, job_id)
+            elif self.published_end:
+                # The terminal event is out but the trace row failed: the lease lapses, and a
+                # reaper records the end from Redis.
+                log.warning("job ended without its trace row; a reaper will record it",
+                            job_id=job_id)
             else:
                 # Cancelled mid-run (the worker is stopping) or the lease was lost: leave the
                 # lease to lapse, so the reaper hands the job to another worker.
@@ -394,6 +400,7 @@ class _Run:
         await self.store.finish(
             self.state.job_id, status, steps, fields, data, worker_id=self.run.worker_id
         )
+        self.published_end = True
         await self.ex.hooks.on_job_end(self.run, status, result, error)
         await self.store.release_lease(self.state.job_id, self.run.worker_id)
         self.finished = True
