@@ -4,9 +4,13 @@ the variants a run asks for. Peer modules are imported only when asked for, so a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from benchmarks.adapters.base import StreamResult, System
-from benchmarks.infra import Infra
-from benchmarks.workloads.params import Params
+
+if TYPE_CHECKING:  # worker processes import this package: keep psutil out of their start
+    from benchmarks.infra import Infra
+    from benchmarks.workloads.params import Params
 
 SYSTEMS = ("agent-orchestrator", "arq", "celery", "dbos")
 VARIANTS = ("default", "tuned", "aof-everysec", "private-redis")

@@ -9,8 +9,10 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from benchmarks.procs import Child
+if TYPE_CHECKING:  # worker processes import this module: keep psutil out of their start
+    from benchmarks.procs import Child
 
 KILL_WAIT_SECONDS = 60.0
 """How long the crash step waits for the workload to kill its worker."""
@@ -59,6 +61,8 @@ class WorkerProcesses:
 
     def spawn(self, argv: Sequence[str], env: Mapping[str, str]) -> Child:
         """Start one worker process."""
+        from benchmarks.procs import Child
+
         self._started += 1
         child = Child(f"{self.system}-worker-{self._started}", argv, env=env, log_dir=self.log_dir)
         self.children.append(child)
