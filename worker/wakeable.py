@@ -1,4 +1,4 @@
-"""An arq worker that an enqueue wakes at once, instead of finding the job at its next poll.
+"""An arq worker that an enqueue wakes at once and that starts a job in one round trip.
 
 arq polls its queue every ``poll_delay`` seconds, so a job waits half that on average before a
 worker sees it (DESIGN §7). Here the queue also pushes a token to a short list
@@ -7,18 +7,39 @@ worker sees it (DESIGN §7). Here the queue also pushes a token to a short list
 trip, and without tokens it polls exactly as arq does. Tokens are capped and expire, so a queue
 without workers (KEDA at zero) does not accumulate them.
 
-:meth:`WakeableWorker.main` follows ``arq.worker.Worker.main`` of arq 0.26-0.28 (pinned in
-pyproject.toml) with only the wait between polls replaced.
+Starting a job is arq's check-and-mark of its ``in-progress`` key, done by arq as WATCH, EXISTS,
+ZSCORE and MULTI/PSETEX/EXEC (four round trips per id read from the queue head, which holds the
+running jobs too, since arq removes a job from the queue only when it ends). Here it is one Lua
+script with the same keys and outcome, and ids this worker is running are skipped without asking
+Redis: with a deep queue, those checks were most of the workers' round trips (issue 7 (b)).
+
+:meth:`WakeableWorker.main` and :meth:`WakeableWorker.start_jobs` follow ``arq.worker.Worker``
+of arq 0.26-0.28 (pinned in pyproject.toml) with only the wait between polls and the
+check-and-mark replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from arq import Worker
 from arq.connections import create_pool, log_redis_info
+from arq.constants import in_progress_key_prefix
+from arq.utils import timestamp_ms
 from arq.worker import logger as arq_logger
 from redis.exceptions import RedisError
+
+# KEYS: in-progress key, queue; ARGV: arq job id, now (ms), in-progress timeout (ms).
+# arq's start check: not running anywhere, still queued and due; then marked in progress.
+# Returns the job's score, or false when another worker has it or it is gone or deferred.
+_START = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
+redis.call('PSETEX', KEYS[1], ARGV[3], '1')
+return score
+"""
 
 
 class WakeableWorker(Worker):
@@ -32,6 +53,34 @@ class WakeableWorker(Worker):
     def __init__(self, *args: object, wake_key: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.wake_key = wake_key
+        self._start_script: Any = None
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """Start the due jobs among ``job_ids`` while slots are free (arq's, one call each)."""
+        if self._start_script is None:
+            self._start_script = self.pool.register_script(_START)
+        timeout_ms = int(self.in_progress_timeout_s * 1000)
+        for job_id_b in job_ids:
+            job_id = job_id_b.decode()
+            if job_id in self.tasks:
+                continue  # running in this worker
+            await self.sem.acquire()
+            if self.job_counter >= self.max_jobs:
+                self.sem.release()
+                return None
+            self.job_counter = self.job_counter + 1
+            score = await self._start_script(
+                keys=[in_progress_key_prefix + job_id, self.queue_name],
+                args=[job_id, timestamp_ms(), timeout_ms],
+            )
+            if score is None:  # running elsewhere, finished, or deferred again
+                self.job_counter = self.job_counter - 1
+                self.sem.release()
+                continue
+            task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+            self.tasks[job_id] = task
+        return None
 
     async def main(self) -> None:
         if self._pool is None:
