@@ -318,6 +318,13 @@ class AuthSettings(BaseModel):
         description="An API key's last_used_at is written at most this often (one UPDATE, not "
         "one per request).",
     )
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A verified API key is reused in-process this long without reading the "
+        "database (0: off). Also how long a gateway may still accept a key revoked by another "
+        "process (`orchestrator keys revoke`); a revocation in the same process acts at once.",
+    )
     submit_rate_per_key: str = Field(
         default="120/minute", description="Submits per API key or JWT subject (limits syntax)."
     )

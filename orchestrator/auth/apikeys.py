@@ -2,8 +2,13 @@
 
 The secret is 256 random bits, so a fast hash is the standard practice (a password KDF guards
 low-entropy secrets; it would only slow every request here). The id finds the row; the hash is
-compared in constant time (:func:`hmac.compare_digest`). A revoked key fails on its next request:
-nothing is cached. ``last_used_at`` is written at most once per ``touch_interval_seconds``.
+compared in constant time (:func:`hmac.compare_digest`). ``last_used_at`` is written at most once
+per ``touch_interval_seconds``.
+
+Verified keys may be cached in-process (:class:`~orchestrator.auth.keycache.VerifiedKeyCache`,
+``ORCH_AUTH__API_KEY_CACHE_SECONDS``), so that most requests do not read the database. A key
+revoked through this store fails on its next request; a key revoked by another process (the
+CLI) is still accepted by a process that cached it for at most that many seconds.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from orchestrator.auth.keycache import CachedKey, VerifiedKeyCache
 from orchestrator.auth.principal import Principal
 from orchestrator.auth.roles import KEY_ROLES, Role
 from orchestrator.errors import AuthenticationError, ConfigError, TraceError
@@ -90,13 +96,22 @@ class ApiKeyStore:
     Args:
         engine: The trace store's engine (``TraceStore.engine``); not disposed of here.
         touch_interval_seconds: Minimum time between two ``last_used_at`` writes of one key.
+        cache: Where verified keys are kept between requests; ``None``: every
+            :meth:`authenticate` reads the row.
 
     Methods raise :class:`~orchestrator.errors.TraceError` when the database fails.
     """
 
-    def __init__(self, engine: AsyncEngine, *, touch_interval_seconds: int = 60) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        touch_interval_seconds: int = 60,
+        cache: VerifiedKeyCache | None = None,
+    ) -> None:
         self._engine = engine
         self._touch = timedelta(seconds=touch_interval_seconds)
+        self.cache = cache if cache is not None else VerifiedKeyCache(0)
 
     async def create(
         self, tenant_id: str, role: Role | str, name: str | None = None
@@ -139,27 +154,42 @@ class ApiKeyStore:
         return [_record(row) for row in rows]
 
     async def revoke(self, key_id: str) -> bool:
-        """Revoke a key; its next request is refused. Returns whether a live key was revoked."""
+        """Revoke a key; its next request to this store is refused (another process that cached
+        it accepts it for at most its cache TTL, ``ORCH_AUTH__API_KEY_CACHE_SECONDS``).
+
+        Returns:
+            Whether a live key was revoked.
+        """
         query = (
             update(api_keys)
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC))
         )
-        async with self._transaction("revoke") as conn:
-            result = await conn.execute(query)
+        try:
+            async with self._transaction("revoke") as conn:
+                result = await conn.execute(query)
+        finally:
+            self.cache.evict(key_id)  # also when the outcome is unknown
         return bool(result.rowcount)
 
     async def authenticate(self, token: str) -> Principal:
         """Check a full key and return its principal.
 
+        A key found in the cache (same id, same secret hash, entry younger than its TTL) is not
+        read again; anything else is checked against its row, and only a success is cached.
+
         Raises:
             AuthenticationError: Malformed, unknown, wrong secret, or revoked.
         """
         parsed = parse(token)
+        given = hash_secret(parsed[1]) if parsed is not None else ""
+        if parsed is not None and (cached := self.cache.get(parsed[0], given)) is not None:
+            await self._touch_cached(parsed[0], cached)
+            return cached.principal
+        generation = self.cache.generation
         row = await self._row(parsed[0]) if parsed is not None else None
         # Compare against a dummy hash when the id is unknown, so timing does not tell.
         stored = row.secret_hash if row is not None else "0" * 64
-        given = hash_secret(parsed[1]) if parsed is not None else ""
         if row is None or not hmac.compare_digest(stored, given):
             raise AuthenticationError("the API key is not valid", details={"reason": "key_invalid"})
         if row.revoked_at is not None:
@@ -169,8 +199,17 @@ class ApiKeyStore:
         last = from_db(row.last_used_at)
         if last is None or now - last >= self._touch:
             await self._touch_used(row.id, now)
-        return Principal(subject=f"key:{row.id}", tenant_id=row.tenant_id, role=Role(row.role),
-                         method="api_key")
+            last = now
+        principal = Principal(subject=f"key:{row.id}", tenant_id=row.tenant_id,
+                              role=Role(row.role), method="api_key")
+        self.cache.put(row.id, row.secret_hash, principal, last, generation=generation)
+        return principal
+
+    async def _touch_cached(self, key_id: str, cached: CachedKey) -> None:
+        now = datetime.now(UTC)
+        if cached.last_used_at is None or now - cached.last_used_at >= self._touch:
+            cached.last_used_at = now  # first: concurrent hits must not all write
+            await self._touch_used(key_id, now)
 
     async def _touch_used(self, key_id: str, now: datetime) -> None:
         query = (

@@ -7,6 +7,7 @@ import hmac
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.auth.apikeys import ApiKeyStore, looks_like_key
+from orchestrator.auth.keycache import VerifiedKeyCache
 from orchestrator.auth.principal import ANONYMOUS, Principal
 from orchestrator.auth.roles import Role
 from orchestrator.auth.tokens import JwtVerifier
@@ -29,7 +30,9 @@ class Authenticator:
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
         self.enabled = settings.auth.enabled
         self.keys = ApiKeyStore(
-            engine, touch_interval_seconds=settings.auth.key_touch_interval_seconds
+            engine,
+            touch_interval_seconds=settings.auth.key_touch_interval_seconds,
+            cache=VerifiedKeyCache(settings.auth.api_key_cache_seconds),
         )
         self.jwt = JwtVerifier(settings.auth)
         token = settings.auth.metrics_token or settings.gateway.api_key

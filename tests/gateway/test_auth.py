@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from orchestrator.auth import ApiKeyStore, Role
 from orchestrator.config import Settings
+from orchestrator.trace.store import TraceStore
+from tests.conftest import wait_until
 from tests.gateway import flows
 from tests.support.stack import InProcessStack, in_process_stack
 
@@ -87,11 +89,19 @@ async def test_a_submitter_sees_and_cancels_only_its_own_jobs(
         assert (await stack.client.get("/v1/jobs")).json()["total"] == 2
 
 
+def gateway_keys(stack: InProcessStack) -> ApiKeyStore:
+    """The gateway's own key store (its cache included): a revocation in the gateway process."""
+    assert stack.app is not None
+    keys: ApiKeyStore = stack.app.state.auth.authenticator.keys
+    return keys
+
+
 async def test_a_revoked_key_is_refused_at_once_and_the_refusal_is_audited(
     isolated_settings: SettingsFactory,
 ) -> None:
     async with in_process_stack(isolated_settings(), flows.registry(), with_worker=False) as stack:
-        store = ApiKeyStore(stack.services.trace.engine)
+        store = gateway_keys(stack)
+        assert store.cache.enabled  # the default: verified keys are cached, revoke() evicts
         record, key = await store.create(stack.tenant, Role.VIEWER, "to revoke")
         assert (await stack.client.get("/v1/jobs", headers=bearer(key))).status_code == 200
         assert (await store.get(record.id)).last_used_at is not None  # type: ignore[union-attr]
@@ -106,6 +116,34 @@ async def test_a_revoked_key_is_refused_at_once_and_the_refusal_is_audited(
                 if (r.details or {}).get("key_id") == record.id]
         assert [(r.action, r.details["status"]) for r in rows] == [("job.read", 401)]
         assert key.split("_", 2)[2] not in json.dumps([r.details for r in rows])
+
+
+async def test_a_key_revoked_by_another_process_is_refused_within_the_key_cache_ttl(
+    isolated_settings: SettingsFactory, pg_url: str
+) -> None:
+    ttl = 1.0
+    settings = isolated_settings(auth={"api_key_cache_seconds": ttl})
+    async with in_process_stack(settings, flows.registry(), with_worker=False) as stack:
+        record, key = await gateway_keys(stack).create(stack.tenant, Role.VIEWER)
+        assert (await stack.client.get("/v1/jobs", headers=bearer(key))).status_code == 200
+
+        cli = TraceStore.from_url(pg_url, pool_size=1)  # what `orchestrator keys revoke` opens
+        try:
+            assert await ApiKeyStore(cli.engine).revoke(record.id)
+        finally:
+            await cli.close()
+        revoked_at = time.monotonic()
+
+        async def refused() -> bool:
+            response = await stack.client.get("/v1/jobs", headers=bearer(key))
+            return response.status_code == 401
+
+        await wait_until(refused, timeout_seconds=ttl + 5, what="the revoked key's refusal")
+        # Cached at the first request, before the revocation: gone at most one TTL later
+        # (plus this loop's poll interval and a generous scheduling margin).
+        assert time.monotonic() - revoked_at < ttl + 1.0
+        response = await stack.client.get("/v1/jobs", headers=bearer(key))
+        assert response.json()["error"]["details"]["reason"] == "key_revoked"
 
 
 @pytest.mark.parametrize("headers", [

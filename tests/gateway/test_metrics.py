@@ -85,6 +85,15 @@ async def test_metrics_parse_and_move_when_a_job_runs(isolated_settings: Setting
             return state is not None and state.status.is_terminal
 
         await wait_until(ended, what="the job to end")
+
+        async def counted() -> bool:  # the worker's on_job_end hook runs after the state write
+            samples = await scrape(stack.client)
+            finished = {"workflow": "metered", "status": "succeeded"}
+            return value(samples, "orchestrator_jobs_finished_total", **finished) > value(
+                before, "orchestrator_jobs_finished_total", **finished
+            )
+
+        await wait_until(counted, what="the worker to count the finished job")
         after = await scrape(stack.client)
 
     def moved(name: str, **labels: str) -> float:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 from arq import Worker
+from fastapi import FastAPI
 
 from gateway.app import create_app
 from orchestrator.auth import ApiKeyStore
@@ -25,13 +26,15 @@ from worker.runner import build_worker, stop_worker
 
 @dataclass
 class InProcessStack:
-    """What a test gets: the HTTP client, the gateway's services and the worker."""
+    """What a test gets: the HTTP client, the gateway's services and the worker (and the app,
+    whose ``state.auth`` is the gateway's own authenticator)."""
 
     client: httpx.AsyncClient
     services: Services
     worker: Worker | None
     tenant: str = ""
     key: str = ""
+    app: FastAPI | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -58,7 +61,7 @@ async def in_process_stack(
                 transport=transport, base_url="http://gateway",
                 headers={"Authorization": f"Bearer {key}"},
             ) as client:
-                yield InProcessStack(client, services, worker, tenant, key)
+                yield InProcessStack(client, services, worker, tenant, key, app)
     finally:
         if task is not None and worker is not None and worker_services is not None:
             await stop_worker(worker, task)
