@@ -1,21 +1,30 @@
 """The job queue on arq: enqueue ``run_job(job_id)``, report depth, drop a dead run's arq job.
 
 arq's keys and behaviour are described in ``shared/notes/keda-arq-k8s.md`` §3: a job stays in
-the ``arq:queue`` sorted set (score = due time in ms) until it finishes.
+the ``arq:queue`` sorted set (score = due time in ms) until it finishes. An enqueue writes
+exactly what ``ArqRedis.enqueue_job`` writes, in one Lua call (:mod:`orchestrator.queue.scripts`)
+that also wakes an idle worker.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
+from arq.constants import (
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    retry_key_prefix,
+)
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms, to_ms
 from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from orchestrator.errors import QueueError
+from orchestrator.queue import scripts
 from orchestrator.types import JobId
 
 PRIORITY_STEP_SECONDS = 60.0
@@ -63,6 +72,7 @@ class ArqQueue:
         self.redis = redis
         self.queue_name = queue_name
         self.wake_key = wake_key(queue_name)
+        self._enqueue = redis.register_script(scripts.ENQUEUE)
 
     async def enqueue(
         self,
@@ -86,37 +96,37 @@ class ArqQueue:
                 starves.
 
         Returns:
-            The arq job id, or ``None`` when arq already had a job of that id.
+            The arq job id, or ``None`` when arq already had a job (or a result) of that id.
 
         Raises:
             QueueError: Redis is unreachable.
         """
-        defer_until = None
+        arq_id = arq_job_id or job_id
+        # Score, expiry and payload as ArqRedis.enqueue_job computes them (arq 0.26-0.28):
+        # score = due time (ms); the job key outlives it by arq's expires_extra_ms (1 day).
+        enqueue_ms = timestamp_ms()
+        defer_ms = to_ms(defer_seconds)
         if priority and not defer_seconds:
-            defer_until = datetime.fromtimestamp(time.time() - priority * PRIORITY_STEP_SECONDS, UTC)
+            score = enqueue_ms - round(priority * PRIORITY_STEP_SECONDS * 1000)
+        elif defer_ms:
+            score = enqueue_ms + defer_ms
+        else:
+            score = enqueue_ms
+        expires_ms = score - enqueue_ms + self.redis.expires_extra_ms
+        job = serialize_job(
+            RUN_JOB, (job_id,), {"trace": dict(trace or {})}, None, enqueue_ms,
+            serializer=self.redis.job_serializer,
+        )  # fmt: skip
         try:
-            job = await self.redis.enqueue_job(
-                RUN_JOB,
-                job_id,
-                trace=dict(trace or {}),
-                _job_id=arq_job_id or job_id,
-                _queue_name=self.queue_name,
-                _defer_by=defer_seconds,
-                _defer_until=defer_until,
-            )
-            if job is not None and not defer_seconds:
-                await self._wake()
+            done = await self._enqueue(
+                keys=[job_key_prefix + arq_id, result_key_prefix + arq_id, self.queue_name,
+                      self.wake_key],
+                args=[arq_id, score, expires_ms, job, 0 if defer_seconds else 1,
+                      WAKE_TOKENS_MAX, WAKE_TOKEN_TTL_MS],
+            )  # fmt: skip
         except RedisError as exc:
             raise QueueError(f"cannot enqueue job {job_id}: {exc}") from exc
-        return None if job is None else job.job_id
-
-    async def _wake(self) -> None:
-        """Push a token an idle worker is blocked on (worker/wakeable.py); capped, expiring."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.lpush(self.wake_key, b"1")
-            pipe.ltrim(self.wake_key, 0, WAKE_TOKENS_MAX - 1)
-            pipe.pexpire(self.wake_key, WAKE_TOKEN_TTL_MS)
-            await pipe.execute()
+        return arq_id if done else None
 
     async def depth(self) -> int:
         """Due-or-running arq jobs: ``ZCOUNT queue -inf now`` (deferred jobs are not counted).

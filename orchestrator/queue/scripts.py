@@ -1,0 +1,32 @@
+"""Lua scripts of the queue, registered once per client (``Redis.register_script``).
+
+:data:`ENQUEUE` is arq's ``ArqRedis.enqueue_job`` (arq 0.26-0.28, ``arq/connections.py``) in one
+atomic round trip instead of WATCH, EXISTS and MULTI/EXEC, followed by the wake-up token that
+``worker/wakeable.py`` blocks on. arq refuses a job id whose job or result key exists; the
+script does the same check and the same writes: ``PSETEX arq:job:<id>`` (the job as arq
+serializes it) and ``ZADD <queue> <score> <id>``. The caller computes the score, the expiry and
+the serialized job exactly as arq does (``orchestrator/queue/arq.py``).
+
+KEYS: 1 job key, 2 result key, 3 queue (sorted set), 4 wake list.
+ARGV: 1 arq job id, 2 score (epoch ms), 3 job key expiry (ms), 4 serialized job,
+5 ``1`` to push a wake token (a due job) or ``0``, 6 most tokens kept, 7 token list expiry (ms).
+Returns 1 when enqueued, 0 when a job or result of that id already exists.
+"""
+
+from __future__ import annotations
+
+ENQUEUE = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+  return 0
+end
+redis.call('PSETEX', KEYS[1], ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+if ARGV[5] == '1' then
+  redis.call('LPUSH', KEYS[4], '1')
+  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
+  redis.call('PEXPIRE', KEYS[4], ARGV[7])
+end
+return 1
+"""
+
+__all__ = ["ENQUEUE"]
