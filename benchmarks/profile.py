@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import re
 import shutil
@@ -179,7 +180,42 @@ async def profile_b(system: ProjectSystem, jobs: int, out: Path) -> dict[str, An
     await system.stop_workers()
     return {"jobs": jobs, "drained_while_sampled": done, "drain_s": round(drained_s, 2),
             "drain_per_s": round(done / drained_s, 1), "cpu_ms_per_job": cpu,
+            "timeline_ms": await _drain_timeline(system),
             "cpu": {name: summarize(out / f"profile-b-{name}.txt") for name in pids}}
+
+
+async def _drain_timeline(system: ProjectSystem, sample: int = 500) -> dict[str, Any]:
+    """Medians and p90s of each drained job's segments (from its events), and how many jobs
+    each worker had between ``job.started`` and ``job.succeeded`` on average."""
+    from benchmarks.workloads.stats import percentile
+
+    assert system.redis is not None
+    keys = [k async for k in system.redis.scan_iter(match="bench:events:*", count=1000)]
+    segments: dict[str, list[float]] = {}
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for key in keys[:sample]:
+        events = {
+            fields[b"type"].decode(): (float(fields[b"ts"]), fields)
+            for _, fields in await system.redis.xrange(key)
+        }
+        names = ["job.queued", "job.started", "step.started", "step.succeeded", "job.succeeded"]
+        if not all(n in events for n in names):
+            continue
+        for a, b in itertools.pairwise(names):
+            segments.setdefault(f"{a} → {b}", []).append(events[b][0] - events[a][0])
+        worker = json.loads(events["job.started"][1][b"data"])["worker"]
+        spans.setdefault(worker, []).append((events["job.started"][0], events["job.succeeded"][0]))
+    busy = {}
+    for worker, intervals in spans.items():
+        total = sum(b - a for a, b in intervals)
+        window = max(b for _, b in intervals) - min(a for a, _ in intervals)
+        busy[worker] = round(total / window, 1) if window > 0 else None
+    return {
+        "jobs_sampled": len(next(iter(segments.values()), [])),
+        "p50": {k: round(percentile(v, 50) * 1000, 2) for k, v in segments.items()},
+        "p90": {k: round(percentile(v, 90) * 1000, 2) for k, v in segments.items()},
+        "mean_jobs_in_flight_per_worker": busy,
+    }
 
 
 async def profile_e(system: ProjectSystem, clients: int, out: Path) -> dict[str, Any]:

@@ -21,6 +21,9 @@ check-and-mark replaced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import time
 from typing import Any
 
 from arq import Worker
@@ -28,7 +31,7 @@ from arq.connections import create_pool, log_redis_info
 from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import logger as arq_logger
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 # KEYS: in-progress key, queue; ARGV: arq job id, now (ms), in-progress timeout (ms).
 # arq's start check: not running anywhere, still queued and due; then marked in progress.
@@ -40,6 +43,11 @@ if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
 redis.call('PSETEX', KEYS[1], ARGV[3], '1')
 return score
 """
+_START_SHA = hashlib.sha1(_START.encode()).hexdigest()
+
+ELSEWHERE_SKIP_S = 1.0
+"""An id another worker was running is not checked again for this long (it is still running,
+or it ended and left the queue; a dead worker's job comes back under a new id, reaper.py)."""
 
 
 class WakeableWorker(Worker):
@@ -53,34 +61,55 @@ class WakeableWorker(Worker):
     def __init__(self, *args: object, wake_key: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.wake_key = wake_key
-        self._start_script: Any = None
+        self._elsewhere: dict[str, float] = {}
+        self._slot_freed = asyncio.Event()
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        """Start the due jobs among ``job_ids`` while slots are free (arq's, one call each)."""
-        if self._start_script is None:
-            self._start_script = self.pool.register_script(_START)
-        timeout_ms = int(self.in_progress_timeout_s * 1000)
-        for job_id_b in job_ids:
-            job_id = job_id_b.decode()
-            if job_id in self.tasks:
-                continue  # running in this worker
-            await self.sem.acquire()
-            if self.job_counter >= self.max_jobs:
-                self.sem.release()
+        """Start due jobs among ``job_ids`` in the free slots: arq's check-and-mark, one
+        pipelined script call per job and one round trip per batch of free slots."""
+        now = time.monotonic()
+        self._elsewhere = {j: t for j, t in self._elsewhere.items() if now - t < ELSEWHERE_SKIP_S}
+        candidates = [
+            job_id for job_id in (b.decode() for b in job_ids)
+            if job_id not in self.tasks and job_id not in self._elsewhere
+        ]
+        while candidates:
+            free = self.max_jobs - self.job_counter
+            if free <= 0:
                 return None
-            self.job_counter = self.job_counter + 1
-            score = await self._start_script(
-                keys=[in_progress_key_prefix + job_id, self.queue_name],
-                args=[job_id, timestamp_ms(), timeout_ms],
-            )
-            if score is None:  # running elsewhere, finished, or deferred again
-                self.job_counter = self.job_counter - 1
-                self.sem.release()
-                continue
-            task = self.loop.create_task(self.run_job(job_id, int(float(score))))
-            task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
-            self.tasks[job_id] = task
+            batch, candidates = candidates[:free], candidates[free:]
+            for _ in batch:  # never blocks: the semaphore holds max_jobs + 1
+                await self.sem.acquire()
+                self.job_counter = self.job_counter + 1
+            scores = await self._mark_started(batch)
+            for job_id, score in zip(batch, scores, strict=True):
+                if score is None:  # running elsewhere, finished, or deferred again
+                    self._elsewhere[job_id] = now
+                    self.job_counter = self.job_counter - 1
+                    self.sem.release()
+                    continue
+                task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+                task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+                self.tasks[job_id] = task
         return None
+
+    async def _mark_started(self, job_ids: list[str]) -> list[Any]:
+        """Run :data:`_START` for each id in one pipeline (plain EVALSHA; loaded on NOSCRIPT)."""
+        timeout_ms = int(self.in_progress_timeout_s * 1000)
+        now_ms = timestamp_ms()
+        for _ in range(2):
+            async with self.pool.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    pipe.evalsha(_START_SHA, 2, in_progress_key_prefix + job_id, self.queue_name,
+                                 job_id, str(now_ms), str(timeout_ms))
+                results = await pipe.execute(raise_on_error=False)
+            if not any(isinstance(r, NoScriptError) for r in results):
+                break
+            await self.pool.script_load(_START)  # a restarted Redis: no call of the batch ran
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return list(results)
 
     async def main(self) -> None:
         if self._pool is None:
@@ -111,10 +140,21 @@ class WakeableWorker(Worker):
                     return None
             await self._wait_for_work()
 
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self._slot_freed.set()
+
     async def _wait_for_work(self) -> None:
-        """Wait for an enqueue's token, at most ``poll_delay``; a full worker just sleeps."""
-        if not self.allow_pick_jobs or self.job_counter >= self.max_jobs:
+        """Wait for an enqueue's token or, when every slot is busy, for a slot to free up;
+        at most ``poll_delay`` either way (arq sleeps the whole delay, so a full worker idled
+        up to 50 ms after each job ended while the queue was deep)."""
+        if not self.allow_pick_jobs:
             await asyncio.sleep(self.poll_delay_s)
+            return
+        if self.job_counter >= self.max_jobs:
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), self.poll_delay_s)
             return
         try:
             # Redis >= 6 takes a fractional timeout; redis-py types it as int.
