@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -25,6 +26,7 @@ from orchestrator.state.codec import question_field, step_field
 from orchestrator.state.records import JobState
 from orchestrator.types import JobId, JobStatus, StepName, StepStatus
 from worker.admission import take_slot, version_matches
+from worker.endings import JobEndings
 from worker.fanout import run_mapped
 from worker.hooks import AttemptRecord, ExecutionHook, JobRun
 from worker.lease import LeaseHeartbeat
@@ -41,14 +43,26 @@ class JobExecutor:
         services: Connections and workflows.
         worker_id: This worker's id (lease owner).
         hooks: Execution hooks (trace recorder, telemetry, metrics).
+        row_written: Returns once an ended job's trace row is committed (the trace recorder's
+            ``job_written``); its lease is freed after that. ``None``: freed at once.
     """
 
-    def __init__(self, services: Services, worker_id: str, hooks: ExecutionHook) -> None:
+    def __init__(
+        self,
+        services: Services,
+        worker_id: str,
+        hooks: ExecutionHook,
+        *,
+        row_written: Callable[[JobId], Awaitable[None]] | None = None,
+    ) -> None:
         self.services = services
         self.worker_id = worker_id
         self.hooks = hooks
         self.draining = False
         self._runs: set[_Run] = set()
+        self.endings = JobEndings(
+            services.state, row_written, limit=max(64, 4 * services.settings.worker.max_jobs)
+        )
 
     def cancel_local(self, job_id: JobId) -> bool:
         """Stop the run of ``job_id`` in this process at once, if there is one (a cancel)."""
@@ -125,7 +139,7 @@ class _Run:
         self.stop_reason: str | None = None  # "cancel" or "lost"
         self.wakeup = asyncio.Event()
         self.sizes: dict[StepName, int] = {}
-        self.finished = False  # ended and the lease freed
+        self.finished = False  # ended; JobEndings frees its lease after the row
         self.published_end = False  # the terminal event is out
 
     def request_cancel(self) -> None:
@@ -170,7 +184,7 @@ class _Run:
             except Exception as exc:  # already reported through the run's own error path
                 log.debug("publisher closed with error", error=str(exc))
             if ended:
-                if not self.finished:  # _finish() already freed the lease of an ended job
+                if not self.finished:  # an ended job's lease is freed by JobEndings
                     await self.store.release_lease(job_id, self.run.worker_id)
                 if self.slot_key:
                     await self.store.release_slot(self.slot_key, job_id)
@@ -386,9 +400,10 @@ class _Run:
     ) -> JobStatus:
         """End the job: the terminal event first (the client's result), then the trace row.
 
-        The lease is held until the row is written (DESIGN §3.3 keeps PostgreSQL off the
-        critical path): if this worker dies in between, a reaper finds the ended job's lapsed
-        lease and records its end from Redis.
+        The row (queued by the trace recorder's hook) and the lease release follow in the
+        background (:class:`JobEndings`), so the worker's slot is free at once; the lease is held until the row is written (DESIGN §3.3
+        keeps PostgreSQL off the critical path): if this worker dies in between, a reaper finds
+        the ended job's lapsed lease and records its end from Redis.
         """
         await publisher.flush()
         fields: dict[str, str | int | float] = {}
@@ -401,8 +416,8 @@ class _Run:
             self.state.job_id, status, steps, fields, data, worker_id=self.run.worker_id
         )
         self.published_end = True
-        await self.ex.hooks.on_job_end(self.run, status, result, error)
-        await self.store.release_lease(self.state.job_id, self.run.worker_id)
+        await self.ex.hooks.on_job_end(self.run, status, result, error)  # the row is queued
+        await self.ex.endings.submit(self.run)
         self.finished = True
         log.info("job finished", job_id=self.state.job_id, status=status.value)
         return status

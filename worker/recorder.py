@@ -1,8 +1,9 @@
 """The trace recorder hook: job status and step runs into the trace store (PostgreSQL/SQLite).
 
 Step runs are buffered and written in batches off the critical path (DESIGN §3.3): every
-``flush_interval_seconds`` and whenever a job ends. A crash loses at most one interval of step
-runs; the resumed run records the attempt that died as ``worker_lost``.
+``flush_interval_seconds`` and whenever a job ends, in a group commit that the job's end does
+not wait for (``job_written`` tells when its row is in). A crash loses at most one interval of
+step runs; the resumed run records the attempt that died as ``worker_lost``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from worker.hooks import AttemptRecord, ExecutionHook, JobRun
 log = structlog.get_logger("worker.recorder")
 
 
+def _consume(future: asyncio.Future[None]) -> None:
+    """Mark a job end's failure as seen (it is logged once by the writer, not per future)."""
+    if not future.cancelled():
+        future.exception()
+
+
 def _dt(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
@@ -39,9 +46,11 @@ class TraceRecorder(ExecutionHook):
         self.flush_interval_seconds = flush_interval_seconds
         self._buffer: dict[tuple[str, str, int], StepRunRecord] = {}
         self._started: dict[str, datetime] = {}
-        self._finishes: list[JobFinish] = []
+        self._finishes: list[tuple[JobFinish, asyncio.Future[None] | None]] = []
+        self._written: dict[str, asyncio.Future[None]] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._ends_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start the periodic flush."""
@@ -55,24 +64,30 @@ class TraceRecorder(ExecutionHook):
         await self.flush()
 
     async def flush(self) -> None:
-        """Write every buffered step run now.
+        """Write every buffered step run and pending job end now.
 
         Raises:
             TraceError: The trace store failed; the runs stay buffered for the next flush.
         """
-        await self._write(None)
+        await self._write()
 
-    async def _write(self, finished: JobFinish | None) -> None:
-        """Write the buffer and every pending job end (group commit); keep them on failure.
+    async def job_written(self, job_id: str) -> None:
+        """Wait until the end of ``job_id`` queued by :meth:`on_job_end` is committed.
 
-        Whoever holds the lock writes what all waiters queued: a job end that an earlier holder
-        already wrote returns at once, so concurrent job ends cost one batch, not one each.
+        Raises:
+            TraceError: Its batch failed (it stays queued for the next periodic flush).
         """
-        if finished is not None:
-            self._finishes.append(finished)
+        future = self._written.pop(job_id, None)
+        if future is not None:
+            await future
+
+    async def _write(self) -> None:
+        """Write the buffer and every pending job end in one batch (group commit).
+
+        Whoever holds the lock writes what everyone queued meanwhile, so concurrent job ends
+        cost one batch, not one each; each end's future resolves when its batch commits.
+        """
         async with self._lock:
-            if finished is not None and not any(f is finished for f in self._finishes):
-                return  # written by the previous holder's batch
             if not self._buffer and not self._started and not self._finishes:
                 return
             batch = list(self._buffer.values())
@@ -82,14 +97,30 @@ class TraceRecorder(ExecutionHook):
             self._started.clear()
             self._finishes.clear()
             try:
-                await self.trace.write_batch(batch, started=started, finished=finishes)
-            except TraceError:
+                await self.trace.write_batch(
+                    batch, started=started, finished=[f for f, _ in finishes]
+                )
+            except TraceError as exc:
                 for r in batch:
                     self._buffer.setdefault((r.job_id, r.step, r.attempt), r)
                 for job_id, at in started:
                     self._started.setdefault(job_id, at)
-                self._finishes[:0] = finishes  # their waiters retry them (or the next flush)
+                self._finishes[:0] = [(f, None) for f, _ in finishes]  # the periodic flush
+                for _, future in finishes:
+                    if future is not None and not future.done():
+                        future.set_exception(exc)
                 raise
+            for _, future in finishes:
+                if future is not None and not future.done():
+                    future.set_result(None)
+
+    async def _write_ends(self) -> None:
+        while self._finishes:
+            try:
+                await self._write()
+            except TraceError as exc:
+                log.warning("job end rows failed; the periodic flush retries", error=str(exc))
+                return
 
     async def _loop(self) -> None:
         while True:
@@ -129,10 +160,18 @@ class TraceRecorder(ExecutionHook):
         await self.trace.set_job_status(run.job_id, status)
 
     async def on_job_end(self, run: JobRun, status: JobStatus, result: Any, error: Any) -> None:
-        # The buffer and the job's end in one group commit, right after the terminal event.
-        await self._write(
-            JobFinish(run.job_id, status, datetime.now(UTC), result=result, error=error)
+        # Queued, not awaited: the next group commit writes it with the buffer, and
+        # job_written() tells when (the lease is freed only then).
+        future = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_consume)
+        self._written[run.job_id] = future
+        self._finishes.append(
+            (JobFinish(run.job_id, status, datetime.now(UTC), result=result, error=error), future)
         )
+        if self._ends_task is None or self._ends_task.done():
+            self._ends_task = asyncio.get_running_loop().create_task(
+                self._write_ends(), name="trace-job-ends"
+            )
 
 
 __all__ = ["TraceRecorder"]

@@ -40,6 +40,10 @@ log = structlog.get_logger("worker")
 
 TELEMETRY_FLUSH_TIMEOUT_SECONDS = 5.0
 
+ENDINGS_SETTLE_TIMEOUT_SECONDS = 10.0
+"""How long an exiting worker waits for job ends still writing their rows (then their leases
+lapse and a reaper records them)."""
+
 
 def new_worker_id(stable_id: str | None = None) -> str:
     """The lease owner name of this process.
@@ -79,7 +83,12 @@ def build_worker(
     hooks: list[ExecutionHook] = [
         recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state),
     ]
-    executor = JobExecutor(services, new_worker_id(settings.worker.id), HookChain([*hooks, *(extra_hooks or [])]))
+    executor = JobExecutor(
+        services,
+        new_worker_id(settings.worker.id),
+        HookChain([*hooks, *(extra_hooks or [])]),
+        row_written=recorder.job_written,
+    )
     background: list[asyncio.Task[Any]] = []
 
     async def on_startup(ctx: dict[str, Any]) -> None:
@@ -96,6 +105,7 @@ def build_worker(
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        await executor.endings.settle(ENDINGS_SETTLE_TIMEOUT_SECONDS)  # rows, then leases
         await recorder.stop()
         # Export buffered spans now: a one-job pod exits right after this (DESIGN §7).
         await asyncio.to_thread(tel.flush, TELEMETRY_FLUSH_TIMEOUT_SECONDS)
