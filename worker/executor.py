@@ -89,28 +89,29 @@ class JobExecutor:
         Raises:
             StateError, TraceError: Infrastructure failed; arq retries the run later.
         """
-        state = await self.services.state.get_job(job_id)
+        store = self.services.state
+        # The job and its lease in one round trip; the admission checks below give the lease
+        # back when they turn the run away (rare: a version mismatch or a full concurrency limit).
+        state, answer = await store.pickup(
+            job_id, self.worker_id, self.services.settings.lease.ttl_seconds
+        )
         if state is None:
             log.warning("job not found in state store", job_id=job_id)
             return None
         if state.status.is_terminal or state.status is JobStatus.WAITING:
             return state.status
-        if not await version_matches(self.services, state, self.worker_id):
+        if answer == "HELD":
+            log.info("job is held by another worker", job_id=job_id)
             return None
-        slot = await take_slot(self.services, state)
+        if answer != "OK":
+            return JobStatus(answer) if answer in JobStatus.__members__.values() else None
+        slot: str | bool = False
+        if await version_matches(self.services, state, self.worker_id):
+            slot = await take_slot(self.services, state)
         if slot is False:
+            await store.release_lease(job_id, self.worker_id)
             return None
         slot_key = slot if isinstance(slot, str) else None
-        answer = await self.services.state.acquire_lease(
-            job_id, self.worker_id, self.services.settings.lease.ttl_seconds
-        )
-        if answer != "OK":
-            if slot_key:
-                await self.services.state.release_slot(slot_key, job_id)
-            if answer == "HELD":
-                log.info("job is held by another worker", job_id=job_id)
-                return None
-            return JobStatus(answer) if answer in JobStatus.__members__.values() else None
         run = _Run(self, state, slot_key)
         self._runs.add(run)
         try:
@@ -219,7 +220,10 @@ class _Run:
         except WorkflowNotFoundError as exc:
             return await self._finish(JobStatus.FAILED, [], None, exc.to_dict(), publisher)
         steps = list(wf.steps)
-        stored = await self.store.load_checkpoints(job_id, steps)
+        # A job never started has no checkpoints (job.started's runs=1 is written before any):
+        # no round trip for them.
+        fresh = self.state.runs == 0 and not self.state.steps
+        stored = {} if fresh else await self.store.load_checkpoints(job_id, steps)
         outputs: dict[StepName, Any] = {name: loads(raw) for name, raw in stored.items()}
         self.sizes = {name: len(raw) for name, raw in stored.items()}
         await self._record_lost_attempts(stored)

@@ -184,6 +184,13 @@ class StateStore(Protocol):
         """Take the job's lease: ``OK``, ``HELD``, ``MISSING`` or the job's terminal status."""
         ...
 
+    async def pickup(
+        self, job_id: JobId, worker_id: str, ttl_seconds: float
+    ) -> tuple[JobState | None, str]:
+        """:meth:`get_job` and :meth:`acquire_lease` in one round trip: ``(state or None,
+        answer)``; the lease is taken only when the answer is ``OK``."""
+        ...
+
     async def renew_lease(
         self, job_id: JobId, worker_id: str, ttl_seconds: float, slot_key: str | None = None
     ) -> str:

@@ -74,6 +74,7 @@ class RedisStateStore:
         self._finish = redis.register_script(scripts.FINISH)
         self._cancel = redis.register_script(scripts.REQUEST_CANCEL)
         self._acquire = redis.register_script(scripts.ACQUIRE_LEASE)
+        self._pickup = redis.register_script(scripts.PICKUP)
         self._renew = redis.register_script(scripts.RENEW_LEASE)
         self._release = redis.register_script(scripts.RELEASE_LEASE)
         self._claim = redis.register_script(scripts.CLAIM_LAPSED)
@@ -305,6 +306,15 @@ class RedisStateStore:
         args = [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms, job_id]
         result = await self._run(self._acquire, self._lease_keys(job_id), args)
         return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def pickup(
+        self, job_id: JobId, worker_id: str, ttl_seconds: float
+    ) -> tuple[JobState | None, str]:
+        ttl_ms = int(ttl_seconds * 1000)
+        args = [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms, job_id]
+        answer, flat = await self._run(self._pickup, self._lease_keys(job_id), args)
+        raw = dict(zip(flat[::2], flat[1::2], strict=True))
+        return (decode_job(job_id, raw) if raw else None), _text(answer)
 
     async def renew_lease(
         self, job_id: JobId, worker_id: str, ttl_seconds: float, slot_key: str | None = None

@@ -124,6 +124,24 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 return 'OK'
 """
 
+# KEYS: lease, leases, job
+# ARGV: worker_id, ttl_ms, deadline_ms, job_id
+# A worker's first call for a job: ACQUIRE_LEASE and the job hash in one round trip.
+# Returns {answer, HGETALL reply}; the answer is ACQUIRE_LEASE's.
+PICKUP = """
+local h = redis.call('HGETALL', KEYS[3])
+if #h == 0 then return {'MISSING', h} end
+local status = redis.call('HGET', KEYS[3], 'status')
+if status == 'succeeded' or status == 'failed' or status == 'cancelled' or status == 'waiting' then
+  return {status, h}
+end
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return {'HELD', h} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return {'OK', h}
+"""
+
 # KEYS: lease, leases, job, [slots]
 # ARGV: worker_id, ttl_ms, deadline_ms, job_id
 # Returns 'LOST', 'CANCEL' (renewed; a cancel was requested) or 'OK'. A concurrency slot held

@@ -901,3 +901,45 @@ async def test_a_job_whose_new_owner_dies_right_after_the_old_owner_released_is_
     claimed = await store.claim_lapsed(now_ms=int(time.time() * 1000), claim_seconds=30.0)
 
     assert claimed == [Lapsed(job_id, f"arq-{job_id}")]
+
+
+# --- pickup --------------------------------------------------------------------------------
+
+
+async def test_pickup_returns_the_job_and_takes_its_lease_in_one_call(
+    store: RedisStateStore, redis: Redis, keys: Keys
+) -> None:
+    job_id = await new_job(store)
+
+    state, answer = await store.pickup(job_id, "w1", 30.0)
+
+    assert answer == "OK"
+    assert state is not None and state.job_id == job_id and state.status is JobStatus.QUEUED
+    assert await redis.get(keys.lease(job_id)) == b"w1"
+    assert await redis.zscore(keys.leases(), job_id) is not None
+
+
+async def test_pickup_of_a_job_held_elsewhere_returns_it_without_the_lease(
+    store: RedisStateStore, redis: Redis, keys: Keys
+) -> None:
+    job_id = await running_job(store, worker_id="w1")
+
+    state, answer = await store.pickup(job_id, "w2", 30.0)
+
+    assert answer == "HELD"
+    assert state is not None and state.status is JobStatus.RUNNING
+    assert await redis.get(keys.lease(job_id)) == b"w1"
+
+
+async def test_pickup_of_an_ended_or_unknown_job_takes_no_lease(
+    store: RedisStateStore, redis: Redis, keys: Keys
+) -> None:
+    ended = await new_job(store)
+    await store.update(ended, {"status": JobStatus.SUCCEEDED.value})
+
+    state, answer = await store.pickup(ended, "w1", 30.0)
+    missing, gone = await store.pickup(str(uuid.uuid4()), "w1", 30.0)
+
+    assert answer == "succeeded" and state is not None
+    assert await redis.exists(keys.lease(ended)) == 0
+    assert (missing, gone) == (None, "MISSING")
