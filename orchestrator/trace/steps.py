@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -97,33 +97,31 @@ class StepRunQueries(StoreBase):
             if not JobStatus(end.status).is_terminal:
                 raise ValueError(f"a job ends with a terminal status, got {end.status!r}")
         started_at = dict(started)
+        ending = {end.job_id for end in ends}
+        starts = [
+            {"b_id": key, "b_started": to_db(at)}
+            for job_id, at in started_at.items()
+            if (key := parse_uuid(job_id)) is not None and job_id not in ending
+        ]
+        finishes = [
+            {
+                "b_id": key, "b_status": str(end.status), "b_result": end.result,
+                "b_error": dict(end.error) if end.error is not None else None,
+                "b_finished": to_db(end.finished_at),
+                "b_started": to_db(started_at.get(end.job_id)),
+            }
+            for end in ends
+            if (key := parse_uuid(end.job_id)) is not None
+        ]  # fmt: skip
         async with self._autocommit("write_batch") as conn:
+            # Each statement is one executemany of a cached statement: one round trip and one
+            # compile per process, however many jobs the batch holds.
             if runs:
                 await self._upsert_runs(conn, runs)
-            ending = {end.job_id for end in ends}
-            for job_id, at in started_at.items():
-                key = parse_uuid(job_id)
-                if key is not None and job_id not in ending:
-                    await conn.execute(
-                        update(jobs).where(jobs.c.id == key).values(
-                            status=str(JobStatus.RUNNING),
-                            started_at=func.coalesce(jobs.c.started_at, to_db(at)),
-                        )
-                    )
-            for end in ends:
-                key = parse_uuid(end.job_id)
-                if key is None:
-                    continue
-                values: dict[str, Any] = {
-                    "status": str(end.status), "result": end.result,
-                    "error": dict(end.error) if end.error is not None else None,
-                    "finished_at": to_db(end.finished_at),
-                }  # fmt: skip
-                if end.job_id in started_at:
-                    values["started_at"] = func.coalesce(
-                        jobs.c.started_at, to_db(started_at[end.job_id])
-                    )
-                await conn.execute(update(jobs).where(jobs.c.id == key).values(**values))
+            if starts:
+                await conn.execute(_MARK_STARTED, starts)
+            if finishes:
+                await conn.execute(_MARK_FINISHED, finishes)
 
     async def _upsert_runs(self, conn: AsyncConnection, runs: Sequence[StepRunRecord]) -> None:
         latest = {(run.job_id, run.step, run.attempt): run for run in runs}
@@ -149,6 +147,31 @@ class StepRunQueries(StoreBase):
         async with self._transaction("list_step_runs") as conn:
             rows = (await conn.execute(query)).all()
         return [step_run_from_row(row) for row in rows]
+
+
+_MARK_STARTED = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("b_id", type_=jobs.c.id.type))
+    .values(
+        status=str(JobStatus.RUNNING),
+        started_at=func.coalesce(jobs.c.started_at, bindparam("b_started", type_=jobs.c.started_at.type)),
+    )
+)
+"""A job a worker started: running, and its first start time kept."""
+
+_MARK_FINISHED = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("b_id", type_=jobs.c.id.type))
+    .values(
+        status=bindparam("b_status", type_=jobs.c.status.type),
+        result=bindparam("b_result", type_=jobs.c.result.type),
+        error=bindparam("b_error", type_=jobs.c.error.type),
+        finished_at=bindparam("b_finished", type_=jobs.c.finished_at.type),
+        # A job that started and ended in one batch gets its start here (NULL keeps the row's).
+        started_at=func.coalesce(jobs.c.started_at, bindparam("b_started", type_=jobs.c.started_at.type)),
+    )
+)
+"""A job's end."""
 
 
 @functools.cache
