@@ -47,6 +47,8 @@ class JobEndings:
         self.written = written
         self._free = asyncio.Semaphore(limit)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._due: list[tuple[JobId, str]] = []
+        self._releaser: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -68,12 +70,21 @@ class JobEndings:
         try:
             if self.written is not None:
                 await self.written(run.job_id)
-            await self.store.release_lease(run.job_id, run.worker_id)
+            # Rows commit in batches, so their leases are freed in batches: one round trip.
+            self._due.append((run.job_id, run.worker_id))
+            if self._releaser is None or self._releaser.done():
+                self._releaser = asyncio.get_running_loop().create_task(self._release_due())
+            await asyncio.shield(self._releaser)
         except OrchestratorError as exc:
             log.warning("job end not recorded; its lease lapses and a reaper records it",
                         job_id=run.job_id, error=str(exc))
         finally:
             self._free.release()
+
+    async def _release_due(self) -> None:
+        while self._due:
+            due, self._due = self._due, []
+            await self.store.release_leases(due)
 
     async def settle(self, timeout_seconds: float) -> None:
         """Wait up to ``timeout_seconds`` for the ends in flight (before the worker exits)."""

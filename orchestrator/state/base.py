@@ -212,6 +212,10 @@ class StateStore(Protocol):
         """Free the lease if held and drop the job from the lease index."""
         ...
 
+    async def release_leases(self, leases: Sequence[tuple[JobId, str]]) -> None:
+        """:meth:`release_lease` for many ``(job_id, worker_id)`` pairs in one round trip."""
+        ...
+
     async def claim_lapsed(
         self,
         *,

@@ -342,6 +342,16 @@ class RedisStateStore:
         keys = [self.keys.lease(job_id), self.keys.leases()]
         await self._run(self._release, keys, [worker_id, job_id])
 
+    async def release_leases(self, leases: Sequence[tuple[JobId, str]]) -> None:
+        calls = [[2, self.keys.lease(j), self.keys.leases(), w, j] for j, w in leases]
+        try:
+            results = await self._evalsha_many(self._release, calls)
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+        for r in results:
+            if isinstance(r, Exception):
+                raise StateError(f"lease release failed: {r}")
+
     async def claim_lapsed(
         self,
         *,

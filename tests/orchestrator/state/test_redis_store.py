@@ -943,3 +943,18 @@ async def test_pickup_of_an_ended_or_unknown_job_takes_no_lease(
     assert answer == "succeeded" and state is not None
     assert await redis.exists(keys.lease(ended)) == 0
     assert (missing, gone) == (None, "MISSING")
+
+
+async def test_release_leases_frees_many_in_one_call_but_never_another_workers(
+    store: RedisStateStore, redis: Redis, keys: Keys
+) -> None:
+    mine = [await running_job(store, worker_id="w1") for _ in range(3)]
+    theirs = await running_job(store, worker_id="w2")
+
+    await store.release_leases([*((j, "w1") for j in mine), (theirs, "w1")])
+
+    for job_id in mine:
+        assert await redis.exists(keys.lease(job_id)) == 0
+        assert await redis.zscore(keys.leases(), job_id) is None
+    assert await redis.get(keys.lease(theirs)) == b"w2"
+    assert await redis.zscore(keys.leases(), theirs) is not None
