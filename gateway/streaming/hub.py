@@ -81,6 +81,11 @@ class _Feed:
                     self.position = event.id
                     for sub in list(self.subscribers):
                         sub.offer(event)
+                if events[-1].is_terminal:
+                    # Stop on our own: a feed cancelled while blocked in XREAD costs its Redis
+                    # connection (redis-py drops it), so the next job's feed would reconnect.
+                    # A retried job's later events get a new feed from its next subscriber.
+                    break
         except (StateError, RedisError) as exc:
             log.warning("event feed failed", job_id=self.job_id, error=str(exc))
         finally:
