@@ -81,6 +81,48 @@ class Client:
         result: dict[str, Any] = await self._json(await self._http.post("/v1/jobs", json=body))
         return result
 
+    async def run(
+        self, workflow: str, inputs: dict[str, Any] | None = None, *,
+        idempotency_key: str | None = None, max_reconnects: int = 5,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Submit a job and yield its events until the terminal one, in one request.
+
+        ``POST /v1/jobs`` with ``Accept: text/event-stream``; the first event is ``job.queued``
+        (each carries ``job_id``). If the stream breaks, it resumes with :meth:`events` from
+        the last event received.
+
+        Raises:
+            ApiError: As :meth:`submit`, or the stream kept failing.
+        """
+        body: dict[str, Any] = {"workflow": workflow, "inputs": inputs or {}}
+        if idempotency_key:
+            body["idempotency_key"] = idempotency_key
+        job_id: str | None = None
+        last: str | None = None
+        try:
+            async with aconnect_sse(
+                self._http, "POST", "/v1/jobs", json=body,
+                timeout=httpx.Timeout(30.0, read=None),
+            ) as source:
+                if source.response.status_code >= 400:
+                    await source.response.aread()
+                    await self._json(source.response)
+                async for sse in source.aiter_sse():
+                    if not sse.data:
+                        continue
+                    event: dict[str, Any] = sse.json()
+                    job_id, last = event["job_id"], event["id"]
+                    yield event
+                    if event["type"] in TERMINAL:
+                        return
+        except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+            if job_id is None:
+                raise ApiError(0, "stream_failed", f"event stream failed: {exc}") from exc
+        if job_id is None:
+            raise ApiError(0, "stream_failed", "the event stream ended before any event")
+        async for event in self.events(job_id, last_event_id=last, max_reconnects=max_reconnects):
+            yield event
+
     async def get_job(self, job_id: str) -> dict[str, Any]:
         """The job with its steps and result."""
         result: dict[str, Any] = await self._json(await self._http.get(f"/v1/jobs/{job_id}"))

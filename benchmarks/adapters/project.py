@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -105,7 +106,8 @@ class ProjectSystem:
             **self._extra_env,
         }
         self.config = {
-            "transport": "HTTP gateway (SDK Client, SSE) + separate worker processes",
+            "transport": "HTTP gateway (SDK Client.run: one POST answered with SSE) + separate "
+                         "worker processes",
             "redis": {"aof-everysec": "private, appendonly yes, appendfsync everysec",
                       "private-redis": "private, appendonly no"}.get(self.variant, "shared"),
             **{k: v for k, v in self.env.items() if k.startswith("ORCH_") and "URL" not in k},
@@ -201,18 +203,22 @@ class ProjectSystem:
     # -- workloads -----------------------------------------------------------------------
 
     async def _run(self, workflow: str, inputs: dict[str, Any]) -> list[dict[str, Any]]:
+        """Submit and stream in one request (``Client.run``: POST /v1/jobs, SSE answer)."""
         assert self.client is not None
-        job = await self.client.submit(workflow, inputs)
-        return await self._follow(job["job_id"])
+        return self._ended(await self._kept(self.client.run(workflow, inputs)))
 
     async def _follow(self, job_id: str) -> list[dict[str, Any]]:
         assert self.client is not None
-        seen: list[dict[str, Any]] = []
-        async for event in self.client.events(job_id):
-            if event["type"] in ("job.started", *TERMINAL):
-                seen.append(event)
+        return self._ended(await self._kept(self.client.events(job_id)))
+
+    @staticmethod
+    async def _kept(events: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e async for e in events if e["type"] in ("job.started", *TERMINAL)]
+
+    @staticmethod
+    def _ended(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if seen[-1]["type"] != "job.succeeded":
-            raise RuntimeError(f"job {job_id} ended {seen[-1]}")
+            raise RuntimeError(f"job {seen[-1]['job_id']} ended {seen[-1]}")
         return seen
 
     async def diamond(self) -> float | None:

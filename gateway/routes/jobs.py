@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from opentelemetry.trace import SpanKind
 from pydantic import AwareDatetime
 
@@ -24,6 +24,7 @@ from gateway.schemas import (
     SubmitJob,
 )
 from gateway.security import STEP_PATTERN, check_inputs
+from gateway.streaming.sse import event_stream
 from orchestrator.auth import Permission
 from orchestrator.jobs import Actor, JobService
 from orchestrator.k8s import Cluster
@@ -37,16 +38,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown job"},
 
 
 @router.post("", status_code=202, response_model=JobAccepted,
-             responses={404: {"description": "Unknown workflow"}, 422: {"description": "Bad inputs"}})
+             responses={200: {"description": "With `Accept: text/event-stream`: the job's "
+                                             "events (SSE), as GET /v1/jobs/{id}/events",
+                              "content": {"text/event-stream": {}}},
+                        404: {"description": "Unknown workflow"}, 422: {"description": "Bad inputs"}})
 async def submit_job(
     body: SubmitJob,
+    request: Request,
     response: Response,
     jobs: Annotated[JobService, Depends(get_jobs)],
     actor: Annotated[Actor, Depends(require(Permission.JOB_SUBMIT, rate="submit"))],
-) -> JobAccepted:
+) -> Any:
     """Validate the workflow and inputs, record the job, enqueue it; 202 with its id.
 
     A repeated ``idempotency_key`` returns the first job, with ``Idempotent-Replayed: true``.
+    With ``Accept: text/event-stream`` the answer is instead the job's event stream (200, SSE,
+    ``Location`` naming the job; every event carries ``job_id``): one request from submit to
+    result, with no second authentication and no race to subscribe. It takes a stream slot of
+    the caller; a client that loses it resumes with ``GET /v1/jobs/{id}/events`` and
+    ``Last-Event-ID``.
 
     The enqueue is a PRODUCER span (a child of the request's span); its W3C context travels
     with the job, so the worker's job span continues this trace (DESIGN §9).
@@ -75,6 +85,10 @@ async def submit_job(
     else:
         JOBS_SUBMITTED.labels(workflow=record.workflow).inc()
     response.headers["Location"] = f"/v1/jobs/{record.id}"
+    if "text/event-stream" in request.headers.get("accept", ""):
+        named = {k: v for k, v in response.headers.items()
+                 if k.lower() in ("location", "idempotent-replayed")}
+        return await event_stream(request, jobs.services, record.id, headers=named)
     return JobAccepted(
         job_id=record.id,
         status=record.status.value,

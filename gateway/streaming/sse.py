@@ -56,13 +56,33 @@ async def stream_events(
         if ended and not await services.state.read_events(row.id, after=start, count=1):
             return Response(status_code=204)
 
-    principal = await principal_of(request, query_token=True)
+    return await event_stream(request, services, row.id, start, query_token=True)
+
+
+async def event_stream(
+    request: Request,
+    services: Services,
+    job_id: str,
+    start: str | None = None,
+    *,
+    query_token: bool = False,
+    headers: dict[str, str] | None = None,
+) -> EventSourceResponse:
+    """The SSE response of a job's events after ``start`` (from the first when ``None``).
+
+    Takes one of the caller's concurrent-stream slots (tenant principals), released when the
+    stream ends or the client goes.
+
+    Raises:
+        RateLimitedError: The caller has its maximum of open streams.
+    """
+    principal = await principal_of(request, query_token=query_token)
     slot = None if principal.all_tenants else await auth_of(request).limits.open_stream(principal)
 
     async def messages() -> AsyncIterator[ServerSentEvent]:
         STREAM_CLIENTS.labels(transport="sse").inc()
         try:
-            async for event in job_events(services.state, row.id, start, request.app.state.hub):
+            async for event in job_events(services.state, job_id, start, request.app.state.hub):
                 yield ServerSentEvent(data=dumps(event.to_dict()).decode(), id=event.id)
         finally:
             STREAM_CLIENTS.labels(transport="sse").dec()
@@ -74,8 +94,8 @@ async def stream_events(
         # Also when the body never starts (a client gone at once); release is idempotent.
         background=BackgroundTask(slot.release) if slot is not None else None,
         ping=15,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
     )
 
 
-__all__ = ["router"]
+__all__ = ["event_stream", "router"]
