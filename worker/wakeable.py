@@ -1,10 +1,11 @@
 """An arq worker that an enqueue wakes at once and that starts a job in one round trip.
 
 arq polls its queue every ``poll_delay`` seconds, so a job waits half that on average before a
-worker sees it (DESIGN §7). Here the queue also pushes a token to a short list
+worker sees it (DESIGN §7). Here the queue also pushes a token, the job's arq id, to a short list
 (``ArqQueue.wake_key``) when it enqueues a due job, and an idle worker blocks on that list
 (``BLPOP`` with the poll delay as timeout) instead of sleeping: a token wakes it within a round
-trip, and without tokens it polls exactly as arq does. Tokens are capped and expire, so a queue
+trip and the worker starts that job at once (the queue read of the poll comes after), and
+without tokens it polls exactly as arq does. Tokens are capped and expire, so a queue
 without workers (KEDA at zero) does not accumulate them.
 
 Starting a job is arq's check-and-mark of its ``in-progress`` key, done by arq as WATCH, EXISTS,
@@ -158,9 +159,12 @@ class WakeableWorker(Worker):
             return
         try:
             # Redis >= 6 takes a fractional timeout; redis-py types it as int.
-            await self.pool.blpop([self.wake_key], timeout=self.poll_delay_s)  # type: ignore[arg-type,misc]
+            woken = await self.pool.blpop([self.wake_key], timeout=self.poll_delay_s)  # type: ignore[arg-type,misc]
         except RedisError:
             await asyncio.sleep(self.poll_delay_s)  # arq's own poll will report the outage
+            return
+        if woken:  # the token is the enqueued job's arq id: start it before the next poll
+            await self.start_jobs([woken[1]])
 
 
 __all__ = ["WakeableWorker"]

@@ -9,7 +9,7 @@ the serialized job exactly as arq does (``orchestrator/queue/arq.py``).
 
 KEYS: 1 job key, 2 result key, 3 queue (sorted set), 4 wake list.
 ARGV: 1 arq job id, 2 score (epoch ms), 3 job key expiry (ms), 4 serialized job,
-5 ``1`` to push a wake token (a due job) or ``0``, 6 most tokens kept, 7 token list expiry (ms).
+5 ``1`` to push a wake token (the arq job id, for a due job) or ``0``, 6 most tokens kept, 7 token list expiry (ms).
 Returns 1 when enqueued, 0 when a job or result of that id already exists.
 """
 
@@ -22,7 +22,7 @@ end
 redis.call('PSETEX', KEYS[1], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 if ARGV[5] == '1' then
-  redis.call('LPUSH', KEYS[4], '1')
+  redis.call('LPUSH', KEYS[4], ARGV[1])
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
   redis.call('PEXPIRE', KEYS[4], ARGV[7])
 end
