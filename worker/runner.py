@@ -129,7 +129,7 @@ def build_worker(
         max_jobs=1 if one_job else settings.worker.max_jobs,
         poll_delay=settings.worker.poll_delay_seconds,
         job_timeout=settings.worker.job_timeout_seconds,
-        keep_result=60,
+        keep_result=0,  # the job's result lives in its state (orch:job), not in arq's key
         max_tries=5,
         ctx={"executor": executor, "job_started": job_started},
         on_startup=on_startup,
