@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.serialization import loads
+from orchestrator.serialization import dumps, loads
 from orchestrator.types import EventType, JobId, JSONValue
 
 
@@ -32,6 +32,7 @@ class Event:
     seq: int
     ts: float
     data: JSONValue
+    _wire: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_terminal(self) -> bool:
@@ -50,6 +51,14 @@ class Event:
             "ts": self.ts,
             "data": self.data,
         }
+
+    def wire(self) -> str:
+        """:meth:`to_dict` as JSON text, encoded on first use only: the stream hub hands one
+        event to every client of its job, so 100 clients cost one encoding, not 100."""
+        if self._wire is None:
+            object.__setattr__(self, "_wire", dumps(self.to_dict()).decode())
+        assert self._wire is not None
+        return self._wire
 
     @classmethod
     def from_stream(cls, job_id: JobId, entry_id: bytes | str, fields: dict[Any, Any]) -> Event:

@@ -20,7 +20,6 @@ from gateway.metrics import STREAM_CLIENTS
 from gateway.streaming.events import check_event_id, job_events
 from orchestrator.auth import Permission
 from orchestrator.jobs import Actor, JobService
-from orchestrator.serialization import dumps
 from orchestrator.services import Services
 
 router = APIRouter()
@@ -83,7 +82,7 @@ async def event_stream(
         STREAM_CLIENTS.labels(transport="sse").inc()
         try:
             async for event in job_events(services.state, job_id, start, request.app.state.hub):
-                yield ServerSentEvent(data=dumps(event.to_dict()).decode(), id=event.id)
+                yield ServerSentEvent(data=event.wire(), id=event.id)
         finally:
             STREAM_CLIENTS.labels(transport="sse").dec()
             if slot is not None:

@@ -72,7 +72,7 @@ async def job_socket(
 
     async def send_events() -> None:
         async for event in job_events(services.state, row.id, start, websocket.app.state.hub):
-            await websocket.send_text(dumps(event.to_dict()).decode())
+            await websocket.send_text(event.wire())
 
     async def receive_commands() -> None:
         while True:
