@@ -36,9 +36,9 @@ from redis.exceptions import NoScriptError, RedisError
 
 # KEYS: in-progress key, queue; ARGV: arq job id, now (ms), in-progress timeout (ms).
 # arq's start check: not running anywhere, still queued and due; then marked in progress.
-# Returns the job's score, or false when another worker has it or it is gone or deferred.
+# Returns the job's score, -1 when a worker runs it, or false when it is gone or deferred.
 _START = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
 redis.call('PSETEX', KEYS[1], ARGV[3], '1')
@@ -48,7 +48,8 @@ _START_SHA = hashlib.sha1(_START.encode()).hexdigest()
 
 ELSEWHERE_SKIP_S = 1.0
 """An id another worker was running is not checked again for this long (it is still running,
-or it ended and left the queue; a dead worker's job comes back under a new id, reaper.py)."""
+or it ended and left the queue; a dead worker's job comes back under a new id, reaper.py). A
+deferred job is not skipped: it may come due at any moment."""
 
 
 class WakeableWorker(Worker):
@@ -84,8 +85,9 @@ class WakeableWorker(Worker):
                 self.job_counter = self.job_counter + 1
             scores = await self._mark_started(batch)
             for job_id, score in zip(batch, scores, strict=True):
-                if score is None:  # running elsewhere, finished, or deferred again
-                    self._elsewhere[job_id] = now
+                if score is None or score == -1:  # gone, deferred, or running elsewhere
+                    if score == -1:
+                        self._elsewhere[job_id] = now
                     self.job_counter = self.job_counter - 1
                     self.sem.release()
                     continue
