@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from arq.connections import ArqRedis
 
@@ -12,7 +13,9 @@ from orchestrator.errors import ConfigError
 from orchestrator.keys import Keys
 from orchestrator.queue.arq import ArqQueue, connect_redis
 from orchestrator.state.redis import RedisStateStore
-from orchestrator.trace.store import TraceStore
+
+if TYPE_CHECKING:
+    from orchestrator.trace.store import TraceStore
 
 
 @dataclass(slots=True)
@@ -39,13 +42,19 @@ class Services:
 
     @classmethod
     async def open(
-        cls, settings: Settings, registry: WorkflowRegistry | None = None
+        cls,
+        settings: Settings,
+        registry: WorkflowRegistry | None = None,
+        *,
+        defer_trace: bool = False,
     ) -> Services:
         """Connect to Redis and the trace store; no I/O happens until first use.
 
         Args:
             settings: Must have ``redis.url`` and ``database.url`` set.
             registry: Workflows; imported from ``settings.workflows`` when ``None``.
+            defer_trace: Load SQLAlchemy and build the trace store on its first use
+                (:class:`~orchestrator.trace.deferred.DeferredTraceStore`): a worker's start.
 
         Raises:
             ConfigError: A URL is missing or a workflow module cannot be imported.
@@ -74,7 +83,20 @@ class Services:
             compress_threshold_bytes=settings.state.compress_threshold_bytes,
         )
         queue = ArqQueue(redis, queue_name=settings.queue.name)
-        trace = TraceStore.from_url(settings.database.url, pool_size=settings.database.pool_size)
+        trace: TraceStore
+        if defer_trace:
+            from orchestrator.trace.deferred import DeferredTraceStore
+
+            deferred = DeferredTraceStore(
+                settings.database.url, pool_size=settings.database.pool_size
+            )
+            trace = cast("TraceStore", deferred)  # the same interface, by delegation
+        else:
+            from orchestrator.trace.store import TraceStore
+
+            trace = TraceStore.from_url(
+                settings.database.url, pool_size=settings.database.pool_size
+            )
         return cls(settings, registry, redis, keys, state, queue, trace)
 
     async def close(self) -> None:

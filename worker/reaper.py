@@ -20,7 +20,7 @@ import structlog
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.services import Services
-from orchestrator.trace.steps import JobFinish
+from orchestrator.trace.records import JobFinish
 
 log = structlog.get_logger("worker.reaper")
 

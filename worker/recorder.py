@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from orchestrator.errors import TraceError
-from orchestrator.trace.records import StepRunRecord
-from orchestrator.trace.store import JobFinish, TraceStore
+from orchestrator.trace.records import JobFinish, StepRunRecord
 from orchestrator.types import JobStatus, StepStatus
 from worker.hooks import AttemptRecord, ExecutionHook, JobRun
+
+if TYPE_CHECKING:
+    from orchestrator.trace.store import TraceStore
 
 log = structlog.get_logger("worker.recorder")
 

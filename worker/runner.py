@@ -100,6 +100,7 @@ def build_worker(
             asyncio.get_running_loop().create_task(listen_for_cancels(services, executor))
         )
         log.info("worker started", worker_id=executor.worker_id, one_job=one_job)
+        _warm_trace_store(services)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         for task in background:
@@ -142,6 +143,20 @@ def build_worker(
     if handle_signals:
         _drain_on_signals(worker, executor, grace=int(settings.worker.shutdown_grace_seconds))
     return worker
+
+
+def _warm_trace_store(services: Services) -> None:
+    """Build a deferred trace store in a thread now, not at the first write (which follows the
+    first job's terminal event): its SQLAlchemy import overlaps the worker's waits on Redis."""
+    build = getattr(services.trace, "build", None)
+    if build is None or getattr(services.trace, "built", True):
+        return
+
+    def report(future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.error("the trace store cannot be built", error=str(future.exception()))
+
+    asyncio.get_running_loop().run_in_executor(None, build).add_done_callback(report)
 
 
 def _cancelled_from_outside() -> bool:
@@ -209,7 +224,7 @@ async def run_worker(
     Returns:
         The number of jobs this worker ran.
     """
-    services = await Services.open(settings, registry)
+    services = await Services.open(settings, registry, defer_trace=True)
     worker = build_worker(services, one_job=one_job, handle_signals=handle_signals)
     telemetry = settings.telemetry
     metrics_server = (

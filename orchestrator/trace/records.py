@@ -8,6 +8,7 @@ converted to UTC, because SQLite keeps no offset and compares the stored text. T
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -202,4 +203,15 @@ def audit_from_row(row: Any) -> AuditRecord:
     )  # fmt: skip
 
 
-__all__ = ["AuditRecord", "JobRecord", "StepRunRecord"]
+@dataclass(frozen=True, slots=True)
+class JobFinish:
+    """A job's end, for :meth:`TraceStore.write_batch`."""
+
+    job_id: JobId
+    status: JobStatus
+    finished_at: datetime
+    result: Any = None
+    error: Mapping[str, Any] | None = None
+
+
+__all__ = ["AuditRecord", "JobFinish", "JobRecord", "StepRunRecord"]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orchestrator.errors import TraceError
 from orchestrator.trace.base import StoreBase
 from orchestrator.trace.records import (
+    JobFinish,
     StepRunRecord,
     parse_uuid,
     step_run_from_row,
@@ -31,17 +31,6 @@ _UPSERT_CHUNK_ROWS = 1000
 _STEP_RUN_UPDATE_COLUMNS = (
     "status", "finished_at", "duration_ms", "error", "worker_id", "output_bytes", "cache_hit",
 )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class JobFinish:
-    """A job's end, for :meth:`TraceStore.write_batch`."""
-
-    job_id: JobId
-    status: JobStatus
-    finished_at: datetime
-    result: Any = None
-    error: Mapping[str, Any] | None = None
 
 
 class StepRunQueries(StoreBase):
