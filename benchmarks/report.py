@@ -74,6 +74,8 @@ COLUMNS: dict[str, list[tuple[str, Getter, str | None]]] = {
         ("ws/10 p50", _case("ws/10", "p50_ms"), None),
         ("ws/100 p50", _case("ws/100", "p50_ms"), "lower"),
         ("ws/100 p99", _case("ws/100", "p99_ms"), "lower"),
+        ("ws/100 @10ms p50", _case("ws/100 @10ms", "p50_ms"), None),
+        ("ws/100 @10ms p99", _case("ws/100 @10ms", "p99_ms"), None),
         ("sse/100 p50", _case("sse/100", "p50_ms"), "lower"),
         ("sse/100 p99", _case("sse/100", "p99_ms"), None),
         ("lost", lambda r: sum(c["lost"] for c in r.get("cases", {}).values()), None),
