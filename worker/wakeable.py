@@ -46,6 +46,9 @@ return score
 """
 _START_SHA = hashlib.sha1(_START.encode()).hexdigest()
 
+SLOT_GATHER_S = 0.002
+"""A full worker whose slot freed waits this much longer before it reads the queue again."""
+
 ELSEWHERE_SKIP_S = 1.0
 """An id another worker was running is not checked again for this long (it is still running,
 or it ended and left the queue; a dead worker's job comes back under a new id, reaper.py). A
@@ -158,6 +161,8 @@ class WakeableWorker(Worker):
             self._slot_freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._slot_freed.wait(), self.poll_delay_s)
+                # Let a few more slots free up, so that one queue read fills several.
+                await asyncio.sleep(min(SLOT_GATHER_S, self.poll_delay_s))
             return
         try:
             # Redis >= 6 takes a fractional timeout; redis-py types it as int.
