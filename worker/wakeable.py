@@ -86,7 +86,13 @@ class WakeableWorker(Worker):
             for _ in batch:  # never blocks: the semaphore holds max_jobs + 1
                 await self.sem.acquire()
                 self.job_counter = self.job_counter + 1
-            scores = await self._mark_started(batch)
+            try:
+                scores = await self._mark_started(batch)
+            except BaseException:
+                for _ in batch:  # give the reserved slots back (arq's loop reports the error)
+                    self.job_counter = self.job_counter - 1
+                    self.sem.release()
+                raise
             for job_id, score in zip(batch, scores, strict=True):
                 if score is None or score == -1:  # gone, deferred, or running elsewhere
                     if score == -1:
@@ -171,7 +177,10 @@ class WakeableWorker(Worker):
             await asyncio.sleep(self.poll_delay_s)  # arq's own poll will report the outage
             return
         if woken:  # the token is the enqueued job's arq id: start it before the next poll
-            await self.start_jobs([woken[1]])
+            try:
+                await self.start_jobs([woken[1]])
+            except RedisError:
+                return  # the poll that follows reads the queue (and reports an outage)
 
 
 __all__ = ["WakeableWorker"]
