@@ -405,9 +405,10 @@ class _Run:
         """End the job: the terminal event first (the client's result), then the trace row.
 
         The row (queued by the trace recorder's hook) and the lease release follow in the
-        background (:class:`JobEndings`), so the worker's slot is free at once; the lease is held until the row is written (DESIGN §3.3
-        keeps PostgreSQL off the critical path): if this worker dies in between, a reaper finds
-        the ended job's lapsed lease and records its end from Redis.
+        background (:class:`JobEndings`), so the worker's slot is free at once. The lease is
+        held until the row is written (DESIGN §3.3 keeps PostgreSQL off the critical path): if
+        this worker dies in between, a reaper finds the ended job's lapsed lease and records
+        its end from Redis.
         """
         await publisher.flush()
         fields: dict[str, str | int | float] = {}
