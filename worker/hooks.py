@@ -81,7 +81,8 @@ class ExecutionHook:
     async def on_job_end(
         self, run: JobRun, status: JobStatus, result: JSONValue, error: JSONValue
     ) -> None:
-        """Called before the terminal event is published."""
+        """Called right after the terminal event is published, in the job's task; the trace
+        recorder only queues the row here (the lease is freed once it is written)."""
 
     async def on_job_suspend(self, run: JobRun, status: JobStatus) -> None:
         """Called when a run stops before the job ends: ``waiting`` for input, or ``queued``
