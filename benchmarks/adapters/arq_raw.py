@@ -22,9 +22,8 @@ from arq.jobs import deserialize_result
 
 from benchmarks.adapters.arq_tasks import QUEUE
 from benchmarks.adapters.base import StreamResult
-from benchmarks.adapters.common import WorkerProcesses
+from benchmarks.adapters.common import HasWorkers, WorkerProcesses
 from benchmarks.infra import Infra
-from benchmarks.procs import wait_for
 
 ENQUEUE_CONCURRENCY = 16
 
@@ -34,7 +33,7 @@ VARIANTS = {
 }
 
 
-class ArqSystem:
+class ArqSystem(HasWorkers):
     """Raw arq in one variant."""
 
     name = "arq"
@@ -72,25 +71,10 @@ class ArqSystem:
             self.redis = None
 
     async def start_workers(self, count: int) -> None:
-        started = [self.workers.spawn(["python", "-m", "benchmarks.adapters.arq_tasks"], self.env)
-                   for _ in range(count)]
-        for child in started:
-            await asyncio.to_thread(
-                wait_for, lambda c=child: "worker ready" in c.tail(), timeout_seconds=30,
-                what="an arq worker", children=[child],
-            )
-
-    async def stop_workers(self) -> None:
-        await asyncio.to_thread(self.workers.stop)
-
-    def worker_pids(self) -> list[int]:
-        return self.workers.pids()
-
-    def worker_rss_bytes(self) -> int:
-        return self.workers.rss_bytes()
-
-    async def kill_workers(self) -> None:
-        self.workers.kill9()
+        await self.workers.start(
+            count, lambda _: (["python", "-m", "benchmarks.adapters.arq_tasks"], self.env),
+            ready="worker ready", timeout_seconds=30,
+        )
 
     async def _result(self, job_id: str, timeout_seconds: float = 120.0) -> Any:
         """Poll ``arq:result:<job_id>`` (the job may not be enqueued yet, so not ``Job.result``)."""

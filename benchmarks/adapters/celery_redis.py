@@ -14,7 +14,6 @@ pub/sub). Variants:
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import time
@@ -25,9 +24,8 @@ from celery import chain, chord, group
 
 from benchmarks.adapters import celery_tasks as t
 from benchmarks.adapters.base import StreamResult
-from benchmarks.adapters.common import WorkerProcesses
+from benchmarks.adapters.common import HasWorkers, WorkerProcesses
 from benchmarks.infra import REDIS_DB, Infra
-from benchmarks.procs import wait_for
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {"pool": "prefork", "conf": {}},
@@ -44,7 +42,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-class CelerySystem:
+class CelerySystem(HasWorkers):
     """Celery on Redis in one variant."""
 
     name = "celery"
@@ -90,33 +88,14 @@ class CelerySystem:
             self._results = None
 
     async def start_workers(self, count: int) -> None:
-        started = []
-        for _ in range(count):
-            n = len(self.workers.children) + 1
-            started.append(self.workers.spawn(
-                ["python", "-m", "celery", "-A", "benchmarks.adapters.celery_tasks", "worker",
-                 "--pool", self.settings["pool"], "--concurrency", "1",
-                 "--hostname", f"w{n}-{time.time_ns()}@bench", "--loglevel", "WARNING",
-                 "--without-gossip", "--without-mingle"],
-                self.env,
-            ))
-        for child in started:
-            await asyncio.to_thread(
-                wait_for, lambda c=child: "worker ready" in c.tail(), timeout_seconds=60,
-                what="a celery worker", children=[child],
-            )
-
-    async def stop_workers(self) -> None:
-        await asyncio.to_thread(self.workers.stop)
-
-    def worker_pids(self) -> list[int]:
-        return self.workers.pids()
-
-    def worker_rss_bytes(self) -> int:
-        return self.workers.rss_bytes()
-
-    async def kill_workers(self) -> None:
-        self.workers.kill9()
+        await self.workers.start(
+            count,
+            lambda n: (["python", "-m", "celery", "-A", "benchmarks.adapters.celery_tasks",
+                        "worker", "--pool", self.settings["pool"], "--concurrency", "1",
+                        "--hostname", f"w{n}-{time.time_ns()}@bench", "--loglevel", "WARNING",
+                        "--without-gossip", "--without-mingle"], self.env),
+            ready="worker ready",
+        )
 
     async def diamond(self) -> float | None:
         res = chain(t.dia_a.s(), group(t.dia_b.s(), t.dia_c.s()), t.dia_d.s()).apply_async()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,6 +68,37 @@ class WorkerProcesses:
         self.children.append(child)
         return child
 
+    async def start(
+        self,
+        count: int,
+        command: Callable[[int], tuple[Sequence[str], Mapping[str, str]]],
+        *,
+        ready: str,
+        timeout_seconds: float = 60.0,
+        tail_chars: int = 2000,
+    ) -> None:
+        """Start ``count`` workers and wait until each has logged ``ready``.
+
+        Args:
+            count: How many.
+            command: ``(argv, env)`` of the worker in slot ``n`` (1, 2, ... among the live
+                workers, so a replacement started after :meth:`kill9` gets the dead one's slot).
+            ready: The log text that says a worker is ready.
+            timeout_seconds: Per worker.
+            tail_chars: How much of the end of its log to search.
+
+        Raises:
+            RuntimeError: A worker did not get ready in time, or exited.
+        """
+        from benchmarks.procs import wait_for
+
+        started = [self.spawn(*command(len(self.children) + 1)) for _ in range(count)]
+        for child in started:
+            await asyncio.to_thread(
+                wait_for, lambda c=child: ready in c.tail(tail_chars),
+                timeout_seconds=timeout_seconds, what=f"a {self.system} worker", children=[child],
+            )
+
     def stop(self) -> None:
         """Stop all workers (SIGTERM, then SIGKILL after a few seconds)."""
         for child in self.children:
@@ -89,4 +120,22 @@ class WorkerProcesses:
         return sum(c.rss_bytes() for c in self.children)
 
 
-__all__ = ["WorkerProcesses", "mark", "payload", "wait_killed", "wait_killed_async"]
+class HasWorkers:
+    """The :class:`~benchmarks.adapters.base.System` worker methods over ``self.workers``."""
+
+    workers: WorkerProcesses
+
+    async def stop_workers(self) -> None:
+        await asyncio.to_thread(self.workers.stop)
+
+    def worker_pids(self) -> list[int]:
+        return self.workers.pids()
+
+    def worker_rss_bytes(self) -> int:
+        return self.workers.rss_bytes()
+
+    async def kill_workers(self) -> None:
+        self.workers.kill9()
+
+
+__all__ = ["HasWorkers", "WorkerProcesses", "mark", "payload", "wait_killed", "wait_killed_async"]

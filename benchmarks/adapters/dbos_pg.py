@@ -18,9 +18,8 @@ import sqlalchemy as sa
 from dbos import DBOSClient, EnqueueOptions
 
 from benchmarks.adapters.base import StreamResult
-from benchmarks.adapters.common import WorkerProcesses
+from benchmarks.adapters.common import HasWorkers, WorkerProcesses
 from benchmarks.infra import Infra
-from benchmarks.procs import wait_for
 
 VARIANTS = {
     "default": {"queue_poll": 1.0, "result_poll": 1.0},
@@ -29,7 +28,7 @@ VARIANTS = {
 DATABASE = "dbos_bench"
 
 
-class DbosSystem:
+class DbosSystem(HasWorkers):
     """DBOS Transact in one variant."""
 
     name = "dbos"
@@ -74,30 +73,12 @@ class DbosSystem:
             self.engine = None
 
     async def start_workers(self, count: int) -> None:
-        started = []
-        for _ in range(count):
-            slot = len(self.workers.children) + 1  # a replacement reuses the dead one's id
-            started.append(self.workers.spawn(
-                ["python", "-m", "benchmarks.adapters.dbos_app"],
-                {**self.env, "BENCH_DBOS_EXECUTOR": f"w{slot}"},
-            ))
-        for child in started:
-            await asyncio.to_thread(
-                wait_for, lambda c=child: "worker ready" in c.tail(), timeout_seconds=60,
-                what="a DBOS worker", children=[child],
-            )
-
-    async def stop_workers(self) -> None:
-        await asyncio.to_thread(self.workers.stop)
-
-    def worker_pids(self) -> list[int]:
-        return self.workers.pids()
-
-    def worker_rss_bytes(self) -> int:
-        return self.workers.rss_bytes()
-
-    async def kill_workers(self) -> None:
-        self.workers.kill9()
+        await self.workers.start(  # a replacement reuses the dead one's executor id
+            count,
+            lambda slot: (["python", "-m", "benchmarks.adapters.dbos_app"],
+                          {**self.env, "BENCH_DBOS_EXECUTOR": f"w{slot}"}),
+            ready="worker ready",
+        )
 
     def _enqueue(self, workflow: str, *args: Any) -> Any:
         assert self.client is not None

@@ -23,7 +23,7 @@ import websockets
 from httpx_sse import aconnect_sse
 
 from benchmarks.adapters.base import StreamResult
-from benchmarks.adapters.common import WorkerProcesses
+from benchmarks.adapters.common import HasWorkers, WorkerProcesses
 from benchmarks.infra import Infra
 from benchmarks.procs import ROOT, Child, free_port, wait_for
 from sdk import Client
@@ -43,7 +43,7 @@ AUTH_LIMITS = {
 }
 
 
-class ProjectSystem:
+class ProjectSystem(HasWorkers):
     """This project, in one configuration.
 
     Args:
@@ -173,32 +173,14 @@ class ProjectSystem:
             self._redis_port = None
 
     async def start_workers(self, count: int) -> None:
-        started = []
-        for _ in range(count):
-            # A stable worker id, as a Deployment's pod name: a replacement reuses the dead
-            # one's and reclaims its jobs at once (the DBOS adapter does the same).
-            slot = len(self.workers.children) + 1
-            started.append(self.workers.spawn(
-                ["python", "-m", "orchestrator.cli", "worker"],
-                {**self.env, "ORCH_WORKER__ID": f"bench-w{slot}"},
-            ))
-        for child in started:
-            await asyncio.to_thread(
-                wait_for, lambda c=child: "worker started" in c.tail(100_000),
-                timeout_seconds=60, what="a worker", children=[child],
-            )
-
-    async def stop_workers(self) -> None:
-        await asyncio.to_thread(self.workers.stop)
-
-    def worker_pids(self) -> list[int]:
-        return self.workers.pids()
-
-    def worker_rss_bytes(self) -> int:
-        return self.workers.rss_bytes()
-
-    async def kill_workers(self) -> None:
-        self.workers.kill9()
+        # A stable worker id, as a Deployment's pod name: a replacement reuses the dead one's
+        # and reclaims its jobs at once (the DBOS adapter does the same with its executor id).
+        await self.workers.start(
+            count,
+            lambda slot: (["python", "-m", "orchestrator.cli", "worker"],
+                          {**self.env, "ORCH_WORKER__ID": f"bench-w{slot}"}),
+            ready="worker started", tail_chars=100_000,
+        )
 
     # -- workloads -----------------------------------------------------------------------
 
