@@ -1,4 +1,5 @@
-"""The Redis state store: job hash, checkpoints, event stream and leases (DESIGN §4)."""
+"""The Redis state store: job hash, checkpoints and event stream (DESIGN §4); its leases and
+concurrency slots are :class:`~orchestrator.state.leases.LeaseOps`."""
 
 from __future__ import annotations
 
@@ -7,22 +8,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from orchestrator.errors import LeaseLostError, StateError
 from orchestrator.events import Event
 from orchestrator.keys import Keys
 from orchestrator.serialization import dumps
 from orchestrator.state import scripts
-from orchestrator.state.base import Checkpoint, Lapsed, NewEvent, Write
+from orchestrator.state.base import Checkpoint, NewEvent, Write
 from orchestrator.state.blob import pack, unpack
 from orchestrator.state.codec import answer_field, decode_job, question_field, step_field
+from orchestrator.state.leases import LeaseOps
 from orchestrator.state.records import JobState
 from orchestrator.types import JobId, JobStatus, JSONValue, StepName
-
-
-def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def _flat(fields: Mapping[str, str | int | float]) -> list[str]:
@@ -45,7 +43,7 @@ def _event_args(event: NewEvent | None) -> list[str]:
     ]
 
 
-class RedisStateStore:
+class RedisStateStore(LeaseOps):
     """:class:`~orchestrator.state.base.StateStore` on Redis ≥ 6.2 (streams, Lua).
 
     Args:
@@ -73,24 +71,9 @@ class RedisStateStore:
         self._apply = redis.register_script(scripts.APPLY)
         self._finish = redis.register_script(scripts.FINISH)
         self._cancel = redis.register_script(scripts.REQUEST_CANCEL)
-        self._acquire = redis.register_script(scripts.ACQUIRE_LEASE)
-        self._pickup = redis.register_script(scripts.PICKUP)
-        self._renew = redis.register_script(scripts.RENEW_LEASE)
-        self._release = redis.register_script(scripts.RELEASE_LEASE)
-        self._claim = redis.register_script(scripts.CLAIM_LAPSED)
         self._answer = redis.register_script(scripts.ANSWER)
         self._retry = redis.register_script(scripts.RETRY)
-        self._slot = redis.register_script(scripts.ACQUIRE_SLOT)
-
-    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return await script(keys=keys, args=args)
-        except ResponseError as exc:
-            if "LEASE_LOST" in str(exc):
-                raise LeaseLostError("this worker no longer holds the job's lease") from None
-            raise StateError(f"state script failed: {exc}") from exc
-        except RedisError as exc:
-            raise StateError(f"Redis is unavailable: {exc}") from exc
+        self._register_lease_scripts()
 
     def _job_keys(self, job_id: JobId) -> list[str]:
         return [self.keys.job(job_id), self.keys.events(job_id), self.keys.lease(job_id)]
@@ -171,23 +154,6 @@ class RedisStateStore:
                 raise StateError(f"state update failed: {r}")
             out.append(r.decode() if isinstance(r, bytes) and r else None)
         return out
-
-    async def _evalsha_many(self, script: Any, calls: list[list[Any]]) -> list[Any]:
-        """Run one registered script many times in one pipeline, with plain EVALSHA.
-
-        redis-py's ``Script`` in a pipeline sends ``SCRIPT EXISTS`` before every pipeline: one
-        more round trip per batch. Here the script is loaded once and again only after a
-        ``NOSCRIPT`` (a restarted Redis); every call of a batch then failed, so it is re-run.
-        """
-        for _ in range(2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for call in calls:
-                    pipe.evalsha(script.sha, *call)
-                results = await pipe.execute(raise_on_error=False)
-            if not any(isinstance(r, NoScriptError) for r in results):
-                return list(results)
-            await self.redis.script_load(script.script)
-        return list(results)
 
     async def checkpoint(
         self,
@@ -297,104 +263,6 @@ class RedisStateStore:
             except RedisError as exc:
                 raise StateError(f"Redis is unavailable: {exc}") from exc
         return "missing" if text == "MISSING" else text
-
-    def _lease_keys(self, job_id: JobId) -> list[str]:
-        return [self.keys.lease(job_id), self.keys.leases(), self.keys.job(job_id)]
-
-    async def acquire_lease(self, job_id: JobId, worker_id: str, ttl_seconds: float) -> str:
-        ttl_ms = int(ttl_seconds * 1000)
-        args = [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms, job_id]
-        result = await self._run(self._acquire, self._lease_keys(job_id), args)
-        return result.decode() if isinstance(result, bytes) else str(result)
-
-    async def pickup(
-        self, job_id: JobId, worker_id: str, ttl_seconds: float
-    ) -> tuple[JobState | None, str]:
-        ttl_ms = int(ttl_seconds * 1000)
-        args = [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms, job_id]
-        answer, flat = await self._run(self._pickup, self._lease_keys(job_id), args)
-        raw = dict(zip(flat[::2], flat[1::2], strict=True))
-        return (decode_job(job_id, raw) if raw else None), _text(answer)
-
-    async def renew_lease(
-        self, job_id: JobId, worker_id: str, ttl_seconds: float, slot_key: str | None = None
-    ) -> str:
-        ttl_ms = int(ttl_seconds * 1000)
-        args = [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms, job_id]
-        keys = self._lease_keys(job_id) + ([slot_key] if slot_key else [])
-        result = await self._run(self._renew, keys, args)
-        return result.decode() if isinstance(result, bytes) else str(result)
-
-    async def acquire_slot(
-        self, slot_key: str, job_id: JobId, limit: int, ttl_seconds: float
-    ) -> bool:
-        now = int(time.time() * 1000)
-        args = [job_id, now, now + int(ttl_seconds * 1000), limit]
-        return bool(int(await self._run(self._slot, [slot_key], args)))
-
-    async def release_slot(self, slot_key: str, job_id: JobId) -> None:
-        try:
-            await self.redis.zrem(slot_key, job_id)
-        except RedisError as exc:
-            raise StateError(f"Redis is unavailable: {exc}") from exc
-
-    async def release_lease(self, job_id: JobId, worker_id: str) -> None:
-        keys = [self.keys.lease(job_id), self.keys.leases()]
-        await self._run(self._release, keys, [worker_id, job_id])
-
-    async def release_leases(self, leases: Sequence[tuple[JobId, str]]) -> None:
-        calls = [[2, self.keys.lease(j), self.keys.leases(), w, j] for j, w in leases]
-        try:
-            results = await self._evalsha_many(self._release, calls)
-        except RedisError as exc:
-            raise StateError(f"Redis is unavailable: {exc}") from exc
-        for r in results:
-            if isinstance(r, Exception):
-                raise StateError(f"lease release failed: {r}")
-
-    async def claim_lapsed(
-        self,
-        *,
-        now_ms: int,
-        claim_seconds: float,
-        limit: int = 100,
-        own_worker_id: str | None = None,
-    ) -> list[Lapsed]:
-        try:
-            candidates = [
-                _text(raw)
-                for raw in await self.redis.zrangebyscore(
-                    self.keys.leases(), "-inf", now_ms, start=0, num=limit
-                )
-            ]
-            if own_worker_id:
-                candidates += await self._held_by(own_worker_id, exclude=set(candidates))
-        except RedisError as exc:
-            raise StateError(f"Redis is unavailable: {exc}") from exc
-        claimed: list[Lapsed] = []
-        until = now_ms + int(claim_seconds * 1000)
-        for job_id in candidates:
-            kind, arq_id = await self._run(
-                self._claim,
-                self._lease_keys(job_id),
-                [job_id, now_ms, until, own_worker_id or ""],
-            )
-            if int(kind):
-                claimed.append(Lapsed(job_id, _text(arq_id), ended=int(kind) == 2))
-        return claimed
-
-    async def _held_by(self, worker_id: str, *, exclude: set[str], page: int = 500) -> list[str]:
-        """Indexed jobs whose lease names ``worker_id`` (one pass over the lease index)."""
-        found: list[str] = []
-        start = 0
-        while True:
-            ids = [_text(r) for r in await self.redis.zrange(self.keys.leases(), start, start + page - 1)]
-            if not ids:
-                return found
-            owners = await self.redis.mget([self.keys.lease(j) for j in ids])
-            found += [j for j, o in zip(ids, owners, strict=True)
-                      if o is not None and _text(o) == worker_id and j not in exclude]
-            start += page
 
     async def read_events(
         self, job_id: JobId, after: str | None = None, count: int = 1000
