@@ -196,6 +196,12 @@ async def test_a_job_whose_worker_is_killed_resumes_on_a_new_worker_without_reru
 
     trace = TraceStore.from_url(pg_url, pool_size=1)
     try:
+        # The rows follow the terminal event by one group commit (DESIGN §3.3).
+        async def recorded() -> bool:
+            row = await trace.get_job(job_id)
+            return row is not None and row.status.is_terminal
+
+        await wait_until(recorded, timeout_seconds=5.0, what="the jobs row to be final")
         tail = [r for r in await trace.list_step_runs(job_id) if r.step == "slow_tail"]
         assert [(r.attempt, r.status.value) for r in tail] == [(1, "failed"), (2, "succeeded")]
         assert tail[0].error is not None and tail[0].error["code"] == "worker_lost"

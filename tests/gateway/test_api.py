@@ -17,8 +17,8 @@ from redis.asyncio import Redis
 from orchestrator.config import Settings
 from orchestrator.services import Services
 from orchestrator.types import JobStatus
-from tests.conftest import wait_until
 from tests.gateway import flows
+from tests.support.jobs import wait_for_end
 from tests.support.stack import InProcessStack, in_process_stack
 
 SettingsFactory = Callable[..., Settings]
@@ -44,14 +44,6 @@ async def submit(stack: InProcessStack, workflow: str, inputs: dict[str, Any] | 
     )
     assert response.status_code == 202, response.text
     return str(response.json()["job_id"])
-
-
-async def wait_for_end(services: Services, job_id: str) -> None:
-    async def ended() -> bool:
-        state = await services.state.get_job(job_id)
-        return state is not None and state.status.is_terminal
-
-    await wait_until(ended, what=f"job {job_id} to end")
 
 
 async def job_count(services: Services) -> int:

@@ -25,6 +25,7 @@ from orchestrator.telemetry.memory import in_memory_pipeline
 from orchestrator.types import JobStatus
 from sdk import StepContext, step, workflow
 from tests.conftest import wait_until
+from tests.support.jobs import wait_for_end
 from tests.support.stack import in_process_stack
 from worker.hooks import AttemptRecord, JobRun
 from worker.telemetry import LogContextHook, TracingHook
@@ -83,13 +84,7 @@ async def run_job(settings: Settings, wf: str, inputs: dict[str, Any]) -> tuple[
         assert response.status_code == 202, response.text
         job_id = str(response.json()["job_id"])
 
-        async def ended() -> bool:
-            state = await stack.services.state.get_job(job_id)
-            return state is not None and state.status.is_terminal
-
-        await wait_until(ended, what="the job to end")
-        state = await stack.services.state.get_job(job_id)
-        assert state is not None
+        state = await wait_for_end(stack.services, job_id)
         return job_id, state.status.value
 
 
