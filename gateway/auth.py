@@ -113,6 +113,7 @@ def actor_of(conn: HTTPConnection, principal: Principal) -> Actor:
         client_ip=conn.client.host if conn.client else None,
         own_jobs_only=principal.own_jobs_only,
         all_tenants=principal.all_tenants,
+        role=principal.role.value,
     )
 
 

@@ -16,7 +16,7 @@ class Keys:
     """Key builder for one key prefix (``orch`` unless configured).
 
     TTLs, and why:
-    - ``job``, ``state``, ``events``: ``state.ttl_seconds`` after the job ends — long enough for
+    - ``job``, ``state``, ``call``, ``events``: ``state.ttl_seconds`` after the job ends — long enough for
       late clients to replay a stream and for ``GET .../output``; PostgreSQL keeps the history.
       They also get that TTL when written, so an abandoned job cannot leak keys forever.
     - ``lease``: ``lease.ttl_seconds`` (a few seconds), renewed by the owner's heartbeat; when the
@@ -42,6 +42,11 @@ class Keys:
     def state(self, job_id: JobId, step: StepName) -> str:
         """String: a step's checkpointed (serialized) output."""
         return f"{self.prefix}:state:{job_id}:{step}"
+
+    def call(self, job_id: JobId, step: StepName, seq: int) -> str:
+        """String: the record of a step's ``seq``-th durable call (DESIGN §13); the same TTL
+        as the step's checkpoint, which it belongs to."""
+        return f"{self.prefix}:state:{job_id}:{step}:call:{seq}"
 
     def events(self, job_id: JobId) -> str:
         """Stream: the job's events; entry ids are the SSE event ids."""

@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
+from orchestrator.durable.redis import RedisCallStore
 from orchestrator.errors import ConfigError
 from orchestrator.keys import Keys
 from orchestrator.queue.arq import ArqQueue, connect_redis
@@ -30,6 +31,7 @@ class Services:
         state: The Redis state store.
         queue: The arq queue.
         trace: The trace store (PostgreSQL or SQLite).
+        calls: Durable-call records of steps (DESIGN §13), on the state Redis.
     """
 
     settings: Settings
@@ -39,6 +41,7 @@ class Services:
     state: RedisStateStore
     queue: ArqQueue
     trace: TraceStore
+    calls: RedisCallStore
 
     @classmethod
     async def open(
@@ -97,7 +100,8 @@ class Services:
             trace = TraceStore.from_url(
                 settings.database.url, pool_size=settings.database.pool_size
             )
-        return cls(settings, registry, redis, keys, state, queue, trace)
+        calls = RedisCallStore(redis, keys=keys, ttl_seconds=settings.state.ttl_seconds)
+        return cls(settings, registry, redis, keys, state, queue, trace, calls)
 
     async def close(self) -> None:
         """Close the Redis pool and dispose of the trace store's engine."""

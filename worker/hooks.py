@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.dag.context import StepContext
 from orchestrator.types import JobId, JobStatus, JSONValue, StepName
 
 
@@ -24,6 +25,8 @@ class JobRun:
         worker_id: The worker running it.
         trace: W3C trace context from the submit.
         created_at: When the job was submitted (epoch seconds), for the queue wait.
+        tenant_id, user_id, role: The submitting principal; steps act as this principal
+            (tool policy, audit, metering), not as the worker.
     """
 
     job_id: JobId
@@ -32,6 +35,9 @@ class JobRun:
     worker_id: str
     trace: dict[str, str]
     created_at: float | None = None
+    tenant_id: str | None = None
+    user_id: str | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,10 @@ class ExecutionHook:
     async def on_step_start(self, run: JobRun, record: AttemptRecord) -> None:
         """Called when a step attempt starts (``record.status == "running"``)."""
 
+    async def on_step_context(self, run: JobRun, ctx: StepContext) -> None:
+        """Called with each attempt's :class:`StepContext` before the step runs: the agent
+        layer attaches ``ctx.tools``, ``ctx.llm`` and ``ctx.policy`` here."""
+
     async def on_step_end(self, run: JobRun, record: AttemptRecord) -> None:
         """Called when a step attempt ends, whatever its outcome."""
 
@@ -102,6 +112,10 @@ class HookChain(ExecutionHook):
     async def on_step_start(self, run: JobRun, record: AttemptRecord) -> None:
         for h in self.hooks:
             await h.on_step_start(run, record)
+
+    async def on_step_context(self, run: JobRun, ctx: StepContext) -> None:
+        for h in self.hooks:
+            await h.on_step_context(run, ctx)
 
     async def on_step_end(self, run: JobRun, record: AttemptRecord) -> None:
         for h in self.hooks:

@@ -59,6 +59,9 @@ class Run:
             worker_id=executor.worker_id,
             trace=state.trace,
             created_at=state.created_at,
+            tenant_id=state.tenant_id,
+            user_id=state.user_id,
+            role=state.role,
         )
         self.tasks: dict[asyncio.Task[StepOutcome], StepName] = {}
         self.stop_reason: str | None = None  # "cancel" or "lost"
@@ -174,6 +177,7 @@ class Run:
         runner = StepRunner(
             self.run, self.store, publisher, self.ex.hooks, self.state.inputs,
             max_output_bytes=self.settings.state.max_output_bytes,
+            calls=self.ex.services.calls,
         )  # fmt: skip
         failure, questions = await self._schedule(wf, runner, outputs)
         if self.stop_reason == "lost":

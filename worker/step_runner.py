@@ -17,6 +17,9 @@ from pydantic import TypeAdapter
 from orchestrator.dag.binding import StepBinding
 from orchestrator.dag.context import StepContext
 from orchestrator.dag.step import Step
+from orchestrator.durable.base import CallStore
+from orchestrator.durable.journal import CallJournal
+from orchestrator.durable.memory import MemoryCallStore
 from orchestrator.errors import (
     OrchestratorError,
     OutputTooLargeError,
@@ -103,6 +106,8 @@ class StepRunner:
         hooks: Execution hooks.
         inputs: The job's validated inputs.
         max_output_bytes: Hard limit on one serialized output.
+        calls: Where the steps' durable calls are checkpointed (DESIGN §13); each attempt
+            gets its own :class:`~orchestrator.durable.journal.CallJournal` on it.
     """
 
     def __init__(
@@ -114,6 +119,7 @@ class StepRunner:
         inputs: Mapping[str, JSONValue],
         *,
         max_output_bytes: int,
+        calls: CallStore | None = None,
     ) -> None:
         self.run = run
         self.store = store
@@ -121,6 +127,7 @@ class StepRunner:
         self.hooks = hooks
         self.inputs = inputs
         self.max_output_bytes = max_output_bytes
+        self.calls: CallStore = calls if calls is not None else MemoryCallStore()
         self.log = structlog.get_logger("worker.step").bind(job_id=run.job_id)
 
     def _arguments(
@@ -256,10 +263,16 @@ class StepRunner:
         ctx = StepContext(
             job_id=self.run.job_id, step=name, attempt=attempt, inputs=self.inputs,
             emit=emit, logger=log, ask=ask,
+            principal={
+                "tenant_id": self.run.tenant_id, "user_id": self.run.user_id,
+                "role": self.run.role,
+            },
+            calls=CallJournal(self.calls, self.run.job_id, name),
         )  # fmt: skip
         cache_hit = False
         fingerprint: str | None = None
         try:
+            await self.hooks.on_step_context(self.run, ctx)
             kwargs = self._arguments(binding, outputs, ctx, element)
             payload: bytes | None = None
             if step.cache_ttl_seconds is not None:

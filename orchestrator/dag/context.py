@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.types import JobId, JSONValue, StepName
+
+if TYPE_CHECKING:
+    from orchestrator.durable.journal import CallJournal
 
 
 class StepContext:
@@ -17,9 +20,19 @@ class StepContext:
         attempt: The attempt number, from 1.
         inputs: The job's validated inputs (read-only mapping).
         logger: A structlog logger bound to ``job_id``, ``step`` and ``attempt``.
+        principal: The job's submitter, ``{"tenant_id", "user_id", "role"}``; tools, policy
+            and metering act as this principal, not as the worker.
+        calls: The attempt's :class:`~orchestrator.durable.journal.CallJournal` (DESIGN §13),
+            through which ``tools`` and ``llm`` make durable calls; ``None`` outside a worker.
+        tools: The MCP tool plane as this principal (``orchestrator/mcp``), when configured.
+        llm: LLM calls (``orchestrator/llm``), when configured.
+        policy: The principal's effective tag policy (``orchestrator/tags``), when configured.
     """
 
-    __slots__ = ("_ask", "_asked", "_emit", "attempt", "inputs", "job_id", "logger", "step")
+    __slots__ = (
+        "_ask", "_asked", "_emit", "attempt", "calls", "inputs", "job_id", "llm", "logger",
+        "policy", "principal", "step", "tools",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -31,6 +44,8 @@ class StepContext:
         emit: Callable[[JSONValue], None],
         logger: Any,
         ask: Callable[[int, str, Any], Awaitable[Any]] | None = None,
+        principal: Mapping[str, str | None] | None = None,
+        calls: CallJournal | None = None,
     ) -> None:
         self.job_id = job_id
         self.step = step
@@ -40,6 +55,14 @@ class StepContext:
         self._emit = emit
         self._ask = ask
         self._asked = 0
+        self.principal: Mapping[str, str | None] = principal or {
+            "tenant_id": None, "user_id": None, "role": None,
+        }  # fmt: skip
+        self.calls = calls
+        # Attached by the agent layer's execution hooks (worker.hooks.on_step_context).
+        self.tools: Any = None
+        self.llm: Any = None
+        self.policy: Any = None
 
     def emit(self, data: JSONValue) -> None:
         """Publish a ``step.progress`` event carrying ``data`` (any JSON value).

@@ -19,6 +19,8 @@ class Actor:
         client_ip: The client's address.
         own_jobs_only: Sees and acts on only the jobs it submitted (submitters).
         all_tenants: No tenant boundary (auth disabled, ``orchestrator dev``).
+        role: The principal's role (``admin``, ``operator``, ``submitter``, ``viewer``), which
+            the job carries so that a worker decides tool policy as its submitter (DESIGN §15).
     """
 
     id: str = "anonymous"
@@ -27,6 +29,7 @@ class Actor:
     client_ip: str | None = None
     own_jobs_only: bool = False
     all_tenants: bool = False
+    role: str | None = None
 
     def sees(self, job: JobRecord) -> bool:
         """Whether this actor may see (and, given the permission, act on) ``job``."""

@@ -185,7 +185,14 @@ class JobSubmission:
             created_at=now.timestamp(),
             arq_job_id=job_id,
             trace=trace,
-            extra={"priority": priority, "concurrency_key": concurrency_key_of(wf, clean, actor)},
+            extra={
+                "priority": priority,
+                "concurrency_key": concurrency_key_of(wf, clean, actor),
+                # the submitting principal: workers decide tool policy and meter as this user
+                "tenant": actor.tenant_id or "",
+                "user": actor.id,
+                "role": actor.role or "",
+            },
         )
         await self.services.queue.enqueue(job_id, trace=trace, priority=priority)
         return record

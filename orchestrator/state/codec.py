@@ -72,6 +72,9 @@ def decode_job(job_id: JobId, raw: Mapping[Any, Any]) -> JobState:
         questions=questions,
         blocked=h.get("blocked") or None,
         concurrency_key=h.get("concurrency_key", ""),
+        tenant_id=h.get("tenant") or None,
+        user_id=h.get("user") or None,
+        role=h.get("role") or None,
     )
 
 

@@ -48,6 +48,7 @@ class JobState:
         questions: Open questions, ``{step: {"index", "prompt", "schema"}}``.
         concurrency_key: The key of its workflow's concurrency limit ("" without a limit).
         blocked: Why no worker runs the queued job (e.g. a version mismatch), or ``None``.
+        tenant_id, user_id, role: The submitting principal (``None`` when unknown).
     """
 
     job_id: JobId
@@ -69,6 +70,9 @@ class JobState:
     questions: dict[StepName, dict[str, JSONValue]] = field(default_factory=dict)
     concurrency_key: str = ""
     blocked: str | None = None
+    tenant_id: str | None = None
+    user_id: str | None = None
+    role: str | None = None
 
 
 __all__ = ["JobState", "StepState"]
