@@ -378,6 +378,28 @@ class AuthSettings(BaseModel):
         return value
 
 
+class McpSettings(BaseModel):
+    """The MCP tool plane (DESIGN §14, §20; docs/mcp.md)."""
+
+    config: str | None = Field(
+        default=None,
+        description="A YAML or JSON file holding `servers: [...]` (the Helm chart mounts one "
+        "from a ConfigMap).",
+    )
+    servers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='A JSON list of servers: {"name", "transport": "stdio"|"http", "command", '
+        '"args", "env", "url", "auth": {"type": "none"|"bearer"|"oauth2", ...}, '
+        '"timeout_seconds", "max_concurrency"}; validated at start-up.',
+    )
+    tools_cache_ttl_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="How long a server's tool list stays cached in Redis (orch:mcp:tools:"
+        "{server}); a tools/list_changed notification refreshes it sooner.",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of a process; read from ``ORCH_*`` environment variables and ``.env``."""
 
@@ -401,6 +423,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     @field_validator("workflows", mode="before")
     @classmethod
@@ -416,6 +439,9 @@ class Settings(BaseSettings):
             url = data[section].get("url")
             if url:
                 data[section]["url"] = mask_url(url)
+        from orchestrator.mcp.config import masked_servers
+
+        data["mcp"]["servers"] = masked_servers(data["mcp"]["servers"])
         return data
 
 
@@ -436,6 +462,7 @@ __all__ = [
     "KubernetesSettings",
     "LeaseSettings",
     "LogSettings",
+    "McpSettings",
     "QueueSettings",
     "RedisSettings",
     "Settings",

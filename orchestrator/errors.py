@@ -28,6 +28,13 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     │   └── RateLimitedError           rate_limited
     ├── PayloadTooLargeError           payload_too_large
     ├── ClusterError                   cluster_unavailable (orchestrator/k8s/base.py)
+    ├── ToolError                      tool_failed (the MCP tool plane, orchestrator/mcp)
+    │   ├── ToolNotFoundError          tool_not_found
+    │   ├── ToolForbiddenError         tool_forbidden
+    │   ├── ToolArgumentsError         tool_arguments_invalid
+    │   ├── ToolTimeoutError           tool_timeout
+    │   ├── McpUnavailableError        mcp_unavailable
+    │   └── McpAuthRequiredError       mcp_auth_required
     └── StepError                      step_failed
         ├── StepTimeoutError           step_timeout
         └── OutputTooLargeError        output_too_large
@@ -214,6 +221,60 @@ class PayloadTooLargeError(OrchestratorError):
     code = "payload_too_large"
 
 
+class ToolError(OrchestratorError):
+    """Base of the MCP tool plane's errors (DESIGN §14, §20).
+
+    ``retryable`` says whether another attempt of the calling step may succeed: a step that
+    gets a non-retryable tool error fails at once, whatever its ``retries``.
+    """
+
+    code = "tool_failed"
+    retryable: bool = True
+
+
+class ToolNotFoundError(ToolError):
+    """No configured MCP server of that name, or the server has no tool of that name."""
+
+    code = "tool_not_found"
+    retryable = False
+
+
+class ToolForbiddenError(ToolError):
+    """The tool policy (``orchestrator/mcp/policy.py``) refused the call; audited ``tool.refused``."""
+
+    code = "tool_forbidden"
+    retryable = False
+
+
+class ToolArgumentsError(ToolError):
+    """The arguments fail the tool's input schema; nothing was sent. ``details["field"]`` names
+    the first failing field (a JSON pointer), ``details["errors"]`` lists them all."""
+
+    code = "tool_arguments_invalid"
+    retryable = False
+
+
+class ToolTimeoutError(ToolError):
+    """The server did not answer within the server's ``timeout_seconds``."""
+
+    code = "tool_timeout"
+
+
+class McpUnavailableError(ToolError):
+    """The server could not be reached, or its connection (process) died mid-call; the next
+    call opens a new connection."""
+
+    code = "mcp_unavailable"
+
+
+class McpAuthRequiredError(ToolError):
+    """No valid token can be had for the server (no stored token, a refresh that failed, or a
+    second 401 after one refresh): someone must run ``orchestrator mcp login SERVER``."""
+
+    code = "mcp_auth_required"
+    retryable = False
+
+
 class StepError(OrchestratorError):
     """A step attempt failed; ``details`` holds the exception type and message."""
 
@@ -284,6 +345,8 @@ __all__ = [
     "JobNotVisibleError",
     "JobStateConflictError",
     "LeaseLostError",
+    "McpAuthRequiredError",
+    "McpUnavailableError",
     "OrchestratorError",
     "OutputNotFoundError",
     "OutputTooLargeError",
@@ -297,6 +360,11 @@ __all__ = [
     "StepError",
     "StepNotFoundError",
     "StepTimeoutError",
+    "ToolArgumentsError",
+    "ToolError",
+    "ToolForbiddenError",
+    "ToolNotFoundError",
+    "ToolTimeoutError",
     "TraceError",
     "VersionNotFoundError",
     "WaitingForInput",

@@ -29,6 +29,9 @@ class Keys:
     - ``rate_limits``: a prefix; the ``limits`` library's moving windows expire with their window.
     - ``streams``: ``STREAM_SLOT_TTL_SECONDS`` (1 h), renewed on each open: a gateway that dies
       with streams open cannot hold a key's slots for longer.
+    - ``mcp_tools``: ``mcp.tools_cache_ttl_seconds`` (5 min): a server's tool list changes with
+      its deployment, rarely; the TTL bounds staleness when a ``tools/list_changed``
+      notification is missed, and every process refreshes on one.
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
       dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
@@ -84,6 +87,10 @@ class Keys:
     def streams(self, subject: str) -> str:
         """String counter: open SSE/WebSocket connections of one principal."""
         return f"{self.prefix}:streams:{subject}"
+
+    def mcp_tools(self, server: str) -> str:
+        """String: an MCP server's tool list (JSON), shared by gateways and workers."""
+        return f"{self.prefix}:mcp:tools:{server}"
 
 
 __all__ = ["Keys"]

@@ -319,6 +319,7 @@ class StepRunner:
         except Exception as exc:
             error = _error_of(exc)
             retryable = isinstance(exc, step.retry_on) and not isinstance(exc, step.no_retry_on)
+            retryable = retryable and getattr(exc, "retryable", True)  # e.g. tool_forbidden
             log.warning("step attempt failed", error=error["message"], retryable=retryable)
             await self._end(name, attempt, StepStatus.FAILED, started, t0, error=error)
             return _Attempt(None, error, retryable=retryable)
