@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
-from gateway.routes import audit, control, jobs, system, workflows
+from gateway.routes import audit, control, jobs, system, tools, workflows
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.streaming import sse, ws
@@ -24,6 +24,7 @@ from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.jobs import JobService
 from orchestrator.k8s import open_cluster
 from orchestrator.logs import REQUEST_ID
+from orchestrator.mcp.factory import build_manager
 from orchestrator.services import Services
 from orchestrator.telemetry import Telemetry
 from orchestrator.telemetry import attributes as attr
@@ -33,7 +34,9 @@ TRACE_EXCLUDED_PATHS = "/healthz,/readyz,/metrics,/v1/system/queue-depth"
 """Probes and scrapes: no request spans (regular expressions, searched in the URL)."""
 
 
-ROUTERS = tuple(m.router for m in (jobs, control, trace_routes, sse, ws, workflows, system, audit))
+ROUTERS = tuple(
+    m.router for m in (jobs, control, trace_routes, sse, ws, workflows, system, audit, tools)
+)
 """Every router of the API; each route declares its permission (tests/gateway/test_auth_matrix.py)."""
 
 
@@ -97,9 +100,11 @@ def create_app(
         app.state.auth = GatewayAuth.open(svc)
         app.state.cluster = open_cluster(settings.kubernetes)
         app.state.hub = StreamHub(svc.state)
+        app.state.tools = build_manager(svc)  # MCP connections open on first use
         try:
             yield
         finally:
+            await app.state.tools.close()
             await app.state.hub.close()
             await app.state.cluster.close()
             if owned:

@@ -30,6 +30,11 @@ from orchestrator.errors import (
     RateLimitedError,
     StateError,
     StepNotFoundError,
+    ToolArgumentsError,
+    ToolError,
+    ToolForbiddenError,
+    ToolNotFoundError,
+    ToolTimeoutError,
     TraceError,
     WorkflowNotFoundError,
 )
@@ -54,6 +59,11 @@ STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
     PermissionDeniedError: 403,
     RateLimitedError: 429,
     PayloadTooLargeError: 413,
+    ToolNotFoundError: 404,
+    ToolForbiddenError: 403,
+    ToolArgumentsError: 422,
+    ToolTimeoutError: 504,
+    ToolError: 502,  # the MCP server failed: mcp_unavailable, mcp_auth_required, tool_failed
 }
 """HTTP status of each error class; subclasses inherit their nearest ancestor's status."""
 

@@ -34,6 +34,7 @@ from worker.reaper import reap_forever, reclaim_own
 from worker.recorder import TraceRecorder
 from worker.tasks import run_job
 from worker.telemetry import LogContextHook, TracingHook
+from worker.tools import ToolsHook
 from worker.wakeable import WakeableWorker
 
 log = structlog.get_logger("worker")
@@ -65,6 +66,7 @@ def build_worker(
     extra_hooks: list[ExecutionHook] | None = None,
     handle_signals: bool = True,
     telemetry: Telemetry | None = None,
+    tools: ToolsHook | None = None,
 ) -> Worker:
     """Create the arq worker running ``run_job`` with this process's executor.
 
@@ -74,14 +76,20 @@ def build_worker(
         extra_hooks: Execution hooks beside the trace recorder, tracing, log context and metrics.
         handle_signals: Let arq install SIGINT/SIGTERM handlers.
         telemetry: The tracing pipeline (default: this process's, ``telemetry.current()``).
+        tools: The ``ctx.tools`` hook (default: one on ``services`` with the default policy
+            and no OAuth token source); its MCP manager is closed at shutdown.
+
+    Raises:
+        ConfigError: The MCP server configuration is invalid.
     """
     settings = services.settings
     recorder = TraceRecorder(
         services.trace, flush_interval_seconds=settings.worker.trace_flush_interval_seconds
     )
     tel = telemetry if telemetry is not None else current_telemetry()
+    tools_hook = tools if tools is not None else ToolsHook(services)
     hooks: list[ExecutionHook] = [
-        recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state),
+        recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state), tools_hook,
     ]
     executor = JobExecutor(
         services,
@@ -101,6 +109,7 @@ def build_worker(
         )
         log.info("worker started", worker_id=executor.worker_id, one_job=one_job)
         _warm_trace_store(services)
+        background.append(asyncio.get_running_loop().create_task(tools_hook.warm()))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         for task in background:
@@ -108,6 +117,7 @@ def build_worker(
         await asyncio.gather(*background, return_exceptions=True)
         await executor.endings.settle(ENDINGS_SETTLE_TIMEOUT_SECONDS)  # rows, then leases
         await recorder.stop()
+        await tools_hook.close()  # stdio MCP servers are terminated
         # Export buffered spans now: a one-job pod exits right after this (DESIGN §7).
         await asyncio.to_thread(tel.flush, TELEMETRY_FLUSH_TIMEOUT_SECONDS)
 

@@ -28,10 +28,14 @@ from .survey import survey_repository
 
 
 @step(parallel=True)
-async def fetch_history(repo_path: str = ".", max_commits: int = 30) -> list[dict[str, str]]:
-    """The repository's last commits, read through the `mcp-server-git` MCP server over stdio.
+async def fetch_history(
+    ctx: StepContext, repo_path: str = ".", max_commits: int = 30
+) -> list[dict[str, str]]:
+    """The repository's last commits, read through ``ctx.tools`` (tool ``git/git_log`` of the
+    `mcp-server-git` server configured in this example's ``mcp.yaml``).
 
     Args:
+        ctx: The step context; its ``tools`` make the (durable, audited) MCP call.
         repo_path: A path inside a git working tree; the history is that of its top level.
         max_commits: How many commits to read, at least 1.
 
@@ -42,14 +46,15 @@ async def fetch_history(repo_path: str = ".", max_commits: int = 30) -> list[dic
     Raises:
         ValueError: `repo_path` is not a git repository, or `max_commits` is below 1.
         history.GitHistoryError: The server reported an error.
-        TimeoutError: The MCP session took longer than 30 s.
+        orchestrator.errors.ToolError: The tool call failed (e.g. ``tool_timeout`` after the
+            server's 30 s).
     """
     if max_commits < 1:
         raise ValueError(f"max_commits must be at least 1, got {max_commits}")
     root = await asyncio.to_thread(resolve_repo_root, repo_path)
     if not await asyncio.to_thread(has_commits, root):
         return []
-    return await read_history(root, max_commits)
+    return await read_history(ctx.tools, root, max_commits)
 
 
 @step(parallel=True)

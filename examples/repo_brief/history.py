@@ -1,8 +1,9 @@
-"""A repository's commit history, read through the `mcp-server-git` MCP server over stdio.
+"""A repository's commit history, read through the `mcp-server-git` MCP server (tool ``git/git_log``).
 
-The server (``python -m mcp_server_git --repository <root>``) is started as a child process for
-one session: initialize, one ``git_log`` tool call, exit. Its reply is plain text, one entry per
-commit in the format of ``mcp_server_git.server.git_log``::
+The step does not open an MCP client itself: it calls ``ctx.tools`` (the orchestrator's MCP
+manager, which runs the server configured as ``git`` in this example's ``mcp.yaml`` and keeps
+it open between calls), so the call is governed, audited and durable. The reply is plain text,
+one entry per commit in the format of ``mcp_server_git.server.git_log``::
 
     Commit: <40-hex sha>
     Author: <name>
@@ -15,17 +16,12 @@ commit in the format of ``mcp_server_git.server.git_log``::
 from __future__ import annotations
 
 import re
-import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-import anyio
-from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.types import TextContent
-
-MCP_TIMEOUT_SECONDS = 30.0
-"""Upper bound on the whole MCP session: server start-up, handshake, the tool call and shutdown."""
+GIT_LOG_TOOL = "git/git_log"
+"""The tool: server ``git`` of ``mcp.yaml``, tool ``git_log``."""
 
 _ENTRY_HEADER = re.compile(
     r"^Commit: (?P<sha>[0-9a-f]{40,64})\nAuthor: (?P<author>.*)\nDate: (?P<date>.*)\nMessage: ",
@@ -73,52 +69,26 @@ def parse_git_log(text: str) -> list[dict[str, str]]:
     return commits
 
 
-def _result_text(content: list[object]) -> str:
-    """The concatenated text blocks of a tool result."""
-    return "".join(block.text for block in content if isinstance(block, TextContent))
-
-
-async def read_history(
-    root: Path, max_commits: int, *, timeout_seconds: float = MCP_TIMEOUT_SECONDS
-) -> list[dict[str, str]]:
-    """Read the last `max_commits` commits of the repository at `root` via `mcp-server-git`.
+async def read_history(tools: Any, root: Path, max_commits: int) -> list[dict[str, str]]:
+    """Read the last `max_commits` commits of the repository at `root` through ``ctx.tools``.
 
     Args:
-        root: The repository's top-level directory (see `repo.resolve_repo_root`); the server is
-            confined to it with ``--repository``.
+        tools: The step's ``ctx.tools`` (:class:`orchestrator.mcp.step.StepTools`).
+        root: The repository's top-level directory (see `repo.resolve_repo_root`).
         max_commits: How many commits to ask for (the tool's ``max_count``), at least 1.
-        timeout_seconds: Upper bound on the whole session, server start-up included.
 
     Returns:
         The commits, newest first, as parsed by `parse_git_log`.
 
     Raises:
         GitHistoryError: The server reported an error for the ``git_log`` call.
-        TimeoutError: The session took longer than `timeout_seconds`.
-        OSError: The server process could not be started.
+        orchestrator.errors.ToolError: The call could not be made (``tool_not_found`` when no
+            ``git`` server is configured, ``tool_timeout``, ``mcp_unavailable``, ...).
     """
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "mcp_server_git", "--repository", str(root)],
-    )
-    # The server's stderr goes to a file rather than ours: it is quoted in an error, not mixed
-    # into the worker's log stream.
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as errlog:
-        with anyio.fail_after(timeout_seconds):
-            async with (
-                stdio_client(params, errlog=errlog) as (read_stream, write_stream),
-                ClientSession(
-                    read_stream, write_stream, read_timeout_seconds=timeout_seconds
-                ) as session,
-            ):
-                await session.initialize()
-                result = await session.call_tool(
-                    "git_log", {"repo_path": str(root), "max_count": max_commits}
-                )
-        text = _result_text(list(result.content))
-        if result.is_error:
-            errlog.seek(0)
-            stderr_tail = errlog.read()[-2000:].strip()
-            detail = f" (server stderr: {stderr_tail})" if stderr_tail else ""
-            raise GitHistoryError(f"git_log failed for {root}: {text}{detail}")
-    return parse_git_log(text)
+    if tools is None:
+        raise GitHistoryError("no MCP tools in this context (ctx.tools is None): run the step "
+                              "in a worker, with the `git` server of examples/repo_brief/mcp.yaml")
+    result = await tools.call(GIT_LOG_TOOL, repo_path=str(root), max_count=max_commits)
+    if result.is_error:
+        raise GitHistoryError(f"git_log failed for {root}: {result.text}")
+    return parse_git_log(result.text)

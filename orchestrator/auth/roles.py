@@ -32,10 +32,14 @@ class Permission(StrEnum):
     JOB_INPUT = "job.input"
     SYSTEM_READ = "system.read"  # queue depth, metrics summary, Prometheus
     AUDIT_READ = "audit.read"
+    TOOL_READ = "tool.read"  # GET /v1/tools (filtered further by the tool policy)
+    TOOL_CALL = "tool.call"  # POST /v1/tools/{server}/{tool}:call (and the tool policy)
 
 
-_READ = frozenset({Permission.PUBLIC, Permission.WORKFLOW_READ, Permission.JOB_READ})
-_RUN = _READ | {Permission.JOB_SUBMIT, Permission.JOB_CANCEL, Permission.JOB_INPUT}
+_READ = frozenset({Permission.PUBLIC, Permission.WORKFLOW_READ, Permission.JOB_READ,
+                   Permission.TOOL_READ})
+_RUN = _READ | {Permission.JOB_SUBMIT, Permission.JOB_CANCEL, Permission.JOB_INPUT,
+                Permission.TOOL_CALL}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: _READ,

@@ -18,12 +18,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from orchestrator.errors import ConfigError
+
+PYTHON_COMMAND = "python"
+"""A stdio ``command`` of exactly ``python`` runs this process's own interpreter
+(``sys.executable``): a server installed with the project (``mcp-server-git``) runs without PATH
+set-up, in a virtualenv or an image alike."""
 
 SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 """A server's name: it prefixes its tools (``server/tool``) and appears in URLs and Redis keys."""
@@ -149,6 +155,8 @@ class ServerConfig(BaseModel):
 
     @model_validator(mode="after")
     def _transport_fields(self) -> ServerConfig:
+        if self.command == PYTHON_COMMAND:
+            object.__setattr__(self, "command", sys.executable)
         if self.transport == "stdio":
             if not self.command:
                 raise ValueError("command is required for transport stdio")
@@ -248,17 +256,62 @@ def read_config_file(path: str) -> list[ServerConfig]:
     return parse_servers(data["servers"], source=path)
 
 
-def load_servers(config_path: str | None, servers: list[Any] | None) -> list[ServerConfig]:
+WORKFLOW_CONFIG_FILE = "mcp.yaml"
+"""A workflow package may ship its servers in this file beside its ``__init__.py``."""
+
+
+def workflow_config_files(modules: list[str]) -> list[str]:
+    """The ``mcp.yaml`` files shipped by the packages of ``modules`` (``ORCH_WORKFLOWS``)."""
+    import importlib.util
+
+    files: list[str] = []
+    for module in modules:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            continue  # the workflow registry reports unimportable modules
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for folder in spec.submodule_search_locations:
+            candidate = Path(folder) / WORKFLOW_CONFIG_FILE
+            if candidate.is_file() and str(candidate) not in files:
+                files.append(str(candidate))
+    return files
+
+
+def load_servers(
+    config_path: str | None,
+    servers: list[Any] | None,
+    *,
+    workflow_modules: list[str] | None = None,
+) -> list[ServerConfig]:
     """Every configured server: the file's, then ``ORCH_MCP__SERVERS``'s.
 
     Args:
         config_path: ``mcp.config`` (``ORCH_MCP__CONFIG``), or ``None``.
         servers: ``mcp.servers`` (``ORCH_MCP__SERVERS``, already JSON-decoded), or ``None``.
+        workflow_modules: ``ORCH_WORKFLOWS``: when neither of the above is set, the
+            ``mcp.yaml`` files shipped in these packages are read (``examples/repo_brief``'s
+            makes ``make run`` work with no configuration).
 
     Raises:
-        ConfigError: See :func:`parse_servers`; a name in both sources is an error too.
+        ConfigError: See :func:`parse_servers`; a name in two sources is an error too.
     """
-    found = read_config_file(config_path) if config_path else []
+    if config_path:
+        found = read_config_file(config_path)
+    elif not servers and workflow_modules:
+        found = []
+        for path in workflow_config_files(workflow_modules):
+            known = {s.name for s in found}
+            for server in read_config_file(path):
+                if server.name in known:
+                    raise ConfigError(
+                        f"MCP server {server.name!r} is configured twice ({path})",
+                        details={"server": server.name, "field": "name"},
+                    )
+                found.append(server)
+    else:
+        found = []
     names = {s.name for s in found}
     for server in parse_servers(servers or [], source="ORCH_MCP__SERVERS"):
         if server.name in names:
@@ -298,4 +351,5 @@ __all__ = [
     "parse_servers",
     "read_config_file",
     "resolve_secret",
+    "workflow_config_files",
 ]

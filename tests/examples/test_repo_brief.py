@@ -1,4 +1,6 @@
-"""The repo_brief example against a real git repository and the real `mcp-server-git` over stdio."""
+"""The repo_brief example against a real git repository and the real `mcp-server-git` over stdio,
+reached through the orchestrator's MCP manager (``ctx.tools``) configured by the example's
+``mcp.yaml``."""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ import pytest
 from examples.repo_brief import analyse, fetch_history, fetch_survey, render_brief, repo_brief
 from examples.repo_brief.claude import claude_analysis, parse_reply
 from examples.repo_brief.history import parse_git_log
+from orchestrator.jobs.actor import Actor
+from orchestrator.mcp.config import read_config_file
+from orchestrator.mcp.manager import McpManager
+from orchestrator.mcp.step import StepTools
 from sdk import StepContext
 
 BINARY = b"\x00\x01\x02binary\x00" * 2
@@ -75,17 +81,30 @@ def shas(repo: Path) -> list[str]:
     return git(repo, "rev-list", "HEAD").split()
 
 
-def make_ctx(events: list[Any]) -> StepContext:
-    return StepContext(
+EXAMPLE_MCP_CONFIG = Path(__file__).resolve().parents[2] / "examples/repo_brief/mcp.yaml"
+
+
+@pytest.fixture(scope="module")
+async def manager() -> Any:
+    """The example's MCP servers (its mcp.yaml) behind a real manager, closed after the module."""
+    async with McpManager(read_config_file(str(EXAMPLE_MCP_CONFIG))) as m:
+        yield m
+
+
+def make_ctx(events: list[Any], manager: McpManager | None = None) -> StepContext:
+    ctx = StepContext(
         job_id="job-1", step="test", attempt=1, inputs={}, emit=events.append,
         logger=logging.getLogger("test"),
     )  # fmt: skip
+    if manager is not None:
+        ctx.tools = StepTools(manager, Actor(id="user:test", tenant_id="t"))
+    return ctx
 
 
 async def test_fetch_history_reads_commits_newest_first_through_the_mcp_server(
-    repo: Path, shas: list[str]
+    repo: Path, shas: list[str], manager: McpManager
 ) -> None:
-    history = await fetch_history.fn(repo_path=str(repo))
+    history = await fetch_history.fn(make_ctx([], manager), repo_path=str(repo))
 
     assert [c["sha"] for c in history] == shas
     assert [c["message"] for c in history] == [m for _, _, m, _ in reversed(COMMITS)]
@@ -94,25 +113,30 @@ async def test_fetch_history_reads_commits_newest_first_through_the_mcp_server(
 
 
 async def test_fetch_history_from_a_subdirectory_reads_max_commits_of_the_whole_repository(
-    repo: Path, shas: list[str]
+    repo: Path, shas: list[str], manager: McpManager
 ) -> None:
-    history = await fetch_history.fn(repo_path=str(repo / "src"), max_commits=2)
+    ctx = make_ctx([], manager)
+    history = await fetch_history.fn(ctx, repo_path=str(repo / "src"), max_commits=2)
 
     assert [c["sha"] for c in history] == shas[:2]
 
 
-async def test_fetch_history_of_a_repository_without_commits_is_empty(tmp_path: Path) -> None:
+async def test_fetch_history_of_a_repository_without_commits_is_empty(
+    tmp_path: Path, manager: McpManager
+) -> None:
     git(tmp_path, "init", "-q")
 
-    assert await fetch_history.fn(repo_path=str(tmp_path)) == []
+    assert await fetch_history.fn(make_ctx([], manager), repo_path=str(tmp_path)) == []
 
 
-async def test_a_path_outside_any_repository_is_a_value_error_naming_it(tmp_path: Path) -> None:
+async def test_a_path_outside_any_repository_is_a_value_error_naming_it(
+    tmp_path: Path, manager: McpManager
+) -> None:
     plain = tmp_path / "not-a-repo"
     plain.mkdir()
 
     with pytest.raises(ValueError, match="not-a-repo"):
-        await fetch_history.fn(repo_path=str(plain))
+        await fetch_history.fn(make_ctx([], manager), repo_path=str(plain))
     with pytest.raises(ValueError, match="not-a-repo"):
         fetch_survey.fn(repo_path=str(plain))
     with pytest.raises(ValueError, match="missing"):
@@ -165,17 +189,19 @@ def test_fetch_survey_counts_tracked_files_lines_and_languages(repo: Path) -> No
 
 
 @pytest.fixture
-async def local_analysis(repo: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+async def local_analysis(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, manager: McpManager
+) -> dict[str, Any]:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    history = await fetch_history.fn(repo_path=str(repo))
+    history = await fetch_history.fn(make_ctx([], manager), repo_path=str(repo))
     return await analyse.fn(history, fetch_survey.fn(repo_path=str(repo)), make_ctx([]))
 
 
 async def test_without_an_api_key_the_analysis_is_local_deterministic_and_says_so(
-    repo: Path, shas: list[str], local_analysis: dict[str, Any]
+    repo: Path, shas: list[str], local_analysis: dict[str, Any], manager: McpManager
 ) -> None:
     events: list[Any] = []
-    history = await fetch_history.fn(repo_path=str(repo))
+    history = await fetch_history.fn(make_ctx([], manager), repo_path=str(repo))
     again = await analyse.fn(history, fetch_survey.fn(repo_path=str(repo)), make_ctx(events))
 
     assert again == local_analysis
@@ -261,11 +287,11 @@ class FakeMessages:
 
 
 async def test_the_claude_analysis_sends_the_facts_and_parses_the_reply(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Path, monkeypatch: pytest.MonkeyPatch, manager: McpManager
 ) -> None:
     monkeypatch.setenv("ORCH_EXAMPLE_MODEL", "claude-test")
     messages = FakeMessages()
-    history = await fetch_history.fn(repo_path=str(repo))
+    history = await fetch_history.fn(make_ctx([], manager), repo_path=str(repo))
 
     result = await claude_analysis(
         history, fetch_survey.fn(repo_path=str(repo)),

@@ -43,6 +43,8 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/readyz"): P.PUBLIC,
     ("GET", "/metrics"): P.SYSTEM_READ,
     ("GET", "/v1/audit"): P.AUDIT_READ,
+    ("GET", "/v1/tools"): P.TOOL_READ,
+    ("POST", "/v1/tools/{server}/{tool}:call"): P.TOOL_CALL,
 }
 """The permission each route needs: changing one is a reviewed decision."""
 
@@ -120,7 +122,8 @@ async def test_each_role_reaches_exactly_the_routes_its_permissions_allow(
         for (method, path), permission in EXPECTED.items():
             if method == "WS":
                 continue  # tests/gateway/test_auth.py covers the WebSocket's refusals
-            url = path.format(job_id=job_id, step="repeat", name="greeting")
+            url = path.format(job_id=job_id, step="repeat", name="greeting", server="none",
+                              tool="none")  # an unknown tool: 404 for whoever may call
             if path == "/v1/jobs/{job_id}/events":
                 url = path.format(job_id=stream_job_id) + "?after=0-1"
             for who, (role, headers) in callers.items():

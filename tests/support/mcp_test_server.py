@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-from mcp.server.mcpserver import MCPServer
 
 STATE: dict[str, Any] = {"count": 0, "in_flight": 0, "max_in_flight": 0, "calls": {}, "rejected": 0}
 server = MCPServer("orchestrator-test-server")

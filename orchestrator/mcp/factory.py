@@ -1,0 +1,58 @@
+"""Where gateways, workers and the CLI build their :class:`McpManager` (one place to plug in
+the tool policy and the OAuth token source)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.config import Settings
+from orchestrator.mcp.config import ServerConfig, load_servers
+from orchestrator.mcp.policy import ToolPolicy
+from orchestrator.mcp.tokens_base import TokenSource
+
+if TYPE_CHECKING:
+    from orchestrator.mcp.manager import McpManager
+    from orchestrator.services import Services
+
+
+def configured_servers(settings: Settings) -> list[ServerConfig]:
+    """The servers of ``settings`` (``ORCH_MCP__CONFIG``, ``ORCH_MCP__SERVERS``; else the
+    ``mcp.yaml`` files shipped beside the workflow modules of ``ORCH_WORKFLOWS``).
+
+    Raises:
+        ConfigError: A server is invalid (naming it and the field).
+    """
+    return load_servers(settings.mcp.config, settings.mcp.servers,
+                        workflow_modules=settings.workflows)  # fmt: skip
+
+
+def build_manager(
+    services: Services,
+    *,
+    policy: ToolPolicy | None = None,
+    tokens: TokenSource | None = None,
+) -> McpManager:
+    """The process's manager on its services (Redis cache, trace-store audit).
+
+    Args:
+        services: The process's open services.
+        policy: The tool policy (default: allow all; the tags layer provides the real one).
+        tokens: The OAuth token source (default: none; the token manager provides it).
+
+    Raises:
+        ConfigError: The MCP configuration is invalid.
+    """
+    from orchestrator.mcp.manager import McpManager
+
+    return McpManager(
+        configured_servers(services.settings),
+        redis=services.redis,
+        keys=services.keys,
+        tools_cache_ttl_seconds=services.settings.mcp.tools_cache_ttl_seconds,
+        policy=policy,
+        tokens=tokens,
+        audit=services.trace.add_audit,
+    )
+
+
+__all__ = ["build_manager", "configured_servers"]
