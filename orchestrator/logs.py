@@ -148,7 +148,7 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("arq.worker", "uvicorn.access", "httpx", "alembic"):
+    for noisy in ("arq.worker", "uvicorn.access", "httpx", "httpx2", "mcp", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -1,4 +1,5 @@
-"""The ``orchestrator`` command: dev, gateway, worker, migrate, submit, workflows, config."""
+"""The ``orchestrator`` command: dev, gateway, worker, migrate, submit, workflows, config, keys,
+mcp."""
 
 from __future__ import annotations
 
@@ -241,6 +242,15 @@ def _register_keys() -> None:
 
 
 _register_keys()
+
+
+def _register_mcp() -> None:
+    from orchestrator.cli.mcp import register
+
+    register(app, _settings, _run)
+
+
+_register_mcp()
 
 
 @app.command()
