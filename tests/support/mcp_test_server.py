@@ -1,6 +1,7 @@
 """A streamable-HTTP MCP server for the tests, on the official SDK's server side (``MCPServer``).
 
-Run as a child process: ``python tests/support/mcp_test_server.py --port N [--tokens-file F]``.
+Run as a child process: ``python tests/support/mcp_test_server.py --port N [--tokens-file F]``,
+or over stdio: ``python tests/support/mcp_test_server.py --stdio``.
 
 Tools: ``echo(text)``, ``sleep(ms)`` (counts calls in flight: the most seen at once is
 ``max_in_flight``), ``count()`` (a side effect: increments a counter), ``hang()`` (never answers).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 STATE: dict[str, Any] = {"count": 0, "in_flight": 0, "max_in_flight": 0, "calls": {}, "rejected": 0}
 server = MCPServer("orchestrator-test-server")
+STATE_FILE: list[Path] = []  # --state-file: STATE is written there on every change (stdio mode)
+
+
+def _save() -> None:
+    if STATE_FILE:
+        tmp = STATE_FILE[0].with_suffix(".tmp")
+        tmp.write_text(json.dumps(STATE))
+        tmp.replace(STATE_FILE[0])
 
 
 def _called(tool: str) -> None:
     STATE["calls"][tool] = STATE["calls"].get(tool, 0) + 1
+    _save()
 
 
 @server.tool()
@@ -44,6 +55,7 @@ async def sleep(ms: int) -> str:
     _called("sleep")
     STATE["in_flight"] += 1
     STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
+    _save()
     try:
         await asyncio.sleep(ms / 1000)
     finally:
@@ -56,6 +68,7 @@ async def count() -> dict[str, int]:
     """Increment the server's counter (a side effect) and return it."""
     _called("count")
     STATE["count"] += 1
+    _save()
     return {"count": STATE["count"]}
 
 
@@ -103,9 +116,16 @@ class BearerCheck:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int)
     parser.add_argument("--tokens-file", type=Path)
+    parser.add_argument("--stdio", action="store_true")
+    parser.add_argument("--state-file", type=Path)
     args = parser.parse_args()
+    if args.state_file is not None:
+        STATE_FILE.append(args.state_file)
+    if args.stdio:
+        server.run("stdio")
+        return
     app: ASGIApp = server.streamable_http_app()
     if args.tokens_file is not None:
         app = BearerCheck(app, args.tokens_file)
