@@ -39,10 +39,17 @@ def code_fingerprint(fn: Callable[..., Any]) -> str:
     code = getattr(fn, "__code__", None)
     if code is None:
         return "0" * 16
+    return _code_digest(code)[:16]
+
+
+def _code_digest(code: Any) -> str:
+    # Nested code objects (comprehensions, lambdas) are hashed by content: their repr holds a
+    # memory address, which would give each process another version of the same workflow.
     h = hashlib.sha256(code.co_code)
-    h.update(repr(code.co_consts).encode())
+    for const in code.co_consts:
+        h.update(_code_digest(const).encode() if hasattr(const, "co_code") else repr(const).encode())
     h.update(repr(code.co_names).encode())
-    return h.hexdigest()[:16]
+    return h.hexdigest()
 
 
 class Step:
