@@ -92,12 +92,24 @@ src.existingSecret.name is set. */}}
 {{- include "agent-orchestrator.secretEnv" (dict "ctx" . "env" "ORCH_REDIS__URL" "src" .Values.redis "value" .Values.redis.url "optional" false) }}
 {{- include "agent-orchestrator.secretEnv" (dict "ctx" . "env" "ORCH_DATABASE__URL" "src" .Values.database "value" .Values.database.url "optional" false) }}
 {{- include "agent-orchestrator.secretEnv" (dict "ctx" . "env" "ANTHROPIC_API_KEY" "src" .Values.apiKeys.anthropic "value" .Values.apiKeys.anthropic.value "optional" true) }}
+{{- range .Values.mcp.secretEnv }}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .key }}
+{{- end }}
 {{- end }}
 
 {{/* Volumes and mounts every pod has: /tmp (the root filesystem is read-only) and extras. */}}
 {{- define "agent-orchestrator.volumes" -}}
 - name: tmp
   emptyDir: {}
+{{- if .Values.mcp.servers }}
+- name: mcp-config
+  configMap:
+    name: {{ include "agent-orchestrator.fullname" . }}-mcp
+{{- end }}
 {{- with .Values.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
@@ -106,6 +118,11 @@ src.existingSecret.name is set. */}}
 {{- define "agent-orchestrator.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
+{{- if .Values.mcp.servers }}
+- name: mcp-config
+  mountPath: /etc/orchestrator/mcp
+  readOnly: true
+{{- end }}
 {{- with .Values.extraVolumeMounts }}
 {{ toYaml . }}
 {{- end }}
@@ -114,6 +131,9 @@ src.existingSecret.name is set. */}}
 {{/* Checksums that roll the pods when the configuration changes. */}}
 {{- define "agent-orchestrator.configChecksum" -}}
 checksum/config: {{ include (print .Template.BasePath "/config/configmap.yaml") . | sha256sum }}
+{{- if .Values.mcp.servers }}
+checksum/mcp: {{ include (print .Template.BasePath "/config/mcp-configmap.yaml") . | sha256sum }}
+{{- end }}
 {{- end }}
 
 {{/* The worker pod spec, shared by the ScaledJob (--one-job) and the Deployment:
