@@ -41,10 +41,12 @@ lint: install
 
 ## make bench: this project against raw arq, Celery and DBOS on one machine (benchmarks/README.md).
 ## BENCH_ARGS=--quick for a smoke run of a few minutes; the report lands in benchmarks/results/.
+## Then the MCP tool-call overhead of ctx.tools over a direct mcp client (benchmarks/tool_overhead.py).
 BENCH_ARGS ?=
 bench: install services
 	$(BIN)/python -m pip install --quiet -e '.[bench]' --config-settings editable_mode=compat
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.tool_overhead
 
 ## make e2e-kind: kind cluster + KEDA + this chart; one job scales a worker from zero and back.
 ## Skips with a message where no Docker engine answers.
