@@ -26,7 +26,8 @@ COPY worker ./worker
 COPY migrations ./migrations
 COPY examples ./examples
 # Extras to install: k8s (the gateway's cluster awareness), telemetry (OTLP export, which the
-# chart's ORCH_TELEMETRY__* settings turn on); add agents for mcp + anthropic, elastic for the
+# chart's ORCH_TELEMETRY__* settings turn on); add agents for anthropic and mcp-server-git (the
+# MCP client itself is a core dependency), elastic for the
 # classic Elastic APM agent.
 ARG EXTRAS=k8s,telemetry
 # pip compiles every module to bytecode here, so a worker pod started from zero does not.
