@@ -18,7 +18,7 @@ from orchestrator.types import JobId
 
 if TYPE_CHECKING:
     from orchestrator.durable.journal import CallJournal, CallSlot
-    from orchestrator.mcp.manager import McpManager
+    from orchestrator.mcp.base import ToolPlane
 
 CallSpec = tuple[str, Mapping[str, Any] | None] | Mapping[str, Any]
 """One call of :meth:`StepTools.call_many`: ``("git/git_log", {...})`` or
@@ -35,7 +35,8 @@ class StepTools:
     """What ``ctx.tools`` is.
 
     Args:
-        manager: The process's :class:`~orchestrator.mcp.manager.McpManager`, or a function
+        manager: The process's tool plane (:class:`~orchestrator.mcp.manager.McpManager`,
+            any :class:`~orchestrator.mcp.base.ToolPlane`), or a function
             returning it (built on a step's first tool use: a worker that runs no tool
             never imports the MCP SDK).
         actor: Who calls (the job's submitter).
@@ -45,7 +46,7 @@ class StepTools:
 
     def __init__(
         self,
-        manager: McpManager | Callable[[], McpManager],
+        manager: ToolPlane | Callable[[], ToolPlane],
         actor: Actor,
         *,
         journal: CallJournal | None = None,
@@ -57,7 +58,7 @@ class StepTools:
         self.job_id = job_id
 
     @property
-    def manager(self) -> McpManager:
+    def manager(self) -> ToolPlane:
         """The process's manager."""
         if callable(self._manager):
             self._manager = self._manager()
