@@ -139,9 +139,10 @@ class Connection:
             self._ready.set()
 
     def _listens(self, client: Client) -> bool:
-        caps = client.server_capabilities.tools
-        return bool(caps and caps.list_changed and self._on_tools_changed is not None
-                    and client.protocol_version in MODERN_PROTOCOL_VERSIONS)  # fmt: skip
+        # Asked of every 2026-07-28 server: some announce changes without advertising
+        # tools.listChanged, and one that does not serve `subscriptions/listen` says so once.
+        return (self._on_tools_changed is not None
+                and client.protocol_version in MODERN_PROTOCOL_VERSIONS)  # fmt: skip
 
     async def _listen(self, client: Client) -> None:
         try:

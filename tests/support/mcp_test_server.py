@@ -4,7 +4,8 @@ Run as a child process: ``python tests/support/mcp_test_server.py --port N [--to
 or over stdio: ``python tests/support/mcp_test_server.py --stdio``.
 
 Tools: ``echo(text)``, ``sleep(ms)`` (counts calls in flight: the most seen at once is
-``max_in_flight``), ``count()`` (a side effect: increments a counter), ``hang()`` (never answers).
+``max_in_flight``), ``count()`` (a side effect: increments a counter), ``hang()`` (never answers), ``add_tool(name)``
+(registers a tool and sends ``tools/list_changed``).
 ``GET /stats`` returns ``{"count", "max_in_flight", "calls", "rejected"}``; ``POST /reset`` zeroes
 them. With ``--tokens-file``, every MCP request must carry ``Authorization: Bearer <token>`` with a
 token listed in that file (one a line, read on each request, so a test revokes a token by
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -78,6 +79,19 @@ async def hang() -> str:
     _called("hang")
     await asyncio.Event().wait()
     return "unreachable"
+
+
+@server.tool()
+async def add_tool(name: str, ctx: Context) -> str:
+    """Register a new tool ``name`` (an echo) and announce it with ``tools/list_changed``."""
+    _called("add_tool")
+
+    async def added(text: str) -> str:
+        return text
+
+    server.add_tool(added, name=name, description=f"added at run time: {name}")
+    await ctx.notify_tools_changed()
+    return f"added {name}"
 
 
 @server.custom_route("/stats", methods=["GET"])

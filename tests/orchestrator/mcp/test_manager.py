@@ -304,3 +304,23 @@ async def test_closing_the_manager_terminates_stdio_servers(tmp_path: Path) -> N
         return not children_running(marker)
 
     await wait_until(gone, timeout_seconds=10, what="the stdio server to exit")
+
+
+async def test_a_tools_list_changed_event_drops_the_cached_list(
+    fresh_http_server: HttpServer, redis: Any
+) -> None:
+    from orchestrator.keys import Keys
+
+    keys = Keys(f"lc{os.getpid()}")
+    async with manager_of(http_config("t", fresh_http_server.url), redis=redis, keys=keys) as m:
+        assert "t/fresh" not in {t.name for t in await m.list_tools()}
+        assert await redis.exists(keys.mcp_tools("t"))
+
+        await m.call(ALICE, "t/add_tool", {"name": "fresh"})
+
+        async def dropped() -> bool:
+            return not await redis.exists(keys.mcp_tools("t"))
+
+        await wait_until(dropped, what="the tools/list_changed event to drop the cache")
+        assert "t/fresh" in {t.name for t in await m.list_tools()}
+    await redis.delete(keys.mcp_tools("t"))
