@@ -95,6 +95,7 @@ def dev(
 
     settings = _settings()
     _dev_auth(settings)
+    _check_mcp(settings)
     if host is not None:
         settings.gateway.host = host
     if port is not None:
@@ -106,6 +107,16 @@ def dev(
     with _telemetry(settings, "orchestrator-dev"):
         code = _run(run_dev(settings, submit=submit, inputs=parsed))
     raise typer.Exit(code)
+
+
+def _check_mcp(settings: Settings) -> None:
+    """A bad MCP server configuration stops the process now, in one line naming the server."""
+    from orchestrator.mcp.factory import configured_servers
+
+    try:
+        configured_servers(settings)
+    except OrchestratorError as exc:
+        _fail(exc)
 
 
 def _dev_auth(settings: Settings) -> None:
@@ -141,6 +152,7 @@ def gateway(
     if not settings.auth.enabled:
         _fail(ConfigError("ORCH_AUTH__ENABLED=false is allowed only in `orchestrator dev`",
                           details={"setting": "ORCH_AUTH__ENABLED"}))
+    _check_mcp(settings)
     with _telemetry(settings, "orchestrator-gateway"):
         uvicorn.run(
             create_app(settings),

@@ -181,8 +181,9 @@ def _parse_one(raw: Any, index: int, source: str) -> ServerConfig:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "(server)"
         # `input` may be a secret: the message names the field, never the value
+        message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(
-            f"{label} in {source}: {field}: {first['msg']}",
+            f"{label} in {source}: {field}: {message}",
             details={"server": name, "field": field, "source": source},
         ) from None
 
