@@ -150,7 +150,7 @@ class Connection:
                 async for _event in events:
                     await self._tools_changed()
         except Exception as exc:  # the server may not honour listen: the TTL still bounds staleness
-            log.info("tools/list_changed not followed", server=self.server.name,
+            log.debug("tools/list_changed not followed", server=self.server.name,
                      error=_describe(exc))  # fmt: skip
 
     async def _on_message(self, message: Any) -> None:
