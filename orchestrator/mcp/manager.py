@@ -164,7 +164,9 @@ class McpManager:
                     f"{config.timeout_seconds} s",
                     details={"server": server, "timeout_seconds": config.timeout_seconds},
                 ) from None
-            except (MCPError, OSError, RuntimeError) as exc:
+            except OrchestratorError:
+                raise
+            except Exception as exc:  # MCPError, anyio stream errors, httpx2 transport errors
                 await self._pool.discard(conn)
                 raise call.failure or McpUnavailableError(
                     f"MCP server {server!r} failed to list its tools: {exc}",
@@ -346,7 +348,9 @@ class McpManager:
                 raise ToolError(f"{server.name}/{tool}: {exc.message}",
                                 details={"tool": f"{server.name}/{tool}",
                                          "mcp_code": exc.code}) from None  # fmt: skip
-            except (OSError, RuntimeError, EOFError) as exc:  # anyio stream errors, httpx2
+            except OrchestratorError:
+                raise
+            except Exception as exc:  # anyio stream errors, httpx2 transport errors, OSError
                 if call.failure is not None:
                     raise call.failure from None
                 await self._pool.discard(conn)

@@ -324,3 +324,19 @@ async def test_a_tools_list_changed_event_drops_the_cached_list(
         await wait_until(dropped, what="the tools/list_changed event to drop the cache")
         assert "t/fresh" in {t.name for t in await m.list_tools()}
     await redis.delete(keys.mcp_tools("t"))
+
+
+async def test_an_http_server_killed_mid_call_is_a_retryable_mcp_unavailable() -> None:
+    with http_test_server() as first:
+        async with manager_of(http_config("t", first.url, timeout_seconds=10)) as m:
+            call = asyncio.ensure_future(m.call(ALICE, "t/sleep", {"ms": 20000}))
+
+            async def in_flight() -> bool:
+                return first.stats()["calls"].get("sleep") == 1
+
+            await wait_until(in_flight, what="the sleep call to reach the server")
+            first.process.kill()
+
+            with pytest.raises(McpUnavailableError) as caught:
+                await asyncio.wait_for(call, 10)
+            assert caught.value.retryable
