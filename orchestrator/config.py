@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from orchestrator.mcp.oauth.settings import McpTokenSettings
+
 
 class RedisSettings(BaseModel):
     """Where the queue, job state, events and leases live."""
@@ -401,6 +403,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    mcp: McpTokenSettings = Field(default_factory=McpTokenSettings)
 
     @field_validator("workflows", mode="before")
     @classmethod

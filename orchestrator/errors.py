@@ -22,6 +22,7 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     │   └── LeaseLostError             lease_lost
     ├── QueueError                     queue_unavailable
     ├── TraceError                     trace_unavailable
+    ├── McpAuthRequiredError           mcp_auth_required
     ├── AuthError
     │   ├── AuthenticationError        unauthenticated
     │   ├── PermissionDeniedError      forbidden
@@ -173,6 +174,12 @@ class TraceError(OrchestratorError):
     code = "trace_unavailable"
 
 
+class McpAuthRequiredError(OrchestratorError):
+    """An MCP server needs (re-)authorization: no token could be obtained or refreshed."""
+
+    code = "mcp_auth_required"
+
+
 class AuthError(OrchestratorError):
     """Base of the authentication, authorization and rate-limit refusals."""
 
@@ -284,6 +291,7 @@ __all__ = [
     "JobNotVisibleError",
     "JobStateConflictError",
     "LeaseLostError",
+    "McpAuthRequiredError",
     "OrchestratorError",
     "OutputNotFoundError",
     "OutputTooLargeError",

@@ -1,0 +1,91 @@
+"""``orchestrator mcp login SERVER``: store a refresh token for a ``refresh_token``-grant server.
+
+The refresh token (obtained by the operator from the authorization server, e.g. with its own
+consent page) is given on the command line or piped on stdin, redeemed once at once (so a bad
+token fails here, not in a job) and stored encrypted; workers and gateways refresh from it.
+No browser flow runs on a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Mapping
+from typing import IO
+
+from redis.asyncio import Redis
+
+from orchestrator.config import Settings
+from orchestrator.errors import ConfigError
+from orchestrator.keys import Keys
+from orchestrator.mcp.oauth.manager import TokenManager
+from orchestrator.mcp.oauth.spec import OAuth2Spec
+from orchestrator.trace.engine import create_engine
+
+
+def configured_specs(settings: Settings) -> dict[str, OAuth2Spec]:
+    """The OAuth 2 specs of the configured MCP servers.
+
+    Glue point: reads ``settings.mcp.oauth2_specs()`` when the ``mcp`` settings section offers
+    it (the server configuration lives with the MCP manager); otherwise there are none.
+    """
+    getter: Callable[[], Mapping[str, OAuth2Spec]] | None = getattr(
+        settings.mcp, "oauth2_specs", None
+    )
+    return dict(getter()) if getter is not None else {}
+
+
+async def login(
+    settings: Settings,
+    server: str,
+    *,
+    refresh_token: str | None,
+    user: str | None,
+    specs: Mapping[str, OAuth2Spec] | None = None,
+    stdin: IO[str] | None = None,
+) -> None:
+    """Redeem and store a refresh token for ``server`` (and ``user`` when it is ``per_user``).
+
+    Args:
+        settings: The process settings (Redis and database URLs, key prefix, encryption key).
+        server: The MCP server's name.
+        refresh_token: The refresh token; ``None`` reads one line from ``stdin``.
+        user: The user the token belongs to (``per_user`` servers only).
+        specs: Server name → OAuth 2 spec; defaults to :func:`configured_specs`.
+        stdin: Where to read the token when ``refresh_token`` is ``None`` (default ``sys.stdin``).
+
+    Raises:
+        ConfigError: The server is not an OAuth ``refresh_token`` server, no token was given, the
+            encryption key or the Redis/database URL is missing.
+        McpAuthRequiredError: The authorization server refused the refresh token.
+    """
+    all_specs = dict(specs) if specs is not None else configured_specs(settings)
+    spec = all_specs.get(server)
+    if spec is None:
+        raise ConfigError(f"MCP server {server!r} is not configured with auth oauth2")
+    if spec.grant != "refresh_token":
+        raise ConfigError(f"MCP server {server!r} uses the {spec.grant} grant: it needs no login")
+    if refresh_token is None:
+        source = stdin if stdin is not None else sys.stdin
+        refresh_token = (await asyncio.to_thread(source.readline)).strip()
+    if not refresh_token:
+        raise ConfigError("no refresh token given: pass it as an option or pipe it on stdin")
+    if not settings.redis.url or not settings.database.url:
+        raise ConfigError("set ORCH_REDIS__URL and ORCH_DATABASE__URL to store MCP tokens")
+    redis = Redis.from_url(settings.redis.url)
+    engine = create_engine(settings.database.url, pool_size=1)
+    try:
+        manager = TokenManager.from_settings(
+            settings.mcp,
+            {server: spec},
+            redis=redis,
+            engine=engine,
+            keys=Keys(settings.state.key_prefix),
+        )
+        await manager.store_refresh_token(server, user, refresh_token)
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+__all__ = ["configured_specs", "login"]
