@@ -1,0 +1,133 @@
+"""The token manager and ``mcp login`` against oidc-provider-mock (a real authorization server:
+authorization code + refresh_token grants), protecting a streamable-HTTP MCP server of the
+official SDK that checks the token at ``/userinfo`` on every request.
+
+oidc-provider-mock gives its 2-second lifetime only to tokens of the code exchange (refreshed
+ones live an hour), so refresh-ahead-of-expiry is shown with the tests' authlib server
+(test_lifetimes.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from orchestrator.errors import McpAuthRequiredError
+from orchestrator.mcp.login import login
+from orchestrator.mcp.oauth import OAuth2Spec, TokenManager
+from tests.orchestrator.mcp.oauth.client import call_ping
+from tests.orchestrator.mcp.oauth.conftest import server_name
+from tests.orchestrator.mcp.oauth.servers import McpServer, OidcMock, mcp_server, oidc_mock
+
+
+@pytest.fixture
+def idp() -> Iterator[OidcMock]:
+    with oidc_mock(access_token_max_age_seconds=2) as running:
+        yield running
+
+
+@pytest.fixture
+def protected(idp: OidcMock) -> Iterator[McpServer]:
+    with mcp_server(idp.verify) as running:
+        yield running
+
+
+def _spec(idp: OidcMock) -> tuple[OAuth2Spec, str]:
+    client_id, secret = idp.register_client()
+    spec = OAuth2Spec(token_url=idp.token_url, client_id=client_id, client_secret=secret,
+                      scopes=("openid",), grant="refresh_token")  # fmt: skip
+    return spec, secret
+
+
+async def test_a_refresh_the_server_refuses_is_mcp_auth_required(
+    idp: OidcMock, protected: McpServer, managers: Callable[..., TokenManager]
+) -> None:
+    spec, secret = _spec(idp)
+    name = server_name()
+    manager = managers({name: spec})
+    refresh_token = await asyncio.to_thread(idp.refresh_token_for, spec.client_id, secret, "bob")
+    await manager.store_refresh_token(name, None, refresh_token)
+    assert await call_ping(protected.url, manager, name) == "pong"
+
+    await asyncio.to_thread(idp.revoke_user, "bob")
+    with pytest.raises(McpAuthRequiredError) as caught:
+        await call_ping(protected.url, manager, name)
+
+    assert caught.value.code == "mcp_auth_required"
+    assert caught.value.details["server"] == name
+    assert caught.value.details["reason"] == "invalid_grant"
+    assert f"orchestrator mcp login {name}" in caught.value.message
+    # later calls fail fast: the rejected token is not sent again
+    rejected = protected.rejected
+    with pytest.raises(McpAuthRequiredError):
+        await manager.token(name, None)
+    assert protected.rejected == rejected
+
+
+async def test_login_redeems_the_refresh_token_and_stores_it_for_other_processes(
+    idp: OidcMock, protected: McpServer, managers: Callable[..., TokenManager],
+    isolated_settings: Callable[..., object], fernet_key: str
+) -> None:  # fmt: skip
+    spec, secret = _spec(idp)
+    name = server_name()
+    manager = managers({name: spec})
+    settings = isolated_settings(
+        state={"key_prefix": manager.keys.prefix}, mcp={"token_encryption_key": fernet_key}
+    )
+    refresh_token = await asyncio.to_thread(idp.refresh_token_for, spec.client_id, secret, "carol")
+
+    await login(settings, name, refresh_token=refresh_token, user=None, specs={name: spec})  # type: ignore[arg-type]
+
+    assert idp.token_requests["refresh_token"] == 1
+    assert await call_ping(protected.url, manager, name) == "pong"
+    assert idp.token_requests["refresh_token"] == 1  # the stored token was used as it is
+
+
+async def test_login_reads_the_refresh_token_from_stdin(
+    idp: OidcMock, managers: Callable[..., TokenManager],
+    isolated_settings: Callable[..., object], fernet_key: str
+) -> None:  # fmt: skip
+    import io
+
+    spec, secret = _spec(idp)
+    name = server_name()
+    manager = managers({name: spec})
+    settings = isolated_settings(
+        state={"key_prefix": manager.keys.prefix}, mcp={"token_encryption_key": fernet_key}
+    )
+    refresh_token = await asyncio.to_thread(idp.refresh_token_for, spec.client_id, secret, "dan")
+
+    await login(settings, name, refresh_token=None, user=None, specs={name: spec},  # type: ignore[arg-type]
+                stdin=io.StringIO(refresh_token + "\n"))  # fmt: skip
+
+    assert await manager.token(name, None)
+
+
+async def test_login_with_a_bad_refresh_token_is_mcp_auth_required_and_stores_nothing(
+    idp: OidcMock, managers: Callable[..., TokenManager],
+    isolated_settings: Callable[..., object], fernet_key: str
+) -> None:  # fmt: skip
+    spec, _secret = _spec(idp)
+    name = server_name()
+    manager = managers({name: spec})
+    settings = isolated_settings(
+        state={"key_prefix": manager.keys.prefix}, mcp={"token_encryption_key": fernet_key}
+    )
+
+    with pytest.raises(McpAuthRequiredError) as caught:
+        await login(settings, name, refresh_token="not-a-token", user=None, specs={name: spec})  # type: ignore[arg-type]
+
+    assert caught.value.code == "mcp_auth_required"
+    assert await manager.store.get(name, "") is None
+
+
+async def test_a_server_never_logged_in_is_mcp_auth_required_naming_the_login_command(
+    idp: OidcMock, managers: Callable[..., TokenManager]
+) -> None:
+    spec, _secret = _spec(idp)
+    name = server_name()
+    with pytest.raises(McpAuthRequiredError) as caught:
+        await managers({name: spec}).token(name, None)
+    assert caught.value.details["reason"] == "not_logged_in"
+    assert idp.token_requests["refresh_token"] == 0
