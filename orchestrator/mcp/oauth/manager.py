@@ -171,7 +171,8 @@ class TokenManager:
             async with self._remote_lock(server, user_key):
                 given = TokenSet(refresh_token=refresh_token)
                 tokens = await self._grant(server, user_key, spec, given)
-                await self._save(server, user_key, tokens)
+                version = await self._save(server, user_key, tokens)
+                _logged_refresh(server, user_key, spec, tokens, version, False)
         except LockError:
             raise self._auth_required(server, user_key, "refresh_lock_timeout") from None
         finally:
@@ -272,19 +273,7 @@ class TokenManager:
                 await self._save(server, user_key, stored.without_access())
             raise
         version = await self._save(server, user_key, tokens)
-        _log.info(
-            "mcp.token.refreshed",
-            server=server,
-            user=user_key or None,
-            grant=spec.grant,
-            after_rejection=rejected is not None,
-            expires_in_seconds=(
-                round(tokens.expires_at - tokens.obtained_at, 3)
-                if tokens.expires_at is not None
-                else None
-            ),
-            version=version,
-        )
+        _logged_refresh(server, user_key, spec, tokens, version, rejected is not None)
         return str(tokens.access_token)
 
     async def _after_lock_timeout(self, server: str, user_key: str, rejected: str | None) -> str:
@@ -330,6 +319,22 @@ class TokenManager:
             f"MCP server {server!r} needs authorization ({reason}): {fix}",
             details={"server": server, "user": user_key or None, "reason": reason},
         )
+
+
+def _logged_refresh(
+    server: str, user_key: str, spec: OAuth2Spec, tokens: TokenSet, version: int, rejected: bool
+) -> None:
+    # Names and numbers only: token values never reach a log line (the Redactor is a backstop).
+    lifetime = tokens.expires_at - tokens.obtained_at if tokens.expires_at is not None else None
+    _log.info(
+        "mcp.token.refreshed",
+        server=server,
+        user=user_key or None,
+        grant=spec.grant,
+        after_rejection=rejected,
+        expires_in_seconds=round(lifetime, 3) if lifetime is not None else None,
+        version=version,
+    )
 
 
 class _RemoteLock:
