@@ -3,13 +3,16 @@
 The refresh token (obtained by the operator from the authorization server, e.g. with its own
 consent page) is given on the command line or piped on stdin, redeemed once at once (so a bad
 token fails here, not in a job) and stored encrypted; workers and gateways refresh from it.
-No browser flow runs on a server.
+On a terminal, for a server configured with an ``authorization_url``, login instead runs the
+authorization-code + PKCE flow with a loopback redirect (:mod:`orchestrator.mcp.oauth.pkce`).
+No browser flow ever runs on a server: only this command starts one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import webbrowser
 from collections.abc import Callable, Mapping
 from typing import IO
 
@@ -19,6 +22,7 @@ from orchestrator.config import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.keys import Keys
 from orchestrator.mcp.oauth.manager import TokenManager
+from orchestrator.mcp.oauth.pkce import authorize_interactively
 from orchestrator.mcp.oauth.spec import OAuth2Spec
 from orchestrator.trace.engine import create_engine
 
@@ -43,6 +47,9 @@ async def login(
     user: str | None,
     specs: Mapping[str, OAuth2Spec] | None = None,
     stdin: IO[str] | None = None,
+    interactive: bool | None = None,
+    open_url: Callable[[str], object] | None = None,
+    timeout_seconds: float = 300.0,
 ) -> None:
     """Redeem and store a refresh token for ``server`` (and ``user`` when it is ``per_user``).
 
@@ -53,6 +60,10 @@ async def login(
         user: The user the token belongs to (``per_user`` servers only).
         specs: Server name → OAuth 2 spec; defaults to :func:`configured_specs`.
         stdin: Where to read the token when ``refresh_token`` is ``None`` (default ``sys.stdin``).
+        interactive: Run the browser flow instead of reading stdin; ``None``: when no token is
+            given, stdin is a terminal and the server has an ``authorization_url``.
+        open_url: Shows the authorization URL (default: print it to stderr and open a browser).
+        timeout_seconds: How long the browser flow waits for the redirect.
 
     Raises:
         ConfigError: The server is not an OAuth ``refresh_token`` server, no token was given, the
@@ -65,11 +76,13 @@ async def login(
         raise ConfigError(f"MCP server {server!r} is not configured with auth oauth2")
     if spec.grant != "refresh_token":
         raise ConfigError(f"MCP server {server!r} uses the {spec.grant} grant: it needs no login")
-    if refresh_token is None:
-        source = stdin if stdin is not None else sys.stdin
+    source = stdin if stdin is not None else sys.stdin
+    if interactive is None:
+        interactive = refresh_token is None and bool(spec.authorization_url) and source.isatty()
+    if not interactive and refresh_token is None:
         refresh_token = (await asyncio.to_thread(source.readline)).strip()
-    if not refresh_token:
-        raise ConfigError("no refresh token given: pass it as an option or pipe it on stdin")
+        if not refresh_token:
+            raise ConfigError("no refresh token given: pass it as an option or pipe it on stdin")
     if not settings.redis.url or not settings.database.url:
         raise ConfigError("set ORCH_REDIS__URL and ORCH_DATABASE__URL to store MCP tokens")
     redis = Redis.from_url(settings.redis.url)
@@ -82,10 +95,22 @@ async def login(
             engine=engine,
             keys=Keys(settings.state.key_prefix),
         )
-        await manager.store_refresh_token(server, user, refresh_token)
+        if interactive:
+            tokens = await authorize_interactively(
+                spec, server, open_url=open_url or _show, timeout_seconds=timeout_seconds
+            )
+            await manager.store_tokens(server, user, tokens)
+        else:
+            assert refresh_token is not None
+            await manager.store_refresh_token(server, user, refresh_token)
     finally:
         await redis.aclose()
         await engine.dispose()
+
+
+def _show(url: str) -> None:
+    print(f"Open this URL to authorize the orchestrator:\n{url}", file=sys.stderr, flush=True)
+    webbrowser.open(url)
 
 
 __all__ = ["configured_specs", "login"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -165,18 +165,24 @@ class TokenManager:
             raise ConfigError(
                 f"MCP server {server!r} uses the {spec.grant} grant: it needs no login"
             )
-        local = self._local_lock(server, user_key)
-        await asyncio.wait_for(local.acquire(), self.lock_wait_seconds)
-        try:
-            async with self._remote_lock(server, user_key):
-                given = TokenSet(refresh_token=refresh_token)
-                tokens = await self._grant(server, user_key, spec, given)
-                version = await self._save(server, user_key, tokens)
-                _logged_refresh(server, user_key, spec, tokens, version, False)
-        except LockError:
-            raise self._auth_required(server, user_key, "refresh_lock_timeout") from None
-        finally:
-            local.release()
+        async with self._exclusive(server, user_key):
+            tokens = await self._grant(
+                server, user_key, spec, TokenSet(refresh_token=refresh_token)
+            )
+            version = await self._save(server, user_key, tokens)
+            _logged_refresh(server, user_key, spec, tokens, version, False)
+
+    async def store_tokens(self, server: str, user: str | None, tokens: TokenSet) -> None:
+        """Store tokens obtained outside the manager (the interactive ``mcp login``).
+
+        Raises:
+            ConfigError: ``server`` is unknown.
+            McpAuthRequiredError: Another refresh held the lock for longer than the wait.
+        """
+        spec, user_key = self._resolve(server, user)
+        async with self._exclusive(server, user_key):
+            version = await self._save(server, user_key, tokens)
+            _logged_refresh(server, user_key, spec, tokens, version, False)
 
     async def forget(self, server: str, user: str | None) -> bool:
         """Delete the stored and cached tokens; return whether any were stored."""
@@ -224,6 +230,22 @@ class TokenManager:
 
     def _local_lock(self, server: str, user_key: str) -> asyncio.Lock:
         return self._local.setdefault((server, user_key), asyncio.Lock())
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, server: str, user_key: str) -> AsyncIterator[None]:
+        # Both locks, for writers that must not race a refresh (login); bounded waits.
+        local = self._local_lock(server, user_key)
+        try:
+            await asyncio.wait_for(local.acquire(), self.lock_wait_seconds)
+        except TimeoutError:
+            raise self._auth_required(server, user_key, "refresh_lock_timeout") from None
+        try:
+            async with self._remote_lock(server, user_key):
+                yield
+        except LockError:
+            raise self._auth_required(server, user_key, "refresh_lock_timeout") from None
+        finally:
+            local.release()
 
     def _remote_lock(self, server: str, user_key: str) -> _RemoteLock:
         lock = self.redis.lock(

@@ -24,6 +24,9 @@ class OAuth2Spec:
         per_user: Keep one token per (server, user) instead of one per server.
         resource: The RFC 8707 resource indicator to request tokens for (the MCP server's URL,
             as the MCP authorization spec 2025-06-18 asks), or ``None`` to send none.
+        authorization_url: The authorization endpoint (RFC 6749 §3.1), used only by
+            ``orchestrator mcp login`` on a terminal for the authorization-code + PKCE flow with
+            a loopback redirect; ``None``: login takes a refresh token instead.
     """
 
     token_url: str
@@ -33,6 +36,7 @@ class OAuth2Spec:
     grant: Grant = "client_credentials"
     per_user: bool = False
     resource: str | None = None
+    authorization_url: str | None = None
 
 
 __all__ = ["Grant", "OAuth2Spec"]

@@ -9,8 +9,11 @@ ones live an hour), so refresh-ahead-of-expiry is shown with the tests' authlib 
 from __future__ import annotations
 
 import asyncio
+import re
+import threading
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 
 from orchestrator.errors import McpAuthRequiredError
@@ -131,3 +134,82 @@ async def test_a_server_never_logged_in_is_mcp_auth_required_naming_the_login_co
         await managers({name: spec}).token(name, None)
     assert caught.value.details["reason"] == "not_logged_in"
     assert idp.token_requests["refresh_token"] == 0
+
+
+def _browser(decision: dict[str, str], *, forge_state: bool = False) -> Callable[[str], None]:
+    """Stand in for the operator's browser: post the consent form, follow the redirect to the
+    loopback listener (in a thread, so the event loop keeps serving the listener); with
+    ``forge_state`` the redirect arrives with another ``state`` (a forged callback)."""
+
+    def open_url(url: str) -> None:
+        def run() -> None:
+            with httpx.Client(timeout=10.0) as browser:
+                location = browser.post(url, data=decision).headers["location"]
+                if forge_state:
+                    location = re.sub(r"state=[^&]+", "state=forged", location)
+                browser.get(location)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    return open_url
+
+
+async def test_an_interactive_login_runs_the_code_flow_with_pkce_and_a_loopback_redirect(
+    idp: OidcMock, protected: McpServer, managers: Callable[..., TokenManager],
+    isolated_settings: Callable[..., object], fernet_key: str
+) -> None:  # fmt: skip
+    name = server_name()
+    spec = OAuth2Spec(token_url=idp.token_url, client_id=f"cli-{name}", client_secret="s",
+                      scopes=("openid",), grant="refresh_token",
+                      authorization_url=f"{idp.url}/oauth2/authorize")  # fmt: skip
+    manager = managers({name: spec})
+    settings = isolated_settings(
+        state={"key_prefix": manager.keys.prefix}, mcp={"token_encryption_key": fernet_key}
+    )
+
+    await login(settings, name, refresh_token=None, user=None, specs={name: spec},  # type: ignore[arg-type]
+                interactive=True, open_url=_browser({"sub": "erin"}), timeout_seconds=20)  # fmt: skip
+
+    assert idp.token_requests["authorization_code"] == 1
+    assert await call_ping(protected.url, manager, name) == "pong"
+    stored = await manager.store.get(name, "")
+    assert stored is not None and stored.refresh_token
+
+
+async def test_an_interactive_login_with_a_forged_callback_is_refused_and_stores_nothing(
+    idp: OidcMock, managers: Callable[..., TokenManager],
+    isolated_settings: Callable[..., object], fernet_key: str
+) -> None:  # fmt: skip
+    name = server_name()
+    spec = OAuth2Spec(token_url=idp.token_url, client_id=f"cli-{name}", client_secret="s",
+                      scopes=("openid",), grant="refresh_token",
+                      authorization_url=f"{idp.url}/oauth2/authorize")  # fmt: skip
+    manager = managers({name: spec})
+    settings = isolated_settings(
+        state={"key_prefix": manager.keys.prefix}, mcp={"token_encryption_key": fernet_key}
+    )
+
+    with pytest.raises(McpAuthRequiredError) as caught:
+        await login(settings, name, refresh_token=None, user=None, specs={name: spec},  # type: ignore[arg-type]
+                    interactive=True, open_url=_browser({"sub": "eve"}, forge_state=True), timeout_seconds=20)  # fmt: skip
+
+    assert caught.value.code == "mcp_auth_required"
+    assert caught.value.details["reason"] == "state_mismatch"
+    assert await manager.store.get(name, "") is None
+
+
+async def test_an_interactive_login_nobody_completes_ends_within_its_timeout(
+    idp: OidcMock, isolated_settings: Callable[..., object], fernet_key: str
+) -> None:
+    name = server_name()
+    spec = OAuth2Spec(token_url=idp.token_url, client_id="cli", grant="refresh_token",
+                      authorization_url=f"{idp.url}/oauth2/authorize")  # fmt: skip
+    settings = isolated_settings(mcp={"token_encryption_key": fernet_key})
+    shown: list[str] = []
+
+    with pytest.raises(McpAuthRequiredError) as caught:
+        await login(settings, name, refresh_token=None, user=None, specs={name: spec},  # type: ignore[arg-type]
+                    interactive=True, open_url=shown.append, timeout_seconds=0.5)  # fmt: skip
+
+    assert caught.value.details["reason"] == "authorization_timeout"
+    assert "code_challenge_method=S256" in shown[0] and "127.0.0.1" in shown[0]
