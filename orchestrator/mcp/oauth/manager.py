@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from orchestrator.mcp.oauth.settings import McpTokenSettings
 
 _log = structlog.get_logger("orchestrator.mcp.oauth")
+_UNAVAILABLE = "token_endpoint_unavailable"
 
 MCP_TOKEN_CACHE_MAX_SECONDS = 300
 """Redis keeps a token without an expiry this long (it is re-read from PostgreSQL after)."""
@@ -285,13 +286,17 @@ class TokenManager:
         if stored is not None and self._good(stored, rejected):
             await self._cache(server, user_key, stored)
             return str(stored.access_token)
-        if stored is None and spec.grant == "refresh_token":
+        if spec.grant == "refresh_token" and (stored is None or not stored.refresh_token):
             raise self._auth_required(server, user_key, "not_logged_in")
         try:
             tokens = await self._grant(server, user_key, spec, stored)
-        except McpAuthRequiredError:
-            if rejected is not None and stored is not None:
-                # The rejected token is dead: later calls fail fast instead of sending it.
+        except McpAuthRequiredError as exc:
+            if spec.grant == "refresh_token" and exc.details["reason"] != _UNAVAILABLE:
+                # The refresh token is dead (revoked, expired): forget it, so later calls fail
+                # at once without a token request, until `mcp login` stores a new one.
+                await self._save(server, user_key, TokenSet(obtained_at=time.time()))
+            elif rejected is not None and stored is not None:
+                # The rejected token is dead: later calls do not send it again.
                 await self._save(server, user_key, stored.without_access())
             raise
         version = await self._save(server, user_key, tokens)
@@ -323,9 +328,8 @@ class TokenManager:
             raise self._auth_required(server, user_key, exc.error) from None
         except GrantUnavailable as exc:
             _log.warning("mcp.token.refresh_failed", server=server, user=user_key or None,
-                         grant=spec.grant, error="token_endpoint_unavailable",
-                         reason=exc.reason)  # fmt: skip
-            raise self._auth_required(server, user_key, "token_endpoint_unavailable") from None
+                         grant=spec.grant, error=_UNAVAILABLE, reason=exc.reason)  # fmt: skip
+            raise self._auth_required(server, user_key, _UNAVAILABLE) from None
 
     def _auth_required(self, server: str, user_key: str, reason: str) -> McpAuthRequiredError:
         spec = self.specs[server]
@@ -335,7 +339,7 @@ class TokenManager:
                 fix += f" --user {user_key}"
         else:
             fix = "check the server's OAuth client credentials and token URL"
-        if reason == "token_endpoint_unavailable":
+        if reason == _UNAVAILABLE:
             fix = "the token endpoint is unreachable; retry later or " + fix
         return McpAuthRequiredError(
             f"MCP server {server!r} needs authorization ({reason}): {fix}",

@@ -61,11 +61,13 @@ async def test_a_refresh_the_server_refuses_is_mcp_auth_required(
     assert caught.value.details["server"] == name
     assert caught.value.details["reason"] == "invalid_grant"
     assert f"orchestrator mcp login {name}" in caught.value.message
-    # later calls fail fast: the rejected token is not sent again
-    rejected = protected.rejected
-    with pytest.raises(McpAuthRequiredError):
-        await manager.token(name, None)
+    # later calls fail at once: no token request, the rejected token is not sent again
+    rejected, requests = protected.rejected, idp.token_requests["refresh_token"]
+    with pytest.raises(McpAuthRequiredError) as again:
+        await call_ping(protected.url, manager, name)
+    assert again.value.details["reason"] == "not_logged_in"
     assert protected.rejected == rejected
+    assert idp.token_requests["refresh_token"] == requests
 
 
 async def test_login_redeems_the_refresh_token_and_stores_it_for_other_processes(
