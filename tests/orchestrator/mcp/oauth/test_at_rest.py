@@ -24,7 +24,8 @@ from orchestrator.mcp.oauth import (
     TokenSet,
     TokenStore,
 )
-from orchestrator.trace.schema import mcp_tokens
+from orchestrator.trace.engine import create_engine
+from orchestrator.trace.schema import mcp_tokens, metadata
 from tests.orchestrator.mcp.oauth.conftest import server_name
 from tests.orchestrator.mcp.oauth.servers import AuthlibServer, authlib_server
 
@@ -136,12 +137,19 @@ def test_a_token_without_expiry_is_used_until_rejected_and_a_missing_refresh_tok
     assert tokens.refresh_token == "keep"
 
 
-@pytest_asyncio.fixture(loop_scope="session", params=["memory", "postgresql"])
+@pytest_asyncio.fixture(loop_scope="session", params=["memory", "postgresql", "sqlite"])
 async def store(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[TokenStore]:
+    cipher = TokenCipher([Fernet.generate_key().decode()])
     if request.param == "memory":
         yield MemoryTokenStore()
-    else:
-        yield SqlTokenStore(engine, TokenCipher([Fernet.generate_key().decode()]))
+    elif request.param == "postgresql":
+        yield SqlTokenStore(engine, cipher)
+    else:  # `orchestrator dev` keeps the trace store in SQLite
+        lite = create_engine("sqlite+aiosqlite://")
+        async with lite.begin() as conn:
+            await conn.run_sync(metadata.create_all)  # tests only; services migrate
+        yield SqlTokenStore(lite, cipher)
+        await lite.dispose()
 
 
 async def test_the_store_versions_rows_per_server_and_user(store: TokenStore) -> None:
