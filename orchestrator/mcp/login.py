@@ -11,6 +11,7 @@ No browser flow ever runs on a server: only this command starts one.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 import webbrowser
 from collections.abc import Callable, Mapping
@@ -28,23 +29,50 @@ from orchestrator.trace.engine import create_engine
 
 
 def configured_specs(settings: Settings) -> dict[str, OAuth2Spec]:
-    """The OAuth 2 specs of the configured MCP servers.
+    """The OAuth 2 specs of the configured MCP servers (those with ``auth: oauth2``).
 
-    Glue point: reads ``settings.mcp.oauth2_specs()`` when the ``mcp`` settings section offers
-    it (the server configuration lives with the MCP manager); otherwise there are none.
+    Reads the tool plane's server configuration (``orchestrator.mcp.factory.configured_servers``
+    and ``orchestrator.mcp.config.resolve_secret``, built beside this module) when present;
+    without it there are none.
+
+    Raises:
+        ConfigError: The configuration is invalid or a client secret cannot be resolved.
     """
-    getter: Callable[[], Mapping[str, OAuth2Spec]] | None = getattr(
-        settings.mcp, "oauth2_specs", None
-    )
-    return dict(getter()) if getter is not None else {}
+    try:
+        factory = importlib.import_module("orchestrator.mcp.factory")
+        config = importlib.import_module("orchestrator.mcp.config")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("orchestrator.mcp.factory", "orchestrator.mcp.config"):
+            raise
+        return {}
+    specs: dict[str, OAuth2Spec] = {}
+    for server in factory.configured_servers(settings):
+        auth = server.auth
+        if getattr(auth, "type", None) != "oauth2":
+            continue
+        secret = None
+        if auth.client_secret is not None:
+            what = f"server {server.name!r}: auth.client_secret"
+            secret = config.resolve_secret(auth.client_secret, what=what).get_secret_value()
+        specs[server.name] = OAuth2Spec(
+            token_url=auth.token_url,
+            client_id=auth.client_id,
+            client_secret=secret,
+            scopes=tuple(auth.scopes),
+            grant=auth.grant,
+            per_user=auth.per_user,
+            resource=auth.resource,
+            authorization_url=getattr(auth, "authorization_url", None),
+        )
+    return specs
 
 
 async def login(
     settings: Settings,
     server: str,
     *,
-    refresh_token: str | None,
-    user: str | None,
+    refresh_token: str | None = None,
+    user: str | None = None,
     specs: Mapping[str, OAuth2Spec] | None = None,
     stdin: IO[str] | None = None,
     interactive: bool | None = None,
