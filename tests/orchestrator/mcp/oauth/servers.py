@@ -16,6 +16,7 @@ Every server binds 127.0.0.1 port 0 and is stopped when its context ends.
 
 from __future__ import annotations
 
+import io
 import secrets
 import socket
 import threading
@@ -72,17 +73,8 @@ class _TokenRequestCounter:
         return self.app(environ, start_response)
 
 
-class _Replay:
-    def __init__(self, body: bytes) -> None:
-        import io
-
-        self._io = io.BytesIO(body)
-
-    def read(self, *args: Any) -> bytes:
-        return self._io.read(*args)
-
-    def readline(self, *args: Any) -> bytes:
-        return self._io.readline(*args)
+def _Replay(body: bytes) -> io.BytesIO:
+    return io.BytesIO(body)
 
 
 @dataclass
@@ -310,7 +302,7 @@ class _BearerCheck:
         self.app = app
         self.verify = verify
         self.seen = seen
-        self.client: httpx.AsyncClient | None = None
+        self.client: httpx.AsyncClient | None = None  # made in the server's own event loop
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -66,8 +66,8 @@ async def test_two_second_tokens_are_refreshed_ahead_of_expiry_and_no_call_sees_
 
     assert protected.rejected == 0
     assert protected.calls == calls
-    # a new token every half lifetime (about 5), never one per call
-    assert 3 <= idp.token_requests[grant] <= 8 < calls
+    # a new token every half lifetime (1 s): about 5 in 5 s, however many calls were made
+    assert 3 <= idp.token_requests[grant] <= 7
 
 
 @pytest.mark.parametrize("grant", ["client_credentials", "refresh_token"])
