@@ -25,7 +25,6 @@ from orchestrator.keys import Keys
 from orchestrator.mcp.oauth.manager import TokenManager
 from orchestrator.mcp.oauth.pkce import authorize_interactively
 from orchestrator.mcp.oauth.spec import OAuth2Spec
-from orchestrator.trace.engine import create_engine
 
 
 def configured_specs(settings: Settings) -> dict[str, OAuth2Spec]:
@@ -114,13 +113,13 @@ async def login(
     if not settings.redis.url or not settings.database.url:
         raise ConfigError("set ORCH_REDIS__URL and ORCH_DATABASE__URL to store MCP tokens")
     redis = Redis.from_url(settings.redis.url)
-    engine = create_engine(settings.database.url, pool_size=1)
+    manager: TokenManager | None = None
     try:
         manager = TokenManager.from_settings(
             settings.mcp,
             {server: spec},
             redis=redis,
-            engine=engine,
+            engine=settings.database.url,
             keys=Keys(settings.state.key_prefix),
         )
         if interactive:
@@ -132,8 +131,9 @@ async def login(
             assert refresh_token is not None
             await manager.store_refresh_token(server, user, refresh_token)
     finally:
+        if manager is not None:
+            await manager.close()
         await redis.aclose()
-        await engine.dispose()
 
 
 def _show(url: str) -> None:

@@ -95,6 +95,7 @@ class TokenManager:
         self.lock_wait_seconds = lock_wait_seconds or worst_refresh + 5.0
         self.lock_timeout_seconds = lock_timeout_seconds or worst_refresh + 5.0
         self._local: dict[tuple[str, str], asyncio.Lock] = {}
+        self._owned_engine: AsyncEngine | None = None
 
     @classmethod
     def from_settings(
@@ -103,7 +104,7 @@ class TokenManager:
         specs: Mapping[str, OAuth2Spec],
         *,
         redis: Redis,
-        engine: AsyncEngine,
+        engine: AsyncEngine | str,
         keys: Keys | None = None,
         **options: Any,
     ) -> TokenManager:
@@ -113,7 +114,9 @@ class TokenManager:
             settings: The ``mcp`` settings section (its ``token_encryption_key``).
             specs: Server name → OAuth 2 configuration.
             redis: The process's async Redis client (bytes responses).
-            engine: The trace store's SQLAlchemy async engine (migrated to ``0004`` or later).
+            engine: The trace database's SQLAlchemy async engine (migrated to ``0004`` or
+                later), or its URL: the manager then opens a small engine of its own (2
+                connections) and :meth:`close` disposes of it.
             keys: The deployment's key builder (``Keys(settings.state.key_prefix)``).
             **options: Tuning passed to the constructor (``skew_seconds``, ...).
 
@@ -121,8 +124,22 @@ class TokenManager:
             ConfigError: ``ORCH_MCP__TOKEN_ENCRYPTION_KEY`` is unset or not a Fernet key.
         """
         cipher = TokenCipher.from_setting(settings.token_encryption_key)
+        owned = None
+        if isinstance(engine, str):
+            from orchestrator.trace.engine import create_engine
+
+            engine = owned = create_engine(engine, pool_size=2)
         store = SqlTokenStore(engine, cipher)
-        return cls(specs, redis=redis, store=store, cipher=cipher, keys=keys, **options)
+        manager = cls(specs, redis=redis, store=store, cipher=cipher, keys=keys, **options)
+        manager._owned_engine = owned
+        return manager
+
+    async def close(self) -> None:
+        """Dispose of the engine :meth:`from_settings` opened from a URL (the Redis client and
+        a given engine belong to the caller)."""
+        if self._owned_engine is not None:
+            await self._owned_engine.dispose()
+            self._owned_engine = None
 
     async def token(self, server: str, user: str | None) -> str:
         """Return an access token for ``server`` (and ``user`` when the server is ``per_user``).

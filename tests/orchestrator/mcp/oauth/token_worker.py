@@ -19,23 +19,21 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.keys import Keys
 from orchestrator.logs import configure_logging
 from orchestrator.mcp.oauth import McpTokenSettings, OAuth2Spec, TokenManager
-from orchestrator.trace.engine import create_engine
 from tests.orchestrator.mcp.oauth.client import call_ping
 
 
 async def main(config: dict[str, Any]) -> None:
     configure_logging("INFO", json=True, stream=sys.stderr)  # stdout is the test's protocol
     redis = Redis.from_url(config["redis_url"])
-    engine = create_engine(config["database_url"], pool_size=4)
+    manager = TokenManager.from_settings(
+        McpTokenSettings(token_encryption_key=config["key"]),
+        {config["server"]: OAuth2Spec(**config["spec"])},
+        redis=redis,
+        engine=config["database_url"],  # the manager opens (and closes) its own engine
+        keys=Keys(config["prefix"]),
+        http_timeout_seconds=5.0,
+    )
     try:
-        manager = TokenManager.from_settings(
-            McpTokenSettings(token_encryption_key=config["key"]),
-            {config["server"]: OAuth2Spec(**config["spec"])},
-            redis=redis,
-            engine=engine,
-            keys=Keys(config["prefix"]),
-            http_timeout_seconds=5.0,
-        )
         print("ready", flush=True)
         await asyncio.wait_for(asyncio.to_thread(sys.stdin.readline), timeout=60)
         results = await asyncio.gather(
@@ -50,8 +48,8 @@ async def main(config: dict[str, Any]) -> None:
         ]
         print(json.dumps({"ok": results.count("pong"), "errors": errors}), flush=True)
     finally:
+        await manager.close()
         await redis.aclose()
-        await engine.dispose()
 
 
 if __name__ == "__main__":
