@@ -35,6 +35,7 @@ import uvicorn
 import werkzeug.serving
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from mcp.server.mcpserver import MCPServer
 from oidc_provider_mock import app as oidc_app
 
@@ -194,6 +195,7 @@ class AuthlibServer:
     access: dict[str, float] = field(default_factory=dict)  # access token -> expiry (epoch s)
     refresh: dict[str, _Refresh] = field(default_factory=dict)
     down: bool = False
+    lifetime_seconds: int = 3600  # of tokens issued from now on (tests may change it)
 
     @property
     def token_url(self) -> str:
@@ -234,15 +236,10 @@ class _RotatingRefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 def authlib_server(*, token_lifetime_seconds: int) -> Iterator[AuthlibServer]:
     """Run the tests' authlib authorization server (one registered client)."""
     app = flask.Flask("authlib-test-server")
-    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
-        "client_credentials": token_lifetime_seconds,
-        "refresh_token": token_lifetime_seconds,
-    }
-    app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True  # refresh responses carry a new one
     counts: Counter[str] = Counter()
     state = AuthlibServer(
         url="", client_id="orchestrator", client_secret=secrets.token_urlsafe(16),
-        token_requests=counts,
+        token_requests=counts, lifetime_seconds=token_lifetime_seconds,
     )  # fmt: skip
     app.config["STATE"] = state
     client = _Client(state.client_id, state.client_secret)
@@ -259,6 +256,14 @@ def authlib_server(*, token_lifetime_seconds: int) -> Iterator[AuthlibServer]:
         app,
         query_client=lambda cid: client if cid == client.client_id else None,
         save_token=save_token,
+    )
+    server.register_token_generator(
+        "default",
+        BearerTokenGenerator(
+            access_token_generator=lambda **_: secrets.token_urlsafe(24),
+            refresh_token_generator=lambda **_: secrets.token_urlsafe(24),  # rotation: a new one
+            expires_generator=lambda client, grant_type: state.lifetime_seconds,
+        ),
     )
     server.register_grant(grants.ClientCredentialsGrant)
     server.register_grant(_RotatingRefreshGrant)
