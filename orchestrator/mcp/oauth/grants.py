@@ -10,16 +10,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from orchestrator.mcp.oauth.spec import OAuth2Spec
 from orchestrator.mcp.oauth.tokens import TokenSet
 
+_STATUS_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPStatusError,)
+_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
 try:  # authlib's httpx integration runs on httpx2 when installed (the mcp v2 SDK brings it)
-    import httpx2 as _httpx
+    import httpx2
+
+    _STATUS_ERRORS += (httpx2.HTTPStatusError,)
+    _TRANSPORT_ERRORS += (httpx2.TransportError,)
 except ImportError:  # pragma: no cover - depends on the installed SDK
-    import httpx as _httpx  # type: ignore[no-redef]
+    pass
 
 
 class GrantRefused(Exception):
@@ -96,12 +102,12 @@ async def request_tokens(
                     )
         except OAuthError as exc:
             raise GrantRefused(str(exc.error or "oauth_error")) from exc
-        except _httpx.HTTPStatusError as exc:
-            status = exc.response.status_code
+        except _STATUS_ERRORS as exc:
+            status = exc.response.status_code  # type: ignore[attr-defined]
             if status < 500 and status != 429:
                 raise GrantRefused(f"http_{status}") from exc
             reason = f"HTTP {status}"
-        except _httpx.TransportError as exc:
+        except _TRANSPORT_ERRORS as exc:
             reason = type(exc).__name__
         except ValueError as exc:  # a body that is not a token response
             raise GrantUnavailable("the token endpoint did not answer with a token") from exc
