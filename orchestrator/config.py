@@ -42,7 +42,9 @@ class StateSettings(BaseModel):
         description="How long a job's state, checkpoints and events stay in Redis after it ends.",
     )
     events_maxlen: int = Field(
-        default=100_000, ge=100, description="Approximate cap on one job's event stream (XADD MAXLEN ~)."
+        default=100_000,
+        ge=100,
+        description="Approximate cap on one job's event stream (XADD MAXLEN ~).",
     )
     key_prefix: str = Field(default="orch", description="Prefix of every key this project writes.")
     idempotency_window_seconds: int = Field(
@@ -93,17 +95,23 @@ class WorkerSettings(BaseModel):
         "TTL. Must be unique among live workers. Default: host, pid and a random suffix.",
     )
     poll_delay_seconds: float = Field(
-        default=0.05, gt=0, description="arq poll delay; arq's default 0.5 s costs that much per job."
+        default=0.05,
+        gt=0,
+        description="arq poll delay; arq's default 0.5 s costs that much per job.",
     )
     max_jobs: int = Field(default=16, ge=1, description="Jobs one long-lived worker runs at once.")
     job_timeout_seconds: int = Field(
-        default=3600, ge=1, description="Upper bound on one job's run in one worker (arq job_timeout)."
+        default=3600,
+        ge=1,
+        description="Upper bound on one job's run in one worker (arq job_timeout).",
     )
     idle_timeout_seconds: float = Field(
         default=30.0, gt=0, description="`--one-job`: exit when no job started within this time."
     )
     trace_flush_interval_seconds: float = Field(
-        default=0.25, gt=0, description="How often buffered step runs are written to the trace store."
+        default=0.25,
+        gt=0,
+        description="How often buffered step runs are written to the trace store.",
     )
     shutdown_grace_seconds: float = Field(
         default=30.0, ge=0, description="On SIGTERM, how long running steps may take to finish."
@@ -159,7 +167,9 @@ class KubernetesSettings(BaseModel):
         default=5.0, gt=0, description="Timeout of one Kubernetes API call."
     )
     delete_grace_period_seconds: int = Field(
-        default=0, ge=0, description="Grace period of a hard cancel's pod deletion; 0 kills at once."
+        default=0,
+        ge=0,
+        description="Grace period of a hard cancel's pod deletion; 0 kills at once.",
     )
 
 
@@ -378,8 +388,27 @@ class AuthSettings(BaseModel):
         return value
 
 
-class McpSettings(BaseModel):
-    """The MCP tool plane (DESIGN §14, §20; docs/mcp.md)."""
+class McpTokenSettings(BaseModel):
+    """How OAuth tokens of MCP servers are kept at rest.
+
+    Without ``token_encryption_key`` the token manager refuses to store tokens (a one-line
+    ``config_invalid`` error naming ``ORCH_MCP__TOKEN_ENCRYPTION_KEY``); servers with ``auth``
+    ``none`` or ``bearer`` do not need it.
+    """
+
+    token_encryption_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet key(s) encrypting MCP OAuth tokens in PostgreSQL and Redis: comma-separated "
+            "url-safe base64 keys of 32 bytes (`python -c 'from cryptography.fernet import "
+            "Fernet; print(Fernet.generate_key().decode())'`). The first key encrypts; all of them "
+            "decrypt, so a key is rotated by putting the new one first."
+        ),
+    )
+
+
+class McpSettings(McpTokenSettings):
+    """The MCP tool plane (DESIGN §14, §20; docs/mcp.md), with the token manager's key."""
 
     config: str | None = Field(
         default=None,

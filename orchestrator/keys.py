@@ -32,6 +32,11 @@ class Keys:
     - ``mcp_tools``: ``mcp.tools_cache_ttl_seconds`` (5 min): a server's tool list changes with
       its deployment, rarely; the TTL bounds staleness when a ``tools/list_changed``
       notification is missed, and every process refreshes on one.
+    - ``mcp_token``: until the access token is due for refresh (``expires_at - skew``), or
+      ``MCP_TOKEN_CACHE_MAX_SECONDS`` for tokens without an expiry: a cached token is never served
+      past the point where the token manager would refresh it; PostgreSQL keeps the tokens.
+    - ``mcp_token_lock``: the lock's own timeout (a few seconds, longer than one bounded refresh),
+      so a worker that dies while refreshing cannot block the others for longer.
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
       dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
@@ -83,6 +88,15 @@ class Keys:
     def rate_limits(self) -> str:
         """Prefix of the ``limits`` library's rate-limit windows (sorted sets)."""
         return f"{self.prefix}:ratelimit"
+
+    def mcp_token(self, server: str, user_key: str) -> str:
+        """String: the Fernet-encrypted OAuth token set of an MCP server (``user_key`` is the
+        user's id for ``per_user`` servers, else empty)."""
+        return f"{self.prefix}:mcp:token:{server}:{user_key}"
+
+    def mcp_token_lock(self, server: str, user_key: str) -> str:
+        """String: redis-py lock serializing refreshes of one (server, user) across processes."""
+        return f"{self.prefix}:mcp:token-lock:{server}:{user_key}"
 
     def streams(self, subject: str) -> str:
         """String counter: open SSE/WebSocket connections of one principal."""

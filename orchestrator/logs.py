@@ -24,7 +24,8 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("orchestrator_request_id", defau
 
 DEFAULT_REDACTED = frozenset(
     {"password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "cookie",
-     "set_cookie", "private_key", "credentials"}
+     "set_cookie", "private_key", "credentials", "access_token", "refresh_token", "id_token",
+     "client_secret", "code_verifier", "encryption_key"}
 )  # fmt: skip
 """Keys whose values never reach a log line (also with a prefix: ``db_password``, ``x_api_key``)."""
 
@@ -148,7 +149,8 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("arq.worker", "uvicorn.access", "httpx", "httpx2", "mcp", "alembic"):
+    # httpx and authlib log token requests at DEBUG (authlib with the token response).
+    for noisy in ("arq.worker", "uvicorn.access", "httpx", "httpx2", "mcp", "authlib", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -16,6 +16,8 @@ module                 concept
 ``audit``, ``metrics`` ``tool.call``/``tool.refused`` rows; Prometheus metrics
 ``step``               ``ctx.tools`` (durable calls, as the job's submitter)
 ``factory``            where processes build their manager
+``oauth``              the OAuth token manager (authlib, Fernet at rest, Redis lock)
+``login``              ``orchestrator mcp login``: store a refresh token
 =====================  ==========================================================================
 
 This package's ``__init__`` imports no MCP SDK code (a worker imports it at start); import

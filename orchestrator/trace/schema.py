@@ -21,7 +21,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
@@ -139,4 +141,28 @@ api_keys = Table(
 )
 """API keys (``orchestrator keys create``): the hash of each secret, never the secret itself."""
 
-__all__ = ["NAMING_CONVENTION", "api_keys", "audit_log", "jobs", "metadata", "step_runs"]
+mcp_tokens = Table(
+    "mcp_tokens",
+    metadata,
+    Column("server", String(200), nullable=False),
+    # '' when the server's tokens are not per user (a NULL could not be part of the key).
+    Column("user_key", String(200), nullable=False),
+    # Fernet ciphertext of the token set (orchestrator/mcp/oauth/crypto.py), never plaintext.
+    Column("token", LargeBinary(), nullable=False),
+    Column("expires_at", _timestamp(), nullable=True),
+    Column("updated_at", _timestamp(), nullable=False),
+    # Incremented on every write: shows how many refreshes happened, and orders writers.
+    Column("version", Integer(), nullable=False),
+    PrimaryKeyConstraint("server", "user_key", name="pk_mcp_tokens"),
+)
+"""OAuth tokens of MCP servers (DESIGN §14), one row per server or per (server, user)."""
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "api_keys",
+    "audit_log",
+    "jobs",
+    "mcp_tokens",
+    "metadata",
+    "step_runs",
+]
