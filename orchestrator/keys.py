@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from orchestrator.types import JobId, StepName
 
 
+BUDGET_TTL_MARGIN_SECONDS = 24 * 3600
+"""A budget counter outlives its window by this much (see :class:`Keys`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """Key builder for one key prefix (``orch`` unless configured).
@@ -29,6 +33,9 @@ class Keys:
     - ``rate_limits``: a prefix; the ``limits`` library's moving windows expire with their window.
     - ``streams``: ``STREAM_SLOT_TTL_SECONDS`` (1 h), renewed on each open: a gateway that dies
       with streams open cannot hold a key's slots for longer.
+    - ``budget``: until the end of its window (UTC day or month) plus ``BUDGET_TTL_MARGIN_SECONDS``
+      (a day): a counter is read only within its window; the margin keeps the last one readable
+      for reconciliation just after the window turns.
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
       dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
@@ -81,9 +88,14 @@ class Keys:
         """Prefix of the ``limits`` library's rate-limit windows (sorted sets)."""
         return f"{self.prefix}:ratelimit"
 
+    def budget(self, tenant: str, user: str | None, window: str) -> str:
+        """Hash ``cost_nusd`` (nano-USD), ``tokens``: LLM spend of a tenant (``user`` ``None``)
+        or one of its users in one window (``d20261203``, ``m202612``), DESIGN §16."""
+        return f"{self.prefix}:budget:{tenant}:{user if user is not None else '-'}:{window}"
+
     def streams(self, subject: str) -> str:
         """String counter: open SSE/WebSocket connections of one principal."""
         return f"{self.prefix}:streams:{subject}"
 
 
-__all__ = ["Keys"]
+__all__ = ["BUDGET_TTL_MARGIN_SECONDS", "Keys"]

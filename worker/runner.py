@@ -27,6 +27,7 @@ from orchestrator.telemetry import current as current_telemetry
 from worker.control import listen_for_cancels
 from worker.executor import JobExecutor
 from worker.hooks import ExecutionHook, HookChain
+from worker.llm import LLMHook
 from worker.metrics import MetricsHook
 from worker.metrics import push as push_metrics
 from worker.metrics import serve as serve_metrics
@@ -80,8 +81,9 @@ def build_worker(
         services.trace, flush_interval_seconds=settings.worker.trace_flush_interval_seconds
     )
     tel = telemetry if telemetry is not None else current_telemetry()
+    llm = LLMHook(services, tracer=tel.tracer)  # ctx.llm (DESIGN §16)
     hooks: list[ExecutionHook] = [
-        recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state),
+        recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state), llm,
     ]
     executor = JobExecutor(
         services,
@@ -93,6 +95,7 @@ def build_worker(
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         recorder.start()
+        llm.start()
         if settings.worker.id:  # before the first poll: later leases under the id are ours
             await reclaim_own(services, executor.worker_id)
         background.append(asyncio.get_running_loop().create_task(reap_forever(services)))
@@ -108,6 +111,7 @@ def build_worker(
         await asyncio.gather(*background, return_exceptions=True)
         await executor.endings.settle(ENDINGS_SETTLE_TIMEOUT_SECONDS)  # rows, then leases
         await recorder.stop()
+        await llm.stop()
         # Export buffered spans now: a one-job pod exits right after this (DESIGN §7).
         await asyncio.to_thread(tel.flush, TELEMETRY_FLUSH_TIMEOUT_SECONDS)
 
