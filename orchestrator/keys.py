@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from orchestrator.types import JobId, StepName
 
-
 BUDGET_TTL_MARGIN_SECONDS = 24 * 3600
 """A budget counter outlives its window by this much (see :class:`Keys`)."""
 

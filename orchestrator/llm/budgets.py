@@ -200,9 +200,9 @@ async def reconcile(guard: BudgetGuard, store: SpendReader, *, now: datetime | N
                     _set(pipe, guard.keys.budget(tenant, row["user_id"], window.id), cost, tokens,
                          window)
                     written += 1
-            for tenant, (cost, tokens) in tenants.items():
-                _set(pipe, guard.keys.budget(tenant, None, window.id), float(cost), int(tokens),
-                     window)
+            for tenant, (tenant_cost, tenant_tokens) in tenants.items():
+                _set(pipe, guard.keys.budget(tenant, None, window.id), float(tenant_cost),
+                     int(tenant_tokens), window)
                 written += 1
             await pipe.execute()
     return written

@@ -29,6 +29,19 @@ def _totals(row: Any) -> dict[str, Any]:
     return out
 
 
+def _add(into: dict[str, Any] | None, *others: dict[str, Any]) -> dict[str, Any]:
+    """Add totals (as :func:`_totals` makes them, plus ``fallbacks``) field by field."""
+    out: dict[str, Any] = dict(into) if into else {
+        "calls": 0, **dict.fromkeys(_TOKENS, 0), "total_tokens": 0, "cost_usd": 0.0,
+        "unpriced_calls": 0, "fallbacks": 0,
+    }  # fmt: skip
+    for other in others:
+        for name in out:
+            out[name] += other.get(name, 0)
+    out["cost_usd"] = round(out["cost_usd"], 9)
+    return out
+
+
 def _sums() -> list[Any]:
     return [
         func.count().label("calls"),
@@ -71,28 +84,33 @@ class UsageQueries(StoreBase):
             await conn.execute(llm_calls.insert(), rows)
 
     async def job_usage(self, job_id: str) -> dict[str, Any]:
-        """A job's LLM totals and the same per step.
+        """A job's LLM totals, per step and per step attempt.
 
         Returns:
             ``{"calls", "input_tokens", "output_tokens", "cache_read_tokens",
-            "cache_write_tokens", "total_tokens", "cost_usd", "unpriced_calls", "steps": {step:
-            {...the same...}}}`` (zeros for a job without calls or a non-UUID id).
+            "cache_write_tokens", "total_tokens", "cost_usd", "unpriced_calls", "fallbacks",
+            "steps": {step: {...the same...}}, "attempts": {(step, attempt): {...}}}`` (zeros
+            for a job without calls or a non-UUID id). ``fallbacks`` counts calls a budget
+            policy sent to the fallback model.
         """
         key = parse_uuid(job_id)
-        query = select(llm_calls.c.step, *_sums()).where(llm_calls.c.job_id == key).group_by(
-            llm_calls.c.step)  # fmt: skip
-        rows = []
+        query = (
+            select(llm_calls.c.step, llm_calls.c.attempt, *_sums(),
+                   func.count(llm_calls.c.requested_model).label("fallbacks"))
+            .where(llm_calls.c.job_id == key)
+            .group_by(llm_calls.c.step, llm_calls.c.attempt)
+        )  # fmt: skip
+        rows: Sequence[Any] = []
         if key is not None:
             async with self._transaction("job_usage") as conn:
                 rows = (await conn.execute(query)).all()
-        steps = {row.step: _totals(row) for row in rows}
-        total: dict[str, Any] = {"calls": 0, **dict.fromkeys(_TOKENS, 0), "total_tokens": 0,
-                                 "cost_usd": 0.0, "unpriced_calls": 0}
-        for step in steps.values():
-            for name in total:
-                total[name] += step[name]
-        total["cost_usd"] = round(total["cost_usd"], 9)
-        return {**total, "steps": steps}
+        attempts = {(row.step, int(row.attempt)): {**_totals(row), "fallbacks": int(row.fallbacks)}
+                    for row in rows}  # fmt: skip
+        steps: dict[str, dict[str, Any]] = {}
+        for (step, _), totals in sorted(attempts.items()):
+            steps[step] = _add(steps.get(step), totals)
+        total = _add(None, *steps.values())
+        return {**total, "steps": steps, "attempts": attempts}
 
     async def usage_report(
         self,
