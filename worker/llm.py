@@ -119,9 +119,12 @@ class LLMHook(ExecutionHook):
         labels = (record.provider, record.model)
         LLM_CALLS.labels(*labels).inc()
         u = record.usage
-        for kind, count in (("input", u.input_tokens), ("output", u.output_tokens),
-                            ("cache_read", u.cache_read_tokens),
-                            ("cache_write", u.cache_write_tokens)):
+        for kind, count in (
+            ("input", u.input_tokens),
+            ("output", u.output_tokens),
+            ("cache_read", u.cache_read_tokens),
+            ("cache_write", u.cache_write_tokens),
+        ):
             if count:
                 LLM_TOKENS.labels(*labels, kind).inc(count)
         if record.cost_usd:

@@ -23,8 +23,9 @@ router = APIRouter(prefix="/v1/usage", tags=["usage"])
 class UsageGroup(BaseModel):
     """The sums of one group."""
 
-    key: str | None = Field(description="The model (provider:model), workflow, tenant, user or "
-                                        "UTC day (YYYY-MM-DD).")
+    key: str | None = Field(
+        description="The model (provider:model), workflow, tenant, user or UTC day (YYYY-MM-DD)."
+    )
     calls: int
     input_tokens: int
     output_tokens: int

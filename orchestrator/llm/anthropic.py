@@ -116,7 +116,9 @@ class AnthropicProvider:
                             yield TextDelta(delta.text)
                     elif delta.type == "input_json_delta":
                         if event.index not in blocks:
-                            raise protocol_error(self.name, model, "input_json_delta outside a tool_use block")
+                            raise protocol_error(
+                                self.name, model, "input_json_delta outside a tool_use block"
+                            )
                         blocks[event.index]["json"] += delta.partial_json
                 elif kind == "content_block_stop":
                     tool = blocks.pop(event.index, None)
@@ -150,8 +152,12 @@ def _merge_usage(into: dict[str, int], usage: Any) -> None:
     """Keep the latest value of each count (``message_delta``'s are cumulative)."""
     if usage is None:
         return
-    for key in ("input_tokens", "output_tokens", "cache_read_input_tokens",
-                "cache_creation_input_tokens"):
+    for key in (
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    ):
         value = getattr(usage, key, None)
         if value is not None:
             into[key] = int(value)

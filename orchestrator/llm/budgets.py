@@ -86,7 +86,9 @@ class BudgetGuard:
     def _rules(self, tenant: str | None) -> Iterable[LLMBudget]:
         return [b for b in self.budgets if b.tenant in ("*", tenant or "-")]
 
-    async def check(self, tenant: str | None, user: str | None, *, now: datetime | None = None) -> None:
+    async def check(
+        self, tenant: str | None, user: str | None, *, now: datetime | None = None
+    ) -> None:
         """Raise when a limit that applies to ``tenant``/``user`` is reached.
 
         Raises:
@@ -106,7 +108,9 @@ class BudgetGuard:
         windows = [window_of(rule.window, now) for rule, _ in rules]
         async with self.redis.pipeline(transaction=False) as pipe:
             for (_, scope_user), window in zip(rules, windows, strict=True):
-                pipe.hmget(self.keys.budget(tenant or "-", scope_user, window.id), "cost_nusd", "tokens")
+                pipe.hmget(
+                    self.keys.budget(tenant or "-", scope_user, window.id), "cost_nusd", "tokens"
+                )
             counts = await pipe.execute()
         for (rule, scope_user), window, (cost, tokens) in zip(rules, windows, counts, strict=True):
             spent_usd = int(cost or 0) / NANO
@@ -141,7 +145,12 @@ class BudgetGuard:
         return scopes
 
     async def add(
-        self, tenant: str | None, user: str | None, *, cost_usd: float | None, tokens: int,
+        self,
+        tenant: str | None,
+        user: str | None,
+        *,
+        cost_usd: float | None,
+        tokens: int,
         at: datetime | None = None,
     ) -> None:
         """Count one call's spend in every window a limit watches (atomically, one ``MULTI``).
@@ -197,12 +206,22 @@ async def reconcile(guard: BudgetGuard, store: SpendReader, *, now: datetime | N
                 total[0] += cost
                 total[1] += tokens
                 if row["user_id"] is not None:
-                    _set(pipe, guard.keys.budget(tenant, row["user_id"], window.id), cost, tokens,
-                         window)
+                    _set(
+                        pipe,
+                        guard.keys.budget(tenant, row["user_id"], window.id),
+                        cost,
+                        tokens,
+                        window,
+                    )
                     written += 1
             for tenant, (tenant_cost, tenant_tokens) in tenants.items():
-                _set(pipe, guard.keys.budget(tenant, None, window.id), float(tenant_cost),
-                     int(tenant_tokens), window)
+                _set(
+                    pipe,
+                    guard.keys.budget(tenant, None, window.id),
+                    float(tenant_cost),
+                    int(tenant_tokens),
+                    window,
+                )
                 written += 1
             await pipe.execute()
     return written

@@ -71,8 +71,9 @@ class MemoryProvider:
         for tool_use in reply.tool_uses:
             yield ToolUseEvent(tool_use)
         yield UsageEvent(reply.usage or Usage(input_tokens=10, output_tokens=len(words)))
-        yield StopEvent(reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn"),
-                        request.model)
+        yield StopEvent(
+            reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn"), request.model
+        )
 
 
 def _echo(request: LLMRequest) -> str:

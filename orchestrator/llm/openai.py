@@ -142,9 +142,16 @@ class OpenAIProvider:
             try:
                 arguments = json.loads(slot["json"]) if slot["json"] else {}
             except json.JSONDecodeError as exc:
-                raise protocol_error(self.name, model, f"tool arguments are not JSON: {exc}") from exc
-            yield ToolUseEvent(ToolUse(slot["id"], names.get(slot["name"], slot["name"]),
-                                       arguments if isinstance(arguments, dict) else {}))
+                raise protocol_error(
+                    self.name, model, f"tool arguments are not JSON: {exc}"
+                ) from exc
+            yield ToolUseEvent(
+                ToolUse(
+                    slot["id"],
+                    names.get(slot["name"], slot["name"]),
+                    arguments if isinstance(arguments, dict) else {},
+                )
+            )
         yield UsageEvent(usage or Usage())
         yield StopEvent(finish, model)
 
@@ -160,9 +167,7 @@ def _usage(usage: Any) -> Usage:
     )
 
 
-def to_openai_messages(
-    messages: list[dict[str, Any]], system: str | None
-) -> list[dict[str, Any]]:
+def to_openai_messages(messages: list[dict[str, Any]], system: str | None) -> list[dict[str, Any]]:
     """Anthropic-shaped messages as Chat Completions messages.
 
     ``text`` blocks are joined; an assistant's ``tool_use`` blocks become ``tool_calls``; a
@@ -175,8 +180,11 @@ def to_openai_messages(
         if not isinstance(content, list):
             out.append({"role": role, "content": content})
             continue
-        texts = [str(b.get("text", "")) for b in content
-                 if isinstance(b, dict) and b.get("type") == "text"]
+        texts = [
+            str(b.get("text", ""))
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "text"
+        ]
         if role == "assistant":
             uses = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_use"]
             entry: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
@@ -193,8 +201,13 @@ def to_openai_messages(
                 result = block.get("content")
                 if isinstance(result, list):
                     result = "".join(str(b.get("text", "")) for b in result if isinstance(b, dict))
-                out.append({"role": "tool", "tool_call_id": block["tool_use_id"],
-                            "content": str(result if result is not None else "")})
+                out.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": block["tool_use_id"],
+                        "content": str(result if result is not None else ""),
+                    }
+                )
         if texts:
             out.append({"role": role, "content": "".join(texts)})
     return out

@@ -15,8 +15,12 @@ _PRICED_PROVIDERS = frozenset({"anthropic", "openai", "google", "groq", "mistral
 
 @functools.lru_cache(maxsize=256)
 def _warn_once(provider: str, model: str, reason: str) -> None:
-    _log.warning("no price for this model; its cost is recorded as null",
-                 provider=provider, model=model, reason=reason)
+    _log.warning(
+        "no price for this model; its cost is recorded as null",
+        provider=provider,
+        model=model,
+        reason=reason,
+    )
 
 
 def price_usd(provider: str, model: str, usage: Usage) -> float | None:
@@ -43,7 +47,8 @@ def price_usd(provider: str, model: str, usage: Usage) -> float | None:
         calculation = calc_price(
             PriceUsage(
                 # genai-prices counts cache reads and writes inside input_tokens
-                input_tokens=usage.input_tokens + usage.cache_read_tokens
+                input_tokens=usage.input_tokens
+                + usage.cache_read_tokens
                 + usage.cache_write_tokens,
                 output_tokens=usage.output_tokens,
                 cache_read_tokens=usage.cache_read_tokens,

@@ -200,10 +200,20 @@ class StepLLM:
             if policy.fallback_model == requested:
                 return None  # already the cheap model: let it run
             if self._emit is not None:
-                self._emit({"event": "llm.budget_fallback", "from": requested,
-                            "to": policy.fallback_model, "budget": exc.details})
-            _log.warning("over budget: falling back to the cheaper model", requested=requested,
-                         fallback=policy.fallback_model, **exc.details)
+                self._emit(
+                    {
+                        "event": "llm.budget_fallback",
+                        "from": requested,
+                        "to": policy.fallback_model,
+                        "budget": exc.details,
+                    }
+                )
+            _log.warning(
+                "over budget: falling back to the cheaper model",
+                requested=requested,
+                fallback=policy.fallback_model,
+                **exc.details,
+            )
             return policy.fallback_model
         return None
 
@@ -304,7 +314,9 @@ class LLMStream:
         TOKEN_USAGE.record(result.usage.input_tokens + result.usage.cache_read_tokens
                            + result.usage.cache_write_tokens,
                            {**attributes, "gen_ai.token.type": "input"})  # fmt: skip
-        TOKEN_USAGE.record(result.usage.output_tokens, {**attributes, "gen_ai.token.type": "output"})
+        TOKEN_USAGE.record(
+            result.usage.output_tokens, {**attributes, "gen_ai.token.type": "output"}
+        )
         if llm.guard is not None:
             try:
                 await llm.guard.add(site.tenant_id, site.user_id, cost_usd=result.cost_usd,

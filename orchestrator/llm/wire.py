@@ -41,13 +41,18 @@ def map_status(provider: str, model: str, status: int | None, message: str) -> L
         ``llm_rate_limited`` for 429; ``llm_unavailable`` for 5xx (Anthropic's 529 included),
         408, timeouts and connection errors; ``llm_request_invalid`` for other 4xx.
     """
-    details: dict[str, Any] = {"provider": provider, "model": model, "status": status,
-                               "error": message[:500]}
+    details: dict[str, Any] = {
+        "provider": provider,
+        "model": model,
+        "status": status,
+        "error": message[:500],
+    }
     if status == 429:
         return LLMRateLimitedError(f"{provider} rate-limited the call (429)", details=details)
     if status is None or status >= 500 or status == 408:
-        return LLMUnavailableError(f"{provider} is unavailable ({status or 'no answer'})",
-                                   details=details)
+        return LLMUnavailableError(
+            f"{provider} is unavailable ({status or 'no answer'})", details=details
+        )
     return LLMRequestError(f"{provider} refused the request ({status})", details=details)
 
 
