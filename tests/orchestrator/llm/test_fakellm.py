@@ -121,5 +121,6 @@ async def test_openai_text_through_fakellm(fakellm: str) -> None:
         await provider.aclose()
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hi there from fakellm"
     assert isinstance(events[-1], StopEvent) and events[-1].stop_reason == "stop"
-    stats = httpx.get(f"{fakellm}/_fakellm/stats", timeout=5).json()
+    async with httpx.AsyncClient() as client:
+        stats = (await client.get(f"{fakellm}/_fakellm/stats", timeout=5)).json()
     assert stats["by_rule"]["greeting"] >= 1

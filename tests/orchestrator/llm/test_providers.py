@@ -7,6 +7,7 @@ Messages and OpenAI Chat Completions formats). Nothing is monkeypatched.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from orchestrator.llm.base import (
 )
 from orchestrator.llm.errors import LLMError
 from orchestrator.llm.openai import OpenAIProvider
-from tests.support.llm import LLMServer, llm_server, llm_server_process  # noqa: F401
+from tests.support.llm import LLMServer
 
 TOOLS = (
     ToolSpec("git/git_log", "Commits of a repository",
@@ -52,7 +53,7 @@ async def collect(provider: Provider, request: LLMRequest) -> list[Any]:
 @pytest.mark.parametrize("index", [0, 1], ids=["anthropic", "openai"])
 async def test_a_streamed_answer_arrives_as_text_deltas_then_usage_then_the_stop(
     llm_server: LLMServer,
-    index: int,  # noqa: F811
+    index: int,
 ) -> None:
     llm_server.rule(
         [
@@ -83,7 +84,7 @@ async def test_a_streamed_answer_arrives_as_text_deltas_then_usage_then_the_stop
 @pytest.mark.parametrize("index", [0, 1], ids=["anthropic", "openai"])
 async def test_parallel_tool_uses_come_back_with_the_names_the_step_offered(
     llm_server: LLMServer,
-    index: int,  # noqa: F811
+    index: int,
 ) -> None:
     llm_server.rule(
         [
@@ -117,7 +118,7 @@ async def test_429_and_500_are_retried_honouring_retry_after_then_fail_with_a_cl
     llm_server: LLMServer,
     index: int,
     status: int,
-    code: str,  # noqa: F811
+    code: str,
 ) -> None:
     llm_server.rule([{"status": status, "retry_after": "0.3"}])
     with pytest.raises(LLMError) as caught:
@@ -129,7 +130,7 @@ async def test_429_and_500_are_retried_honouring_retry_after_then_fail_with_a_cl
     assert caught.value.details["status"] == status
     log = llm_server.log()
     assert len(log) == 3  # the first request and the SDK's two retries
-    gaps = [b["at"] - a["at"] for a, b in zip(log, log[1:], strict=False)]
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(log)]
     assert all(gap >= 0.27 for gap in gaps), gaps  # the server's retry-after was waited
 
 
