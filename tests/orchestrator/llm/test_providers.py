@@ -135,7 +135,7 @@ async def test_429_and_500_are_retried_honouring_retry_after_then_fail_with_a_cl
 
 
 async def test_anthropic_529_overloaded_is_unavailable_after_the_retries(
-    llm_server: LLMServer,  # noqa: F811
+    llm_server: LLMServer,
 ) -> None:
     llm_server.rule([{"status": 529, "retry_after": "0.05"}])
     with pytest.raises(LLMError) as caught:
@@ -147,7 +147,7 @@ async def test_anthropic_529_overloaded_is_unavailable_after_the_retries(
     assert len(llm_server.log()) == 2
 
 
-async def test_a_429_then_an_answer_succeeds_within_the_retries(llm_server: LLMServer) -> None:  # noqa: F811
+async def test_a_429_then_an_answer_succeeds_within_the_retries(llm_server: LLMServer) -> None:
     llm_server.rule([{"status": 429, "retry_after": "0.05"}, {"text": "finally"}])
     events = await collect(
         providers(llm_server)[0],
@@ -158,7 +158,7 @@ async def test_a_429_then_an_answer_succeeds_within_the_retries(llm_server: LLMS
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["anthropic", "openai"])
-async def test_a_malformed_stream_is_a_protocol_error(llm_server: LLMServer, index: int) -> None:  # noqa: F811
+async def test_a_malformed_stream_is_a_protocol_error(llm_server: LLMServer, index: int) -> None:
     llm_server.rule([{"text": "half a sentence", "malformed": True}])
     with pytest.raises(LLMError) as caught:
         await collect(
@@ -169,7 +169,7 @@ async def test_a_malformed_stream_is_a_protocol_error(llm_server: LLMServer, ind
     assert len(llm_server.log()) == 1  # a broken stream is not retried by the SDK
 
 
-async def test_a_refused_request_is_not_retried(llm_server: LLMServer) -> None:  # noqa: F811
+async def test_a_refused_request_is_not_retried(llm_server: LLMServer) -> None:
     llm_server.rule([{"status": 400}])
     with pytest.raises(LLMError) as caught:
         await collect(
