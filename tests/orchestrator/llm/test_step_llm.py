@@ -68,7 +68,7 @@ async def test_complete_returns_text_tool_uses_usage_and_a_cost_from_genai_price
 async def test_a_retried_attempt_replays_finished_calls_and_pays_only_for_new_ones() -> None:
     store = MemoryCallStore()
     provider = MemoryProvider([Reply(text="first"), Reply(text="second")])
-    llm, rows, _ = make(provider, store)
+    llm, _, _ = make(provider, store)
     assert (await llm.complete("one")).text == "first"
     assert len(provider.requests) == 1  # the attempt dies before its second call
 
