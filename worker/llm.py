@@ -19,6 +19,8 @@ from prometheus_client import Counter, Histogram
 from orchestrator.dag.context import StepContext
 from orchestrator.errors import TraceError
 from orchestrator.llm.budgets import BudgetGuard
+from orchestrator.llm.errors import LLMConfigError
+from orchestrator.llm.pricing import warm_up
 from orchestrator.llm.records import LLMCallRecord
 from orchestrator.llm.registry import ProviderRegistry
 from orchestrator.llm.step import CallSite, StepLLM
@@ -48,6 +50,11 @@ LLM_TTFT = Histogram(
 )  # fmt: skip
 
 
+def _report_warm_up(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("LLM warm-up failed", error=str(future.exception()))
+
+
 class LLMHook(ExecutionHook):
     """Attaches ``ctx.llm`` (a :class:`~orchestrator.llm.step.StepLLM`) and records its calls.
 
@@ -75,8 +82,19 @@ class LLMHook(ExecutionHook):
         self._pending: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        """Start the periodic flush of ``llm_calls`` rows."""
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="llm-calls-flush")
+        """Start the periodic flush of ``llm_calls`` rows, and warm up in a thread: the price
+        data and the default model's SDK (imports of seconds on a busy machine, which would
+        otherwise stall the first call's event loop, and the lease heartbeat with it)."""
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._loop(), name="llm-calls-flush")
+        loop.run_in_executor(None, self._warm_up).add_done_callback(_report_warm_up)
+
+    def _warm_up(self) -> None:
+        warm_up()
+        try:
+            self.registry.resolve(None)
+        except LLMConfigError:
+            pass  # no key for the default model: its steps fail with llm_config_invalid
 
     async def stop(self) -> None:
         """Stop the flush, write what is buffered, close the providers' clients."""

@@ -63,4 +63,10 @@ def price_usd(provider: str, model: str, usage: Usage) -> float | None:
     return float(calculation.total_price)
 
 
-__all__ = ["price_usd"]
+def warm_up() -> None:
+    """Import ``genai-prices`` and load its data (half a second): call it in a thread at
+    start-up so that a worker's first priced call does not stall its event loop."""
+    price_usd("anthropic", "claude-sonnet-4-5", Usage(input_tokens=1))
+
+
+__all__ = ["price_usd", "warm_up"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,6 +46,7 @@ class ProviderRegistry:
     ) -> None:
         self._factories: dict[str, Callable[[], Provider]] = dict(factories or {})
         self._providers: dict[str, Provider] = {}
+        self._lock = threading.Lock()  # providers may be built in a worker thread
         self.default = self.parse(default_model)
 
     @classmethod
@@ -115,7 +118,12 @@ class ProviderRegistry:
         """
         ref = self.default if reference is None else self.parse(reference)
         provider = self._providers.get(ref.provider)
-        if provider is None:
+        if provider is not None:
+            return provider, ref
+        with self._lock:
+            provider = self._providers.get(ref.provider)
+            if provider is not None:
+                return provider, ref
             factory = self._factories.get(ref.provider)
             if factory is None:
                 known = sorted({*self._providers, *self._factories})
@@ -125,6 +133,20 @@ class ProviderRegistry:
                 )  # fmt: skip
             provider = self._providers[ref.provider] = factory()
         return provider, ref
+
+    async def aresolve(self, reference: str | None) -> tuple[Provider, ModelRef]:
+        """:meth:`resolve` without blocking the event loop: a provider's first use imports its
+        SDK (seconds on a busy machine: a worker's lease heartbeat shares the loop), so it is
+        built in a thread.
+
+        Raises:
+            LLMConfigError: As :meth:`resolve`.
+        """
+        ref = self.default if reference is None else self.parse(reference)
+        provider = self._providers.get(ref.provider)
+        if provider is not None:
+            return provider, ref
+        return await asyncio.to_thread(self.resolve, reference)
 
     async def aclose(self) -> None:
         """Close every provider built so far."""

@@ -239,7 +239,7 @@ class LLMStream:
 
     async def _run(self) -> AsyncIterator[str]:
         llm = self._llm
-        _, ref = llm.registry.resolve(self._model)
+        _, ref = await llm.registry.aresolve(self._model)
         requested = str(ref)
         fingerprinted = {"model": requested, **self._args}
         slot = llm.journal.slot(f"llm:{requested}", fingerprinted) if llm.journal else None
@@ -254,7 +254,7 @@ class LLMStream:
                     yield result.text
                 return
         fallback = await llm._budget(requested)
-        provider, ref = llm.registry.resolve(fallback or requested)
+        provider, ref = await llm.registry.aresolve(fallback or requested)
         request = LLMRequest(model=ref.model, **self._args)
         span = llm._tracer.start_span(
             f"chat {ref.model}", kind=SpanKind.CLIENT,
