@@ -243,6 +243,15 @@ def _register_keys() -> None:
 _register_keys()
 
 
+def _register_llm() -> None:
+    from orchestrator.cli.llm import register
+
+    register(app, _settings, _run)
+
+
+_register_llm()
+
+
 @app.command()
 def config() -> None:
     """Print the effective settings as JSON, secrets masked."""

@@ -103,3 +103,28 @@ async def test_reconcile_rebuilds_the_counters_from_the_llm_calls_table(
         ("a", 2, 1),
         ("b", 1, 0),
     ]
+
+
+async def test_the_cli_reconciles_the_counters(
+    redis: Redis, store: TraceStore, redis_url: str, pg_url: str
+) -> None:
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    tenant, prefix = f"cli-{uuid.uuid4().hex[:6]}", f"t{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    await store.insert_llm_calls([LLMCallRecord(
+        str(uuid.uuid4()), "s", 1, 1, "wf", tenant, "u", "openai", "gpt-4.1", None,
+        Usage(10, 5), 0.125, 1.0, 1.0, "stop", now)])  # fmt: skip
+    env = {**os.environ, "ORCH_REDIS__URL": redis_url, "ORCH_DATABASE__URL": pg_url,
+           "ORCH_STATE__KEY_PREFIX": prefix}  # fmt: skip
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "orchestrator.cli", "llm", "reconcile"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "budget counters written" in done.stdout
+    guard = BudgetGuard(redis, Keys(prefix), [])
+    assert await guard.spent(tenant, None, "day", now=now) == (pytest.approx(0.125), 15)
