@@ -43,12 +43,17 @@ if TYPE_CHECKING:
 
 _log = structlog.get_logger("orchestrator.llm")
 
-_meter = metrics.get_meter("orchestrator.llm")
-TOKEN_USAGE = _meter.create_histogram(
-    "gen_ai.client.token.usage", unit="{token}",
-    description="Tokens per LLM call, by gen_ai.token.type (input, output)",
-)  # fmt: skip
-"""The OpenTelemetry GenAI metric (no-op unless the process has a meter provider)."""
+
+def token_usage_histogram(meter: metrics.Meter) -> metrics.Histogram:
+    """The OpenTelemetry GenAI metric ``gen_ai.client.token.usage`` on ``meter``."""
+    return meter.create_histogram(
+        "gen_ai.client.token.usage", unit="{token}",
+        description="Tokens per LLM call, by gen_ai.token.type (input, output)",
+    )  # fmt: skip
+
+
+TOKEN_USAGE = token_usage_histogram(metrics.get_meter("orchestrator.llm"))
+"""The metric on the global meter provider (a no-op unless the process installs one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class StepLLM:
         emit: Publishes a ``step.progress`` event (``ctx.emit``), for a budget fallback.
         on_call: Called with the record of every real call (not of replays).
         tracer: Spans are made with it (default: the global tracer provider's).
+        meter: ``gen_ai.client.token.usage`` is recorded on it (default: the global meter's).
         default_max_tokens: ``max_tokens`` of a call that names none.
     """
 
@@ -95,6 +101,7 @@ class StepLLM:
         emit: Callable[[Any], None] | None = None,
         on_call: Callable[[LLMCallRecord], None] | None = None,
         tracer: Tracer | None = None,
+        meter: metrics.Meter | None = None,
         default_max_tokens: int = 1024,
     ) -> None:
         self.registry = registry
@@ -105,6 +112,7 @@ class StepLLM:
         self._emit = emit
         self._on_call = on_call
         self._tracer = tracer or trace.get_tracer("orchestrator.llm")
+        self._tokens = TOKEN_USAGE if meter is None else token_usage_histogram(meter)
         self.default_max_tokens = default_max_tokens
         self.results: list[LLMResult] = []
 
@@ -311,10 +319,10 @@ class LLMStream:
         llm, site = self._llm, self._llm.site
         attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": result.provider,
                       "gen_ai.request.model": model}  # fmt: skip
-        TOKEN_USAGE.record(result.usage.input_tokens + result.usage.cache_read_tokens
+        llm._tokens.record(result.usage.input_tokens + result.usage.cache_read_tokens
                            + result.usage.cache_write_tokens,
                            {**attributes, "gen_ai.token.type": "input"})  # fmt: skip
-        TOKEN_USAGE.record(
+        llm._tokens.record(
             result.usage.output_tokens, {**attributes, "gen_ai.token.type": "output"}
         )
         if llm.guard is not None:
@@ -360,4 +368,4 @@ def _finish_span(span: trace.Span, result: LLMResult, model: str) -> None:
     span.end()
 
 
-__all__ = ["TOKEN_USAGE", "CallSite", "LLMStream", "StepLLM"]
+__all__ = ["TOKEN_USAGE", "CallSite", "LLMStream", "StepLLM", "token_usage_histogram"]

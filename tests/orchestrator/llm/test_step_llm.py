@@ -202,3 +202,25 @@ async def test_each_call_is_a_span_with_the_gen_ai_attributes() -> None:
     assert a["orchestrator.llm.cost_usd"] > 0 and a["orchestrator.llm.replayed"] is False
     assert dict(spans[1].attributes or {})["orchestrator.llm.replayed"] is True
     pipeline.shutdown()
+
+
+async def test_each_call_records_the_gen_ai_client_token_usage_metric() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    registry = ProviderRegistry("memory:claude-sonnet-4-5")
+    registry.register(MemoryProvider([Reply(text="a b", usage=Usage(30, 2, 5, 0))]))
+    llm = StepLLM(registry, CallSite("j", "s", 1), meter=provider.get_meter("test"))
+    await llm.complete("q")
+    data = reader.get_metrics_data()
+    assert data is not None
+    (metric,) = [m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+    assert metric.name == "gen_ai.client.token.usage" and metric.unit == "{token}"
+    sums = {p.attributes["gen_ai.token.type"]: p.sum for p in metric.data.data_points}
+    assert sums == {"input": 35, "output": 2}
+    point = metric.data.data_points[0]
+    assert point.attributes["gen_ai.provider.name"] == "memory"
+    assert point.attributes["gen_ai.operation.name"] == "chat"
+    provider.shutdown()
