@@ -33,6 +33,26 @@ class ModelRef:
         return f"{self.provider}:{self.model}"
 
 
+def _sdk_provider(module: str, name: str) -> Callable[..., Provider]:
+    """A provider class, whose module imports its vendor's SDK.
+
+    Raises:
+        LLMConfigError: The SDK is not installed (it comes with the ``agents`` extra).
+    """
+    import importlib
+
+    try:
+        factory: Callable[..., Provider] = getattr(
+            importlib.import_module(f"orchestrator.llm.{module}"), name
+        )
+        return factory
+    except ImportError as exc:
+        raise LLMConfigError(
+            f"the {module} SDK is not installed: pip install 'agent-orchestrator[agents]'",
+            details={"provider": module, "error": str(exc)},
+        ) from exc
+
+
 class ProviderRegistry:
     """The providers of one process, built lazily (an SDK client each) and shared by all steps.
 
@@ -55,8 +75,6 @@ class ProviderRegistry:
         ``*_API_KEY``/``*_BASE_URL`` variables fill in what the settings leave unset)."""
 
         def anthropic() -> Provider:
-            from orchestrator.llm.anthropic import AnthropicProvider
-
             key = settings.anthropic_api_key
             api_key = key.get_secret_value() if key else os.environ.get("ANTHROPIC_API_KEY")
             if not api_key:
@@ -64,14 +82,13 @@ class ProviderRegistry:
                     "no Anthropic API key: set ORCH_LLM__ANTHROPIC_API_KEY or ANTHROPIC_API_KEY",
                     details={"setting": "ORCH_LLM__ANTHROPIC_API_KEY"},
                 )
-            return AnthropicProvider(
+            factory = _sdk_provider("anthropic", "AnthropicProvider")
+            return factory(
                 api_key=api_key, base_url=settings.anthropic_base_url,
                 timeout_seconds=settings.timeout_seconds, max_retries=settings.max_retries,
             )  # fmt: skip
 
         def openai() -> Provider:
-            from orchestrator.llm.openai import OpenAIProvider
-
             key = settings.openai_api_key
             base_url = settings.openai_base_url or os.environ.get("OPENAI_BASE_URL")
             api_key = key.get_secret_value() if key else os.environ.get("OPENAI_API_KEY")
@@ -81,7 +98,8 @@ class ProviderRegistry:
                     "ORCH_LLM__OPENAI_BASE_URL for a compatible server without keys)",
                     details={"setting": "ORCH_LLM__OPENAI_API_KEY"},
                 )
-            return OpenAIProvider(
+            factory = _sdk_provider("openai", "OpenAIProvider")
+            return factory(
                 api_key=api_key, base_url=base_url,
                 timeout_seconds=settings.timeout_seconds, max_retries=settings.max_retries,
             )  # fmt: skip
