@@ -179,3 +179,24 @@ async def test_a_refused_request_is_not_retried(llm_server: LLMServer) -> None:
     assert caught.value.code == "llm_request_invalid"
     assert caught.value.retryable is False
     assert len(llm_server.log()) == 1
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["anthropic", "openai"])
+async def test_a_server_that_does_not_answer_in_time_is_unavailable(
+    llm_server: LLMServer, index: int
+) -> None:
+    llm_server.rule([{"text": "late", "hold": "never"}])
+    provider = [
+        AnthropicProvider(api_key="k", base_url=llm_server.anthropic_url, max_retries=0,
+                          timeout_seconds=0.5),
+        OpenAIProvider(api_key="k", base_url=llm_server.openai_url, max_retries=0,
+                       timeout_seconds=0.5),
+    ][index]  # fmt: skip
+    try:
+        with pytest.raises(LLMError) as caught:
+            await collect(
+                provider, LLMRequest(model="m-1", messages=[{"role": "user", "content": "hi"}])
+            )
+    finally:
+        llm_server.open_gate("never")
+    assert caught.value.code == "llm_unavailable" and caught.value.details["status"] is None
