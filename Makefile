@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export ORCH_WORKFLOWS ?= examples.repo_brief
 
-.PHONY: install run test test-unit lint services bench e2e-kind clean tools helm
+.PHONY: install run test test-unit lint services bench bench-llm e2e-kind clean tools helm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ bench: install services
 	$(BIN)/python -m pip install --quiet -e '.[bench]' --config-settings editable_mode=compat
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.tool_overhead
+	$(BIN)/python -m benchmarks.llm_ttft
+
+## make bench-llm: time to first token through the whole stack against the anthropic SDK alone
+## (benchmarks/llm_ttft.py, a local wire-format server; no key, no network).
+bench-llm: install services
+	$(BIN)/python -m benchmarks.llm_ttft
 
 ## make e2e-kind: kind cluster + KEDA + this chart; one job scales a worker from zero and back.
 ## Skips with a message where no Docker engine answers.

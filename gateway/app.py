@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
-from gateway.routes import audit, control, jobs, system, tools, workflows
+from gateway.routes import audit, control, jobs, system, tools, usage, workflows
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.streaming import sse, ws
@@ -35,7 +35,8 @@ TRACE_EXCLUDED_PATHS = "/healthz,/readyz,/metrics,/v1/system/queue-depth"
 
 
 ROUTERS = tuple(
-    m.router for m in (jobs, control, trace_routes, sse, ws, workflows, system, audit, tools)
+    m.router
+    for m in (jobs, control, trace_routes, sse, ws, workflows, system, audit, tools, usage)
 )
 """Every router of the API; each route declares its permission (tests/gateway/test_auth_matrix.py)."""
 

@@ -82,6 +82,12 @@ class JobOut(BaseModel):
         default=None, description="Why no worker runs the queued job (e.g. a version mismatch)."
     )
     version: str | None = Field(default=None, description="The workflow version it is pinned to.")
+    usage: dict[str, Any] | None = Field(
+        default=None,
+        description="LLM calls of the job (DESIGN §16): calls, input/output/cache-read/"
+        "cache-write/total tokens, cost_usd, unpriced_calls, fallbacks, and the same per step; "
+        "rows follow a call by up to a flush interval.",
+    )
 
 
 class JobSummary(BaseModel):

@@ -428,6 +428,93 @@ class McpSettings(McpTokenSettings):
         "{server}); a tools/list_changed notification refreshes it sooner.",
     )
 
+class LLMBudget(BaseModel):
+    """One spending limit (DESIGN §16): per tenant, optionally per user, per day or month (UTC)."""
+
+    tenant: str = Field(description="Tenant id, or `*` for every tenant (each counted apart).")
+    user: str | None = Field(
+        default=None, description="Limit this user of the tenant only (`*`: each user apart)."
+    )
+    window: Literal["day", "month"] = Field(description="Calendar day or month, UTC.")
+    max_cost_usd: float | None = Field(default=None, ge=0, description="Cost limit, USD.")
+    max_tokens: int | None = Field(
+        default=None, ge=0, description="Token limit (input + output + cache read + write)."
+    )
+
+
+class LLMWorkflowPolicy(BaseModel):
+    """What a workflow's LLM calls do once a budget is spent."""
+
+    policy: Literal["reject", "fallback_model"] = Field(
+        default="reject",
+        description="reject: the step fails (budget_exceeded, not retried); fallback_model: "
+        "the call goes to `fallback_model` (said in a step.progress event and on the span).",
+    )
+    fallback_model: str | None = Field(
+        default=None, description="Model reference used under fallback_model (default: llm.fallback_model)."
+    )
+
+
+class LLMSettings(BaseModel):
+    """LLM calls inside steps: providers, keys, retries, budgets (DESIGN §16, §20)."""
+
+    default_model: str = Field(
+        default="anthropic:claude-sonnet-4-5",
+        description="Model reference `provider:model` used when a call names none.",
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, description="Anthropic API key; unset: ANTHROPIC_API_KEY."
+    )
+    anthropic_base_url: str | None = Field(
+        default=None, description="Anthropic endpoint; unset: ANTHROPIC_BASE_URL or the SDK's."
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="OpenAI API key; unset: OPENAI_API_KEY."
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="Any OpenAI-compatible endpoint (vLLM, Ollama, LiteLLM), e.g. "
+        "http://vllm:8000/v1; unset: OPENAI_BASE_URL or the SDK's.",
+    )
+    timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Timeout of one HTTP request to a provider."
+    )
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="The SDKs' retries of 408/409/429/5xx (529), with backoff honouring the "
+        "provider's retry-after; then the attempt fails llm_rate_limited / llm_unavailable.",
+    )
+    max_tokens: int = Field(default=1024, ge=1, description="Default max_tokens of a call.")
+    budgets: list[LLMBudget] = Field(
+        default_factory=list,
+        description='JSON list of limits, e.g. [{"tenant": "*", "window": "day", '
+        '"max_cost_usd": 20}]. Checked at submit (429 budget_exceeded) and before each call.',
+    )
+    budget_policy: Literal["reject", "fallback_model"] = Field(
+        default="reject", description="What a call does over budget, unless its workflow says."
+    )
+    fallback_model: str | None = Field(
+        default=None,
+        description="The cheaper model reference of budget_policy=fallback_model, e.g. "
+        "anthropic:claude-haiku-4-5.",
+    )
+    workflow_policies: dict[str, LLMWorkflowPolicy] = Field(
+        default_factory=dict,
+        description='JSON object workflow name -> {"policy", "fallback_model"}.',
+    )
+    record_flush_interval_seconds: float = Field(
+        default=0.25, gt=0, description="How often a worker writes buffered llm_calls rows."
+    )
+
+    def policy_for(self, workflow: str) -> LLMWorkflowPolicy:
+        """The budget policy of ``workflow``'s calls (its own, else the defaults)."""
+        own = self.workflow_policies.get(workflow)
+        if own is not None:
+            return own
+        return LLMWorkflowPolicy(policy=self.budget_policy, fallback_model=self.fallback_model)
+
 
 class Settings(BaseSettings):
     """Every setting of a process; read from ``ORCH_*`` environment variables and ``.env``."""
@@ -453,6 +540,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @field_validator("workflows", mode="before")
     @classmethod
@@ -489,6 +577,9 @@ __all__ = [
     "DatabaseSettings",
     "GatewaySettings",
     "KubernetesSettings",
+    "LLMBudget",
+    "LLMSettings",
+    "LLMWorkflowPolicy",
     "LeaseSettings",
     "LogSettings",
     "McpSettings",

@@ -35,6 +35,11 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     │   ├── ToolTimeoutError           tool_timeout
     │   ├── McpUnavailableError        mcp_unavailable
     │   └── McpAuthRequiredError       mcp_auth_required
+    ├── LLMError                       llm_error, llm_rate_limited, llm_unavailable,
+    │                                  llm_protocol_error, llm_request_invalid
+    │                                  (orchestrator/llm/errors.py, with LLMConfigError
+    │                                  llm_config_invalid and BudgetExceededError
+    │                                  budget_exceeded, a RateLimitedError: 429)
     └── StepError                      step_failed
         ├── StepTimeoutError           step_timeout
         └── OutputTooLargeError        output_too_large

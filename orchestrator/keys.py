@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from orchestrator.types import JobId, StepName
 
+BUDGET_TTL_MARGIN_SECONDS = 24 * 3600
+"""A budget counter outlives its window by this much (see :class:`Keys`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Keys:
@@ -37,6 +40,9 @@ class Keys:
       past the point where the token manager would refresh it; PostgreSQL keeps the tokens.
     - ``mcp_token_lock``: the lock's own timeout (a few seconds, longer than one bounded refresh),
       so a worker that dies while refreshing cannot block the others for longer.
+    - ``budget``: until the end of its window (UTC day or month) plus ``BUDGET_TTL_MARGIN_SECONDS``
+      (a day): a counter is read only within its window; the margin keeps the last one readable
+      for reconciliation just after the window turns.
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
       dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
@@ -97,6 +103,10 @@ class Keys:
     def mcp_token_lock(self, server: str, user_key: str) -> str:
         """String: redis-py lock serializing refreshes of one (server, user) across processes."""
         return f"{self.prefix}:mcp:token-lock:{server}:{user_key}"
+    def budget(self, tenant: str, user: str | None, window: str) -> str:
+        """Hash ``cost_nusd`` (nano-USD), ``tokens``: LLM spend of a tenant (``user`` ``None``)
+        or one of its users in one window (``d20261203``, ``m202612``), DESIGN §16."""
+        return f"{self.prefix}:budget:{tenant}:{user if user is not None else '-'}:{window}"
 
     def streams(self, subject: str) -> str:
         """String counter: open SSE/WebSocket connections of one principal."""
@@ -107,4 +117,4 @@ class Keys:
         return f"{self.prefix}:mcp:tools:{server}"
 
 
-__all__ = ["Keys"]
+__all__ = ["BUDGET_TTL_MARGIN_SECONDS", "Keys"]

@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 from orchestrator.config import Settings
 from orchestrator.trace.migrate import upgrade
 
+pytest_plugins = ["tests.support.llm"]  # llm_server: a local Anthropic/OpenAI wire-format server
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://root@127.0.0.1:5432/test"
 

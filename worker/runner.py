@@ -27,6 +27,7 @@ from orchestrator.telemetry import current as current_telemetry
 from worker.control import listen_for_cancels
 from worker.executor import JobExecutor
 from worker.hooks import ExecutionHook, HookChain
+from worker.llm import LLMHook
 from worker.metrics import MetricsHook
 from worker.metrics import push as push_metrics
 from worker.metrics import serve as serve_metrics
@@ -88,8 +89,10 @@ def build_worker(
     )
     tel = telemetry if telemetry is not None else current_telemetry()
     tools_hook = tools if tools is not None else ToolsHook(services)
+    llm = LLMHook(services, tracer=tel.tracer)  # ctx.llm (DESIGN §16)
     hooks: list[ExecutionHook] = [
         recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state), tools_hook,
+        llm,
     ]
     executor = JobExecutor(
         services,
@@ -101,6 +104,7 @@ def build_worker(
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         recorder.start()
+        llm.start()
         if settings.worker.id:  # before the first poll: later leases under the id are ours
             await reclaim_own(services, executor.worker_id)
         background.append(asyncio.get_running_loop().create_task(reap_forever(services)))
@@ -118,6 +122,7 @@ def build_worker(
         await executor.endings.settle(ENDINGS_SETTLE_TIMEOUT_SECONDS)  # rows, then leases
         await recorder.stop()
         await tools_hook.close()  # stdio MCP servers are terminated
+        await llm.stop()
         # Export buffered spans now: a one-job pod exits right after this (DESIGN §7).
         await asyncio.to_thread(tel.flush, TELEMETRY_FLUSH_TIMEOUT_SECONDS)
 

@@ -318,8 +318,9 @@ class StepRunner:
             return _Attempt(None, error, retryable=isinstance(exc, step.retry_on))
         except Exception as exc:
             error = _error_of(exc)
-            retryable = isinstance(exc, step.retry_on) and not isinstance(exc, step.no_retry_on)
-            retryable = retryable and getattr(exc, "retryable", True)  # e.g. tool_forbidden
+            # An error class may say that retrying cannot help (budget_exceeded, a bad key).
+            retryable = (isinstance(exc, step.retry_on) and not isinstance(exc, step.no_retry_on)
+                         and getattr(exc, "retryable", True) is not False)
             log.warning("step attempt failed", error=error["message"], retryable=retryable)
             await self._end(name, attempt, StepStatus.FAILED, started, t0, error=error)
             return _Attempt(None, error, retryable=retryable)

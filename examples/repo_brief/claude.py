@@ -1,26 +1,24 @@
-"""The Claude analysis: one Messages API call through the `anthropic` SDK.
+"""The Claude analysis: one call through ``ctx.llm`` (DESIGN §16).
 
-Used when ``ANTHROPIC_API_KEY`` is set. The model is asked for a plain-text reply (a short
-paragraph, then ``- `` bullets) rather than JSON, so any reply parses: bullets become highlights,
-the rest the summary.
+Used when an Anthropic key is configured (``ORCH_LLM__ANTHROPIC_API_KEY`` or
+``ANTHROPIC_API_KEY``). The call goes through the step's ``ctx.llm``: durable (a retried step
+does not pay twice), metered (tokens and cost in ``llm_calls``) and under the tenant's budget.
+The model is asked for a plain-text reply (a short paragraph, then ``- `` bullets) rather than
+JSON, so any reply parses: bullets become highlights, the rest the summary.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from typing import Any
 
-from anthropic import AsyncAnthropic
-
 from .analysis import brief_facts
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
+KEY_ENVS = ("ORCH_LLM__ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
 MODEL_ENV = "ORCH_EXAMPLE_MODEL"
 MAX_TOKENS = 1024
-CLAUDE_TIMEOUT_SECONDS = 60.0
-"""Upper bound on the call, retries included; a 1,024-token reply takes well under it."""
 
 _INSTRUCTIONS = (
     "You are briefing an engineer who is new to this git repository. From the survey and the "
@@ -28,6 +26,11 @@ _INSTRUCTIONS = (
     "is and what is happening in it now, then 3 to 5 highlights, each on its own line starting "
     "with '- '. Plain text, no headings, no preamble."
 )
+
+
+def has_key() -> bool:
+    """Whether an Anthropic key is configured (the settings' or the SDK's variable)."""
+    return any(os.environ.get(name) for name in KEY_ENVS)
 
 
 def model_name() -> str:
@@ -56,52 +59,39 @@ def parse_reply(text: str) -> tuple[str, list[str]]:
 
 
 async def claude_analysis(
-    history: list[dict[str, str]],
-    survey: dict[str, Any],
-    *,
-    client: AsyncAnthropic | None = None,
-    timeout_seconds: float = CLAUDE_TIMEOUT_SECONDS,
+    history: list[dict[str, str]], survey: dict[str, Any], llm: Any
 ) -> dict[str, Any]:
     """Ask Claude for a short analysis of the repository.
 
     Args:
         history: Commits newest first, as ``{"sha", "author", "date", "message"}``.
         survey: The survey from `survey.survey_repository`.
-        client: The client to use; by default one built from ``ANTHROPIC_API_KEY`` and closed
-            after the call.
-        timeout_seconds: Upper bound on the call.
+        llm: The step's ``ctx.llm`` (:class:`orchestrator.llm.StepLLM`).
 
     Returns:
         ``{"source": "claude", "model", "summary", "highlights", "usage": {"input_tokens",
-        "output_tokens"}}`` plus the `analysis.brief_facts`.
+        "output_tokens"}, "cost_usd"}`` plus the `analysis.brief_facts`.
 
     Raises:
-        anthropic.APIError: The API refused or failed the request.
-        TimeoutError: No reply within `timeout_seconds`.
+        orchestrator.llm.LLMError: The call failed (``llm_rate_limited``, ``llm_unavailable``,
+            ...); the step's retries decide what follows.
+        orchestrator.llm.BudgetExceededError: The tenant's LLM budget is spent.
     """
-    model = model_name()
-    owned = client is None
-    api = client or AsyncAnthropic(timeout=timeout_seconds, max_retries=2)
-    try:
-        async with asyncio.timeout(timeout_seconds):
-            message = await api.messages.create(
-                model=model,
-                max_tokens=MAX_TOKENS,
-                messages=[{"role": "user", "content": build_prompt(history, survey)}],
-            )
-    finally:
-        if owned:
-            await api.close()
-    text = "".join(block.text for block in message.content if block.type == "text")
-    summary, highlights = parse_reply(text)
+    result = await llm.complete(
+        [{"role": "user", "content": build_prompt(history, survey)}],
+        model=f"anthropic:{model_name()}",
+        max_tokens=MAX_TOKENS,
+    )
+    summary, highlights = parse_reply(result.text)
     return {
         "source": "claude",
-        "model": message.model,
+        "model": result.model.partition(":")[2],
         "summary": summary,
         "highlights": highlights,
         "usage": {
-            "input_tokens": message.usage.input_tokens,
-            "output_tokens": message.usage.output_tokens,
+            "input_tokens": result.usage.input_tokens,
+            "output_tokens": result.usage.output_tokens,
         },
+        "cost_usd": result.cost_usd,
         **brief_facts(history, survey),
     }

@@ -13,14 +13,13 @@ Its inputs are ``repo_path`` (shared by both fetch steps, default ``"."``) and `
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sdk import StepContext, step, workflow
 
 from .analysis import local_analysis
-from .claude import claude_analysis, model_name
+from .claude import claude_analysis, has_key, model_name
 from .history import read_history
 from .render import brief_chunks
 from .repo import has_commits, resolve_repo_root
@@ -78,12 +77,13 @@ def fetch_survey(repo_path: str = ".") -> dict[str, Any]:
 async def analyse(
     history: list[dict[str, str]], survey: dict[str, Any], ctx: StepContext
 ) -> dict[str, Any]:
-    """Analyse the history and survey with Claude, or locally when no API key is set.
+    """Analyse the history and survey with Claude through ``ctx.llm``, or locally when no
+    Anthropic key is configured (or the step runs outside a worker, without ``ctx.llm``).
 
     Args:
         history: The output of `fetch_history`.
         survey: The output of `fetch_survey`.
-        ctx: The step context, used for progress events.
+        ctx: The step context: progress events and ``ctx.llm``.
 
     Returns:
         ``{"source": "claude" | "local", "summary", "highlights", ...}`` with the facts the
@@ -91,12 +91,11 @@ async def analyse(
         also carries ``model`` and ``usage``.
 
     Raises:
-        anthropic.APIError: The Claude call failed.
-        TimeoutError: Claude did not answer in time.
+        orchestrator.llm.LLMError: The Claude call failed.
     """
-    if os.environ.get("ANTHROPIC_API_KEY"):
+    if has_key() and ctx.llm is not None:
         ctx.emit({"stage": "asking_claude", "model": model_name()})
-        result = await claude_analysis(history, survey)
+        result = await claude_analysis(history, survey, ctx.llm)
     else:
         ctx.emit({"stage": "local_analysis"})
         result = local_analysis(history, survey)

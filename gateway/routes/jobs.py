@@ -9,6 +9,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import AwareDatetime
 
 from gateway.auth import require
+from gateway.budgets import check_budget
 from gateway.cluster import delete_job_pod, get_cluster
 from gateway.deps import get_jobs
 from gateway.metrics import JOBS_SUBMITTED
@@ -62,6 +63,7 @@ async def submit_job(
     with the job, so the worker's job span continues this trace (DESIGN §9).
     """
     check_inputs(body.inputs, jobs.services.settings.auth)
+    await check_budget(jobs.services, actor)  # 429 budget_exceeded (DESIGN §16)
     telemetry = current_telemetry()
     with telemetry.tracer.start_as_current_span(
         f"enqueue {body.workflow}",
@@ -142,6 +144,8 @@ async def get_job(
 ) -> JobOut:
     """The job, its steps (status, attempts, timings, error) and its result."""
     view = await jobs.get(job_id, actor)
+    usage = await jobs.services.trace.job_usage(view.job_id)
+    usage.pop("attempts")
     return JobOut(
         job_id=view.job_id,
         workflow=view.workflow,
@@ -156,6 +160,7 @@ async def get_job(
         questions=view.questions,
         blocked=view.blocked,
         version=view.version,
+        usage=usage,
     )
 
 

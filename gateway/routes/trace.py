@@ -36,6 +36,9 @@ class AttemptTrace(BaseModel):
     error: dict[str, Any] | None
     output_bytes: int | None
     cache_hit: bool | None = None
+    llm: dict[str, Any] | None = Field(
+        default=None, description="This attempt's LLM calls: tokens, cost, fallbacks (DESIGN §16)."
+    )
 
 
 class JobTrace(BaseModel):
@@ -52,6 +55,9 @@ class JobTrace(BaseModel):
     queue_wait_ms: float | None = Field(description="From submit to the first worker start.")
     duration_ms: float | None = Field(description="From submit to the end, if it ended.")
     steps: list[AttemptTrace] = Field(description="Every step attempt, by start time.")
+    usage: dict[str, Any] | None = Field(
+        default=None, description="The job's LLM calls in total and per step (DESIGN §16)."
+    )
 
 
 def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
@@ -76,6 +82,8 @@ async def job_trace(
     runs = await services.trace.list_step_runs(row.id)
     live = await services.state.get_job(row.id)
     template = services.settings.telemetry.trace_url_template
+    usage = await services.trace.job_usage(row.id)
+    per_attempt = usage.pop("attempts")
     return JobTrace(
         job_id=row.id,
         workflow=row.workflow,
@@ -100,9 +108,11 @@ async def job_trace(
                 error=r.error,
                 output_bytes=r.output_bytes,
                 cache_hit=getattr(r, "cache_hit", None),
+                llm=per_attempt.get((r.step, r.attempt)),
             )
             for r in runs
         ],
+        usage=usage,
     )
 
 

@@ -262,7 +262,14 @@ def _register_mcp() -> None:
     register(app, _settings, _run)
 
 
+def _register_llm() -> None:
+    from orchestrator.cli.llm import register
+
+    register(app, _settings, _run)
+
+
 _register_mcp()
+_register_llm()
 
 
 @app.command()

@@ -157,11 +157,44 @@ mcp_tokens = Table(
 )
 """OAuth tokens of MCP servers (DESIGN §14), one row per server or per (server, user)."""
 
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    Column("id", _big_id(), primary_key=True, autoincrement=True),
+    # No foreign key: usage is billing history and outlives the jobs it mentions.
+    Column("job_id", Uuid(), nullable=False),
+    Column("step", String(200), nullable=False),
+    Column("attempt", Integer(), nullable=False),
+    Column("seq", Integer(), nullable=False),
+    Column("workflow", String(200), nullable=True),
+    Column("tenant_id", String(200), nullable=True),
+    Column("user_id", String(200), nullable=True),
+    Column("provider", String(50), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("requested_model", String(200), nullable=True),
+    Column("input_tokens", BigInteger(), nullable=False),
+    Column("output_tokens", BigInteger(), nullable=False),
+    Column("cache_read_tokens", BigInteger(), nullable=False),
+    Column("cache_write_tokens", BigInteger(), nullable=False),
+    Column("cost_usd", Float(), nullable=True),
+    Column("latency_ms", Float(), nullable=True),
+    Column("time_to_first_token_ms", Float(), nullable=True),
+    Column("stop_reason", String(50), nullable=True),
+    Column("replayed", Boolean(), nullable=False),
+    Column("created_at", _timestamp(), nullable=False),
+    Index("ix_llm_calls_job_id", "job_id"),
+    Index("ix_llm_calls_tenant_id_created_at", "tenant_id", "created_at"),
+    Index("ix_llm_calls_created_at", "created_at"),
+)
+"""One row per LLM call a step made for real (DESIGN §16): tokens, cost (``NULL`` when the
+model has no known price), latency. A call replayed from its durable record adds no row."""
+
 __all__ = [
     "NAMING_CONVENTION",
     "api_keys",
     "audit_log",
     "jobs",
+    "llm_calls",
     "mcp_tokens",
     "metadata",
     "step_runs",

@@ -27,6 +27,7 @@ from orchestrator.trace.records import (
 from orchestrator.trace.reports import ReportQueries
 from orchestrator.trace.schema import audit_log, jobs
 from orchestrator.trace.steps import JobFinish, StepRunQueries
+from orchestrator.trace.usage import UsageQueries
 from orchestrator.types import JobId, JobStatus
 
 
@@ -46,7 +47,7 @@ def _insert_job_and_audit(job_cols: tuple[str, ...], audit_cols: tuple[str, ...]
     return audit_log.insert().from_select(list(audit_cols), chosen)
 
 
-class TraceStore(StepRunQueries, ReportQueries):
+class TraceStore(StepRunQueries, ReportQueries, UsageQueries):
     """Reads and writes jobs, step runs and the audit log through one SQLAlchemy async engine.
 
     Args:

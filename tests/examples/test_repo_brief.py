@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,7 +19,10 @@ from orchestrator.jobs.actor import Actor
 from orchestrator.mcp.config import read_config_file
 from orchestrator.mcp.manager import McpManager
 from orchestrator.mcp.step import StepTools
+from orchestrator.llm import CallSite, ProviderRegistry, StepLLM
+from orchestrator.llm.anthropic import AnthropicProvider
 from sdk import StepContext
+from tests.support.llm import LLMServer
 
 BINARY = b"\x00\x01\x02binary\x00" * 2
 FILES: dict[str, bytes] = {
@@ -193,6 +195,7 @@ async def local_analysis(
     repo: Path, monkeypatch: pytest.MonkeyPatch, manager: McpManager
 ) -> dict[str, Any]:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ORCH_LLM__ANTHROPIC_API_KEY", raising=False)
     history = await fetch_history.fn(make_ctx([], manager), repo_path=str(repo))
     return await analyse.fn(history, fetch_survey.fn(repo_path=str(repo)), make_ctx([]))
 
@@ -273,40 +276,32 @@ Largest files: `src/widgets.py` (38 bytes), `README.md` (33 bytes), `data.bin` (
     assert "".join(chunks) == expected
 
 
-class FakeMessages:
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    async def create(self, **kwargs: Any) -> SimpleNamespace:
-        self.calls.append(kwargs)
-        return SimpleNamespace(
-            model="claude-test",
-            content=[SimpleNamespace(type="text", text="A widget factory.\n\n- One\n- Two\n")],
-            usage=SimpleNamespace(input_tokens=120, output_tokens=30),
-        )
-
-
-async def test_the_claude_analysis_sends_the_facts_and_parses_the_reply(
-    repo: Path, monkeypatch: pytest.MonkeyPatch, manager: McpManager
+async def test_the_claude_analysis_goes_through_ctx_llm_and_parses_the_reply(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, llm_server: LLMServer, manager: McpManager
 ) -> None:
-    monkeypatch.setenv("ORCH_EXAMPLE_MODEL", "claude-test")
-    messages = FakeMessages()
+    """What stands in for the Anthropic API: tests/support/llm_server.py (the Messages API's SSE
+    wire format); the real ``anthropic`` SDK behind ``ctx.llm`` talks to it over HTTP."""
+    monkeypatch.setenv("ORCH_EXAMPLE_MODEL", "claude-haiku-4-5")
+    llm_server.rule([{"text": "A widget factory.\n\n- One\n- Two\n",
+                      "usage": {"input_tokens": 120, "output_tokens": 30}}])  # fmt: skip
+    registry = ProviderRegistry("anthropic:claude-sonnet-4-5")
+    registry.register(AnthropicProvider(api_key="test", base_url=llm_server.anthropic_url))
     history = await fetch_history.fn(make_ctx([], manager), repo_path=str(repo))
+    llm = StepLLM(registry, CallSite("job-1", "analyse", 1))
+    try:
+        result = await claude_analysis(history, fetch_survey.fn(repo_path=str(repo)), llm)
+    finally:
+        await registry.aclose()
 
-    result = await claude_analysis(
-        history, fetch_survey.fn(repo_path=str(repo)),
-        client=SimpleNamespace(messages=messages),  # type: ignore[arg-type]
-    )  # fmt: skip
-
-    (call,) = messages.calls
-    assert call["model"] == "claude-test"
-    assert call["max_tokens"] == 1024
-    assert "Document widget assembly" in call["messages"][0]["content"]
+    (request,) = llm_server.log()
+    assert request["model"] == "claude-haiku-4-5" and request["stream"] is True
+    assert "Document widget assembly" in request["user"]
     assert result["source"] == "claude"
-    assert result["model"] == "claude-test"
+    assert result["model"] == "claude-haiku-4-5"
     assert result["summary"] == "A widget factory."
     assert result["highlights"] == ["One", "Two"]
     assert result["usage"] == {"input_tokens": 120, "output_tokens": 30}
+    assert result["cost_usd"] is not None and result["cost_usd"] > 0
     assert result["repo"]["name"] == "widgets"
 
 

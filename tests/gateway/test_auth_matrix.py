@@ -33,6 +33,7 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/jobs/{job_id}/retry"): P.JOB_RETRY,
     ("POST", "/v1/jobs/{job_id}/input"): P.JOB_INPUT,
     ("GET", "/v1/jobs/{job_id}/trace"): P.JOB_READ,
+    ("GET", "/v1/usage"): P.JOB_READ,
     ("GET", "/v1/jobs/{job_id}/events"): P.JOB_READ,
     ("WS", "/v1/jobs/{job_id}/ws"): P.JOB_READ,
     ("GET", "/v1/workflows"): P.WORKFLOW_READ,

@@ -1,0 +1,86 @@
+"""A scripted in-memory provider for unit tests and local development (STYLE rule 2)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+from orchestrator.llm.base import (
+    LLMEvent,
+    LLMRequest,
+    StopEvent,
+    TextDelta,
+    ToolUse,
+    ToolUseEvent,
+    Usage,
+    UsageEvent,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One scripted answer.
+
+    Attributes:
+        text: Streamed word by word (each word with its leading space is one delta).
+        tool_uses: Tool uses after the text.
+        usage: Reported usage; default: 10 input tokens and one output token per word.
+        stop_reason: Default ``tool_use`` when there are tool uses, else ``end_turn``.
+        error: Raised instead of answering (e.g. an ``LLMRateLimitedError``).
+    """
+
+    text: str = ""
+    tool_uses: tuple[ToolUse, ...] = ()
+    usage: Usage | None = None
+    stop_reason: str | None = None
+    error: Exception | None = None
+
+
+@dataclass(slots=True)
+class MemoryProvider:
+    """Answers calls from a script, in order; once the script is spent it echoes the last user
+    message. Every request is kept in :attr:`requests`.
+
+    Args:
+        replies: The script.
+        name: The provider's name in model references (default ``memory``).
+    """
+
+    replies: list[Reply] = field(default_factory=list)
+    name: str = "memory"
+    requests: list[LLMRequest] = field(default_factory=list)
+
+    def script(self, replies: Iterable[Reply]) -> None:
+        """Append answers to the script."""
+        self.replies.extend(replies)
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+        """Answer with the script's next reply (see :class:`Reply`)."""
+        self.requests.append(request)
+        reply = self.replies.pop(0) if self.replies else Reply(text=_echo(request))
+        if reply.error is not None:
+            raise reply.error
+        words = reply.text.split(" ") if reply.text else []
+        for i, word in enumerate(words):
+            await asyncio.sleep(0)
+            yield TextDelta(word if i == 0 else " " + word)
+        for tool_use in reply.tool_uses:
+            yield ToolUseEvent(tool_use)
+        yield UsageEvent(reply.usage or Usage(input_tokens=10, output_tokens=len(words)))
+        yield StopEvent(
+            reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn"), request.model
+        )
+
+
+def _echo(request: LLMRequest) -> str:
+    for message in reversed(request.messages):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return f"echo: {message['content']}"
+    return "echo"
+
+
+__all__ = ["MemoryProvider", "Reply"]
