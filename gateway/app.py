@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
-from gateway.routes import audit, control, jobs, system, workflows
+from gateway.routes import audit, control, jobs, policy, system, tags, workflows
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.streaming import sse, ws
@@ -33,7 +33,8 @@ TRACE_EXCLUDED_PATHS = "/healthz,/readyz,/metrics,/v1/system/queue-depth"
 """Probes and scrapes: no request spans (regular expressions, searched in the URL)."""
 
 
-ROUTERS = tuple(m.router for m in (jobs, control, trace_routes, sse, ws, workflows, system, audit))
+ROUTERS = tuple(m.router for m in (jobs, control, trace_routes, sse, ws, workflows, system, audit,
+                                   tags, policy))
 """Every router of the API; each route declares its permission (tests/gateway/test_auth_matrix.py)."""
 
 

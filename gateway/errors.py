@@ -30,6 +30,9 @@ from orchestrator.errors import (
     RateLimitedError,
     StateError,
     StepNotFoundError,
+    TagInvalidError,
+    TagNotFoundError,
+    ToolForbiddenError,
     TraceError,
     WorkflowNotFoundError,
 )
@@ -54,6 +57,9 @@ STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
     PermissionDeniedError: 403,
     RateLimitedError: 429,
     PayloadTooLargeError: 413,
+    TagInvalidError: 422,
+    TagNotFoundError: 404,
+    ToolForbiddenError: 403,
 }
 """HTTP status of each error class; subclasses inherit their nearest ancestor's status."""
 

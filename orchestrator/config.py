@@ -378,6 +378,36 @@ class AuthSettings(BaseModel):
         return value
 
 
+class TagsSettings(BaseModel):
+    """Tags: tool policy and prompt content (DESIGN §15, docs/tags.md)."""
+
+    default_policy: Literal["allow", "deny"] = Field(
+        default="allow",
+        description="What a principal gets for a tool no tag grants or denies: allow (a fresh "
+        "install works) or deny (the Helm chart's production values).",
+    )
+    cache_ttl_seconds: int = Field(
+        default=1800, ge=1, description="Lifetime of a cached effective policy in Redis."
+    )
+    generation_check_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="How long a process trusts its view of a tenant's tag generation: a tag "
+        "change reaches running workers within about this long.",
+    )
+    org_admin_tenants: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated tenants whose tags may name other tenants in org_scope; "
+        "any other tenant's org_scope may name only itself.",
+    )
+
+    @field_validator("org_admin_tenants", mode="before")
+    @classmethod
+    def _split_tenants(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+
 class Settings(BaseSettings):
     """Every setting of a process; read from ``ORCH_*`` environment variables and ``.env``."""
 
@@ -401,6 +431,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    tags: TagsSettings = Field(default_factory=TagsSettings)
 
     @field_validator("workflows", mode="before")
     @classmethod
@@ -440,6 +471,7 @@ __all__ = [
     "RedisSettings",
     "Settings",
     "StateSettings",
+    "TagsSettings",
     "TelemetrySettings",
     "WorkerSettings",
     "mask_url",

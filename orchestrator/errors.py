@@ -28,6 +28,9 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     │   └── RateLimitedError           rate_limited
     ├── PayloadTooLargeError           payload_too_large
     ├── ClusterError                   cluster_unavailable (orchestrator/k8s/base.py)
+    ├── ToolForbiddenError             tool_forbidden (tag policy refused a tool; never retried)
+    ├── TagInvalidError                tag_invalid
+    ├── TagNotFoundError               tag_not_found
     └── StepError                      step_failed
         ├── StepTimeoutError           step_timeout
         └── OutputTooLargeError        output_too_large
@@ -214,6 +217,26 @@ class PayloadTooLargeError(OrchestratorError):
     code = "payload_too_large"
 
 
+class ToolForbiddenError(OrchestratorError):
+    """The tag policy refused a tool (DESIGN §15); ``details`` names the tool, the deciding tag
+    and, for a scope violation, the argument and constraint. A step failing with it is not retried."""
+
+    code = "tool_forbidden"
+
+
+class TagInvalidError(OrchestratorError):
+    """A tag fails its schema (``details["field"]`` names the field): a bad pattern, a scope that
+    is not a JSON Schema, a body ``tag`` different from the path."""
+
+    code = "tag_invalid"
+
+
+class TagNotFoundError(OrchestratorError):
+    """No live tag of that name in the caller's tenant."""
+
+    code = "tag_not_found"
+
+
 class StepError(OrchestratorError):
     """A step attempt failed; ``details`` holds the exception type and message."""
 
@@ -297,6 +320,9 @@ __all__ = [
     "StepError",
     "StepNotFoundError",
     "StepTimeoutError",
+    "TagInvalidError",
+    "TagNotFoundError",
+    "ToolForbiddenError",
     "TraceError",
     "VersionNotFoundError",
     "WaitingForInput",

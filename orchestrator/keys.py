@@ -29,6 +29,10 @@ class Keys:
     - ``rate_limits``: a prefix; the ``limits`` library's moving windows expire with their window.
     - ``streams``: ``STREAM_SLOT_TTL_SECONDS`` (1 h), renewed on each open: a gateway that dies
       with streams open cannot hold a key's slots for longer.
+    - ``tag_cache``: ``tags.cache_ttl_seconds`` (30 min): an effective tag policy, also checked
+      against the tenant's ``tag_generation`` on every read, so a change never waits for it.
+    - ``tag_generation``: no TTL; a counter bumped on every change of a tenant's tags. It must
+      outlive every cached policy (were it to vanish and restart at 0, an old entry could match).
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
       dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
@@ -84,6 +88,14 @@ class Keys:
     def streams(self, subject: str) -> str:
         """String counter: open SSE/WebSocket connections of one principal."""
         return f"{self.prefix}:streams:{subject}"
+
+    def tag_cache(self, tenant: str, user: str | None, intent: str | None) -> str:
+        """String: a principal's effective tag policy for an intent, JSON (``-``: none)."""
+        return f"{self.prefix}:tagcache:{tenant}:{user or '-'}:{intent or '-'}"
+
+    def tag_generation(self, tenant: str) -> str:
+        """String counter: the tenant's tag generation (INCR on every change of its tags)."""
+        return f"{self.prefix}:taggen:{tenant}"
 
 
 __all__ = ["Keys"]

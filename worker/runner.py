@@ -32,6 +32,7 @@ from worker.metrics import push as push_metrics
 from worker.metrics import serve as serve_metrics
 from worker.reaper import reap_forever, reclaim_own
 from worker.recorder import TraceRecorder
+from worker.tags import TagPolicyHook
 from worker.tasks import run_job
 from worker.telemetry import LogContextHook, TracingHook
 from worker.wakeable import WakeableWorker
@@ -82,6 +83,8 @@ def build_worker(
     tel = telemetry if telemetry is not None else current_telemetry()
     hooks: list[ExecutionHook] = [
         recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state),
+        # The audit sink resolves the (deferred) trace store only when a refusal is written.
+        TagPolicyHook(services.tags.policy, lambda record: services.trace.add_audit(record)),
     ]
     executor = JobExecutor(
         services,

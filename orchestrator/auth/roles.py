@@ -32,6 +32,9 @@ class Permission(StrEnum):
     JOB_INPUT = "job.input"
     SYSTEM_READ = "system.read"  # queue depth, metrics summary, Prometheus
     AUDIT_READ = "audit.read"
+    TAG_READ = "tag.read"  # tags, their versions (admins only)
+    TAG_WRITE = "tag.write"  # put and delete tags (admins only)
+    POLICY_READ = "policy.read"  # a principal's effective policy and prompt (admins only)
 
 
 _READ = frozenset({Permission.PUBLIC, Permission.WORKFLOW_READ, Permission.JOB_READ})

@@ -43,6 +43,12 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/readyz"): P.PUBLIC,
     ("GET", "/metrics"): P.SYSTEM_READ,
     ("GET", "/v1/audit"): P.AUDIT_READ,
+    ("GET", "/v1/tags"): P.TAG_READ,
+    ("GET", "/v1/tags/{tag}"): P.TAG_READ,
+    ("PUT", "/v1/tags/{tag}"): P.TAG_WRITE,
+    ("DELETE", "/v1/tags/{tag}"): P.TAG_WRITE,
+    ("GET", "/v1/tags/{tag}/versions"): P.TAG_READ,
+    ("GET", "/v1/policy/effective"): P.POLICY_READ,
 }
 """The permission each route needs: changing one is a reviewed decision."""
 
@@ -81,6 +87,8 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"workflow": "greeting", "inputs": {"word": "hi", "count": 2}}
     if path.endswith("/input"):
         return {"answer": "yes"}
+    if path == "/v1/tags/{tag}" and method == "PUT":
+        return {"kind": "role", "payload": {"config": {"allowed_tools": ["time/*"]}}}
     return None
 
 
@@ -120,7 +128,7 @@ async def test_each_role_reaches_exactly_the_routes_its_permissions_allow(
         for (method, path), permission in EXPECTED.items():
             if method == "WS":
                 continue  # tests/gateway/test_auth.py covers the WebSocket's refusals
-            url = path.format(job_id=job_id, step="repeat", name="greeting")
+            url = path.format(job_id=job_id, step="repeat", name="greeting", tag="matrix")
             if path == "/v1/jobs/{job_id}/events":
                 url = path.format(job_id=stream_job_id) + "?after=0-1"
             for who, (role, headers) in callers.items():
