@@ -1,4 +1,5 @@
-"""The ``orchestrator`` command: dev, gateway, worker, migrate, submit, workflows, config."""
+"""The ``orchestrator`` command: dev, gateway, worker, migrate, submit, workflows, config, keys,
+tags."""
 
 from __future__ import annotations
 
@@ -241,6 +242,15 @@ def _register_keys() -> None:
 
 
 _register_keys()
+
+
+def _register_tags() -> None:
+    from orchestrator.cli.tags import register
+
+    register(app, _settings)
+
+
+_register_tags()
 
 
 @app.command()

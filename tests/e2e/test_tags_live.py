@@ -32,11 +32,14 @@ async def test_a_tag_change_reaches_a_running_workers_step_within_a_second(
         worker_pid = stack.workers[0].pid
         async with httpx.AsyncClient(base_url=stack.url, headers=stack.headers,
                                      timeout=30) as client:  # fmt: skip
-            put = await client.put("/v1/tags/acme", json={
-                "kind": "company", "payload": {"content": "Acme rules."}})
+            put = await client.put(
+                "/v1/tags/acme", json={"kind": "company", "payload": {"content": "Acme rules."}}
+            )
             assert put.status_code == 201, put.text
-            submitted = await client.post("/v1/jobs", json={
-                "workflow": "e2e_policy_watch", "inputs": {"marker_dir": str(markers)}})
+            submitted = await client.post(
+                "/v1/jobs",
+                json={"workflow": "e2e_policy_watch", "inputs": {"marker_dir": str(markers)}},
+            )
             assert submitted.status_code == 202, submitted.text
             job_id = submitted.json()["job_id"]
 
@@ -45,9 +48,16 @@ async def test_a_tag_change_reaches_a_running_workers_step_within_a_second(
 
             await wait_until(watching, timeout_seconds=30, what="the step to watch its policy")
             assert (markers / "watching").read_text() == "True"  # default allow
-            changed = await client.put("/v1/tags/acme", json={
-                "kind": "company", "payload": {"config": {"denied_tools": ["time/*"]},
-                                               "content": "Acme forbids clocks."}})
+            changed = await client.put(
+                "/v1/tags/acme",
+                json={
+                    "kind": "company",
+                    "payload": {
+                        "config": {"denied_tools": ["time/*"]},
+                        "content": "Acme forbids clocks.",
+                    },
+                },
+            )
             assert changed.status_code == 200, changed.text
             changed_at = time.time()
 

@@ -51,10 +51,16 @@ async def test_a_put_tag_is_created_then_read_listed_and_versioned(stack: InProc
     assert created.status_code == 201, created.text
     assert created.json()["changed"] is True and created.json()["version"] == 1
     assert got.status_code == 200
-    assert got.json()["payload"] == {**READERS["payload"],
-                                     "config": {**READERS["payload"]["config"],  # type: ignore[dict-item]
-                                                "assigned_users": [], "org_scope": [],
-                                                "intents": [], "denied_tools": []}}
+    assert got.json()["payload"] == {
+        **READERS["payload"],
+        "config": {
+            **READERS["payload"]["config"],  # type: ignore[dict-item]
+            "assigned_users": [],
+            "org_scope": [],
+            "intents": [],
+            "denied_tools": [],
+        },
+    }
     assert got.json()["tenant_id"] == stack.tenant
     assert [t["tag"] for t in listed.json()["items"]] == ["readers"]
 
@@ -78,7 +84,10 @@ async def test_a_change_and_a_delete_are_versions_with_their_authors(stack: InPr
 
     assert changed.status_code == 200 and changed.json()["version"] == 2
     assert deleted.status_code == 200 and deleted.json() == {
-        "tag": "hist", "deleted": True, "version": 2}
+        "tag": "hist",
+        "deleted": True,
+        "version": 2,
+    }
     items = versions.json()["items"]
     assert [(v["version"], v["action"]) for v in items] == [(1, "put"), (2, "put"), (3, "delete")]
     assert {v["author"] for v in items} == {created_by(changed.json())}
@@ -115,17 +124,33 @@ async def test_list_filters_by_kind(stack: InProcessStack) -> None:
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"kind": "role", "payload": {"config": {"allowed_tools": ["git_log"]}}},
-         "payload.config.allowed_tools.0"),
-        ({"kind": "role", "payload": {"config": {"tool_scopes": {
-            "git/git_log": {"properties": {"max_count": {"maximum": "five"}}}}}}},
-         "payload.config.tool_scopes.git/git_log"),
-        ({"kind": "role", "payload": {"config": {"tool_scopes": {"git": {}}}}},
-         "payload.config.tool_scopes.git.[key]"),
+        (
+            {"kind": "role", "payload": {"config": {"allowed_tools": ["git_log"]}}},
+            "payload.config.allowed_tools.0",
+        ),
+        (
+            {
+                "kind": "role",
+                "payload": {
+                    "config": {
+                        "tool_scopes": {
+                            "git/git_log": {"properties": {"max_count": {"maximum": "five"}}}
+                        }
+                    }
+                },
+            },
+            "payload.config.tool_scopes.git/git_log",
+        ),
+        (
+            {"kind": "role", "payload": {"config": {"tool_scopes": {"git": {}}}}},
+            "payload.config.tool_scopes.git.[key]",
+        ),
         ({"tag": "other", "kind": "role"}, "tag"),
         ({"kind": "sorcerer"}, "kind"),
-        ({"kind": "role", "payload": {"config": {"org_scope": ["someone-else"]}}},
-         "payload.config.org_scope"),
+        (
+            {"kind": "role", "payload": {"config": {"org_scope": ["someone-else"]}}},
+            "payload.config.org_scope",
+        ),
     ],
 )
 async def test_a_bad_tag_is_422_naming_the_field_and_nothing_is_written(
@@ -165,11 +190,17 @@ async def test_another_tenants_tag_is_not_found(stack: InProcessStack) -> None:
 async def test_only_admins_manage_tags_and_read_policies(stack: InProcessStack) -> None:
     for role in ("operator", "submitter", "viewer"):
         headers = await key_for(stack, role)
-        for method, path in (("GET", "/v1/tags"), ("GET", "/v1/tags/x"),
-                             ("PUT", "/v1/tags/x"), ("DELETE", "/v1/tags/x"),
-                             ("GET", "/v1/tags/x/versions"), ("GET", "/v1/policy/effective")):
-            response = await stack.client.request(method, path, headers=headers,
-                                                  json={"kind": "role"} if method == "PUT" else None)
+        for method, path in (
+            ("GET", "/v1/tags"),
+            ("GET", "/v1/tags/x"),
+            ("PUT", "/v1/tags/x"),
+            ("DELETE", "/v1/tags/x"),
+            ("GET", "/v1/tags/x/versions"),
+            ("GET", "/v1/policy/effective"),
+        ):
+            response = await stack.client.request(
+                method, path, headers=headers, json={"kind": "role"} if method == "PUT" else None
+            )
             assert (response.status_code, code_of(response)) == (403, "forbidden"), (role, path)
 
 
@@ -183,8 +214,9 @@ async def test_an_org_admin_tenant_may_scope_a_tag_to_other_tenants(
         json={"kind": "company", "payload": {"config": {"org_scope": ["org-root", stack.tenant],
                                                         "denied_tools": ["git/*"]}}},
     )  # fmt: skip
-    policy = await stack.client.get("/v1/policy/effective",
-                                    params={"user": "user:x", "tool": ["git/git_log"]})
+    policy = await stack.client.get(
+        "/v1/policy/effective", params={"user": "user:x", "tool": ["git/git_log"]}
+    )
 
     assert response.status_code == 201, response.text
     assert policy.json()["hidden"][0]["tool"] == "git/git_log"
@@ -194,37 +226,68 @@ async def test_the_effective_policy_shows_tools_scopes_prompt_and_visibility(
     stack: InProcessStack,
 ) -> None:
     await stack.client.put("/v1/tags/eff-readers", json=READERS)
-    await stack.client.put("/v1/tags/eff-company", json={
-        "kind": "company", "payload": {"config": {"denied_tools": ["time/convert_time"]},
-                                       "content": "Acme rules."}})
-    await stack.client.put("/v1/tags/summarize", json={
-        "kind": "function", "payload": {"config": {"assigned_roles": ["*"]},
-                                        "content": "Summarize in three bullets."}})
+    await stack.client.put(
+        "/v1/tags/eff-company",
+        json={
+            "kind": "company",
+            "payload": {
+                "config": {"denied_tools": ["time/convert_time"]},
+                "content": "Acme rules.",
+            },
+        },
+    )
+    await stack.client.put(
+        "/v1/tags/summarize",
+        json={
+            "kind": "function",
+            "payload": {
+                "config": {"assigned_roles": ["*"]},
+                "content": "Summarize in three bullets.",
+            },
+        },
+    )
 
-    response = await stack.client.get("/v1/policy/effective", params={
-        "user": "user:alice", "role": "submitter", "intent": "summarize",
-        "tool": ["git/git_log", "git/git_commit", "time/get_current_time", "time/convert_time"]})
+    response = await stack.client.get(
+        "/v1/policy/effective",
+        params={
+            "user": "user:alice",
+            "role": "submitter",
+            "intent": "summarize",
+            "tool": ["git/git_log", "git/git_commit", "time/get_current_time", "time/convert_time"],
+        },
+    )
 
     body = response.json()
     assert response.status_code == 200, response.text
-    assert (body["user_id"], body["role"], body["intent"]) == ("user:alice", "submitter",
-                                                              "summarize")
+    assert (body["user_id"], body["role"], body["intent"]) == (
+        "user:alice",
+        "submitter",
+        "summarize",
+    )
     assert body["default_policy"] == "allow"
     assert body["visible"] == ["git/git_log", "git/git_commit", "time/get_current_time"]
-    assert body["hidden"] == [{"tool": "time/convert_time", "tag": "eff-company",
-                               "reason": body["hidden"][0]["reason"]}]
+    assert body["hidden"] == [
+        {"tool": "time/convert_time", "tag": "eff-company", "reason": body["hidden"][0]["reason"]}
+    ]
     assert body["prompt"].startswith("Acme rules.\n\n")
     assert body["prompt"].endswith("Summarize in three bullets.")
-    assert {"pattern": "git/git_log", "tag": "eff-readers",
-            "schema": {"properties": {"max_count": {"maximum": 5}}}} in body["scopes"]
+    assert {
+        "pattern": "git/git_log",
+        "tag": "eff-readers",
+        "schema": {"properties": {"max_count": {"maximum": 5}}},
+    } in body["scopes"]
 
 
 async def test_the_effective_policy_follows_a_change_at_once(stack: InProcessStack) -> None:
     params = {"user": "user:bob", "role": "operator", "tool": ["fs/write"]}
     before = (await stack.client.get("/v1/policy/effective", params=params)).json()
-    await stack.client.put("/v1/tags/no-fs", json={
-        "kind": "role", "payload": {"config": {"assigned_roles": ["operator"],
-                                               "denied_tools": ["fs/*"]}}})
+    await stack.client.put(
+        "/v1/tags/no-fs",
+        json={
+            "kind": "role",
+            "payload": {"config": {"assigned_roles": ["operator"], "denied_tools": ["fs/*"]}},
+        },
+    )
 
     after = (await stack.client.get("/v1/policy/effective", params=params)).json()
 

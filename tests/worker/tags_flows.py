@@ -33,8 +33,10 @@ async def scoped_git(ctx: StepContext) -> dict[str, Any]:
     """A scope ``max_count <= 5``: 5 is allowed, 50 refused (decision level)."""
     five = await ctx.policy.decide("git/git_log", {"max_count": 5})
     fifty = await ctx.policy.decide("git/git_log", {"max_count": 50})
-    return {"five": five.allowed, "fifty": [fifty.allowed, fifty.tag, fifty.argument,
-                                             fifty.constraint]}
+    return {
+        "five": five.allowed,
+        "fifty": [fifty.allowed, fifty.tag, fifty.argument, fifty.constraint],
+    }
 
 
 policy_probe = workflow("policy_probe", inspect_policy)

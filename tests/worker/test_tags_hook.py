@@ -30,17 +30,42 @@ async def test_a_step_sees_its_submitters_tools_and_prompt(
     async with in_process_stack(isolated_settings(tags={"default_policy": "deny"}),
                                 tags_flows.registry()) as stack:  # fmt: skip
         await put(stack, "acme", {"kind": "company", "payload": {"content": "Acme rules."}})
-        await put(stack, "submitters", {"kind": "role", "payload": {"config": {
-            "assigned_roles": ["submitter"], "allowed_tools": ["time/*"]},
-            "content": "You submit."}})
-        await put(stack, "admins", {"kind": "role", "payload": {"config": {
-            "assigned_roles": ["admin"], "allowed_tools": ["git/*"]}, "content": "You run it."}})
-        await put(stack, "summarize", {"kind": "function", "payload": {"config": {
-            "assigned_roles": ["*"]}, "content": "Three bullets."}})
+        await put(
+            stack,
+            "submitters",
+            {
+                "kind": "role",
+                "payload": {
+                    "config": {"assigned_roles": ["submitter"], "allowed_tools": ["time/*"]},
+                    "content": "You submit.",
+                },
+            },
+        )
+        await put(
+            stack,
+            "admins",
+            {
+                "kind": "role",
+                "payload": {
+                    "config": {"assigned_roles": ["admin"], "allowed_tools": ["git/*"]},
+                    "content": "You run it.",
+                },
+            },
+        )
+        await put(
+            stack,
+            "summarize",
+            {
+                "kind": "function",
+                "payload": {"config": {"assigned_roles": ["*"]}, "content": "Three bullets."},
+            },
+        )
         _, key = await ApiKeyStore(stack.services.trace.engine).create(stack.tenant, "submitter")
         submitted = await stack.client.post(
-            "/v1/jobs", json={"workflow": "policy_probe", "inputs": {}},
-            headers={"Authorization": f"Bearer {key}"})
+            "/v1/jobs",
+            json={"workflow": "policy_probe", "inputs": {}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
         job_id = submitted.json()["job_id"]
         state = await wait_for_end(stack.services, job_id)
 
@@ -58,8 +83,11 @@ async def test_a_refused_tool_fails_the_step_once_with_tool_forbidden_and_an_aud
     isolated_settings: SettingsFactory,
 ) -> None:
     async with in_process_stack(isolated_settings(), tags_flows.registry()) as stack:
-        await put(stack, "only-time", {"kind": "company", "payload": {"config": {
-            "denied_tools": ["git/*"]}}})
+        await put(
+            stack,
+            "only-time",
+            {"kind": "company", "payload": {"config": {"denied_tools": ["git/*"]}}},
+        )
         job_id = await submit(stack, "forbidden_call")
         state = await wait_for_end(stack.services, job_id)
 
@@ -81,12 +109,26 @@ async def test_a_scope_refuses_max_count_50_and_allows_5_in_a_step(
     isolated_settings: SettingsFactory,
 ) -> None:
     async with in_process_stack(isolated_settings(), tags_flows.registry()) as stack:
-        await put(stack, "history", {"kind": "role", "payload": {"config": {
-            "assigned_roles": ["admin"], "allowed_tools": ["git/git_log"],
-            "tool_scopes": {"git/git_log": {"properties": {"max_count": {"maximum": 5}}}}}}})
+        await put(
+            stack,
+            "history",
+            {
+                "kind": "role",
+                "payload": {
+                    "config": {
+                        "assigned_roles": ["admin"],
+                        "allowed_tools": ["git/git_log"],
+                        "tool_scopes": {
+                            "git/git_log": {"properties": {"max_count": {"maximum": 5}}}
+                        },
+                    }
+                },
+            },
+        )
         job_id = await submit(stack, "scoped_call")
         state = await wait_for_end(stack.services, job_id)
 
         assert state.status is JobStatus.SUCCEEDED, state.error
-        assert state.result == {"scoped_git": {
-            "five": True, "fifty": [False, "history", "max_count", {"maximum": 5}]}}
+        assert state.result == {
+            "scoped_git": {"five": True, "fifty": [False, "history", "max_count", {"maximum": 5}]}
+        }

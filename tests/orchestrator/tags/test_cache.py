@@ -125,12 +125,24 @@ async def test_a_change_in_one_process_reaches_another_within_the_check_interval
 ) -> None:
     gateway, worker = process(redis_client, keys, store), process(redis_client, keys, store)
     admin = TagService(store, gateway.cache)
-    await admin.put(ADMIN, "t", {"kind": "role", "payload": {"config": {
-        "assigned_roles": ["submitter"], "allowed_tools": ["time/*"]}}})
+    await admin.put(
+        ADMIN,
+        "t",
+        {
+            "kind": "role",
+            "payload": {"config": {"assigned_roles": ["submitter"], "allowed_tools": ["time/*"]}},
+        },
+    )
     assert (await worker.resolver.resolve(ALICE, None)).decide("time/now").allowed
 
-    await admin.put(ADMIN, "t", {"kind": "role", "payload": {"config": {
-        "assigned_roles": ["submitter"], "denied_tools": ["time/*"]}}})
+    await admin.put(
+        ADMIN,
+        "t",
+        {
+            "kind": "role",
+            "payload": {"config": {"assigned_roles": ["submitter"], "denied_tools": ["time/*"]}},
+        },
+    )
 
     # The writing process sees it at once; the other within its check interval.
     assert not (await gateway.resolver.resolve(ALICE, None)).decide("time/now").allowed
@@ -148,8 +160,14 @@ async def test_a_change_to_an_org_scoped_tag_invalidates_every_tenant_in_scope(
     beta = PolicyPrincipal("beta", "user:eve", "submitter")
     assert not (await p.resolver.resolve(beta, None)).decide("time/now").allowed
 
-    await admin.put(parent, "org", {"kind": "company", "payload": {"config": {
-        "org_scope": ["acme", "beta"], "allowed_tools": ["time/*"]}}})
+    await admin.put(
+        parent,
+        "org",
+        {
+            "kind": "company",
+            "payload": {"config": {"org_scope": ["acme", "beta"], "allowed_tools": ["time/*"]}},
+        },
+    )
 
     assert (await p.resolver.resolve(beta, None)).decide("time/now").allowed
     assert await redis_client.get(keys.tag_generation("beta")) == b"1"
@@ -162,7 +180,8 @@ async def test_a_redis_entry_for_another_role_is_a_miss(
     as_submitter = await process(redis_client, keys, store).resolver.resolve(ALICE, None)
 
     as_operator = await process(redis_client, keys, store).resolver.resolve(
-        PolicyPrincipal("acme", "user:alice", "operator"), None)
+        PolicyPrincipal("acme", "user:alice", "operator"), None
+    )
 
     assert not as_submitter.decide("git/x").allowed
     assert as_operator.decide("git/x").allowed

@@ -38,10 +38,14 @@ def test_a_valid_tag_parses_with_its_name_from_the_path() -> None:
         (body(denied_tools=["ok/x", "a/b/c"]), "payload.config.denied_tools.1"),
         (body(allowed_tools=["git/ log"]), "payload.config.allowed_tools.0"),
         (body(tool_scopes={"nopattern": {}}), "payload.config.tool_scopes.nopattern.[key]"),
-        (body(tool_scopes={"git/git_log": {"type": "no-such-type"}}),
-         "payload.config.tool_scopes.git/git_log"),
-        (body(tool_scopes={"git/git_log": {"properties": {"n": {"maximum": "five"}}}}),
-         "payload.config.tool_scopes.git/git_log"),
+        (
+            body(tool_scopes={"git/git_log": {"type": "no-such-type"}}),
+            "payload.config.tool_scopes.git/git_log",
+        ),
+        (
+            body(tool_scopes={"git/git_log": {"properties": {"n": {"maximum": "five"}}}}),
+            "payload.config.tool_scopes.git/git_log",
+        ),
         (body(assigned_roles="admin"), "payload.config.assigned_roles"),
         (body(unknown=1), "payload.config.unknown"),
         ({"kind": "wizard"}, "kind"),
@@ -88,6 +92,8 @@ def test_the_model_has_a_json_schema() -> None:
 )
 def test_intents_select_tags(kind: str, intents: list[str], intent: str | None,
                              applies: bool) -> None:  # fmt: skip
-    tag = Tag.model_validate({"tag": "f", "kind": kind, "payload": {"config": {"intents": intents}}})
+    tag = Tag.model_validate(
+        {"tag": "f", "kind": kind, "payload": {"config": {"intents": intents}}}
+    )
 
     assert applies_to_intent(tag, intent) is applies

@@ -1,4 +1,4 @@
-"""The resolver, table-driven: users × roles × tenants × tags → visible tools and prompts.
+"""The resolver, table-driven: users, roles, tenants and tags → visible tools and prompts.
 
 Pure: :func:`resolve_policy` over in-memory tags (the store and cache have their own tests).
 """
@@ -46,64 +46,158 @@ REVIEW = stored(make_tag("code-review", "function", roles=["*"], allow=["git/git
 CASES = [
     Case("no tags, default allow: everything", [], ALICE, TOOLS, default="allow"),
     Case("no tags, default deny: nothing", [], ALICE, []),
-    Case("a role grant reaches its role", [TIME_FOR_SUBMITTERS], ALICE, TIME,
-         applied=["submitters"]),
+    Case(
+        "a role grant reaches its role", [TIME_FOR_SUBMITTERS], ALICE, TIME, applied=["submitters"]
+    ),
     Case("a role grant does not reach another role", [TIME_FOR_SUBMITTERS], BOB, []),
-    Case("deny wins over a grant", [COMPANY_NO_COMMIT, GIT_FOR_OPERATORS], BOB, ["git/git_log"],
-         prompt="You work for Acme.", applied=["acme", "ops"]),
-    Case("deny wins over default allow", [COMPANY_NO_COMMIT], ALICE,
-         [t for t in TOOLS if t != "git/git_commit"], default="allow",
-         prompt="You work for Acme.", applied=["acme"]),
-    Case("admins are not exempt", [COMPANY_NO_COMMIT, GIT_FOR_OPERATORS], ADMIN,
-         ["git/git_log"], prompt="You work for Acme.", applied=["acme", "ops"]),
-    Case("a user assignment (bare name matches user:<sub>)",
-         [stored(make_tag("alice-fs", users=["alice"], allow=["fs/*"]))], ALICE, ["fs/read_file"],
-         applied=["alice-fs"]),
-    Case("a user assignment by full subject",
-         [stored(make_tag("bob-fs", users=["key:bob"], allow=["fs/*"]))], BOB, ["fs/read_file"],
-         applied=["bob-fs"]),
-    Case("another tenant's tag does not apply",
-         [stored(make_tag("beta-git", roles=["*"], allow=["git/*"]), tenant="beta")], ALICE, []),
-    Case("tenant scoping both ways",
-         [stored(make_tag("beta-git", roles=["*"], allow=["git/*"]), tenant="beta")], EVE, GIT,
-         applied=["beta-git"]),
-    Case("org_scope brings a parent's tag into the tenant",
-         [stored(make_tag("org-time", roles=["*"], allow=["time/*"], org=["acme", "beta"]),
-                 tenant="parent")], EVE, TIME, applied=["org-time"]),
-    Case("org_scope replaces the own tenant",
-         [stored(make_tag("beta-only", roles=["*"], allow=["time/*"], org=["beta"]))], ALICE, []),
-    Case("a tag with no assignees applies to nobody",
-         [stored(make_tag("draft", "role", allow=["git/*"]))], ALICE, []),
-    Case("a company tag with no assignees applies to everyone",
-         [stored(make_tag("acme-all", "company", allow=["time/*"]))], BOB, TIME,
-         applied=["acme-all"]),
-    Case("a function tag applies to its own intent", [REVIEW], ALICE, ["git/git_log"],
-         intent="code-review", prompt="Review the change line by line.",
-         applied=["code-review"]),
-    Case("an unknown intent gets only intent-independent tags",
-         [REVIEW, TIME_FOR_SUBMITTERS], ALICE, TIME, intent="no-such-intent",
-         applied=["submitters"]),
+    Case(
+        "deny wins over a grant",
+        [COMPANY_NO_COMMIT, GIT_FOR_OPERATORS],
+        BOB,
+        ["git/git_log"],
+        prompt="You work for Acme.",
+        applied=["acme", "ops"],
+    ),
+    Case(
+        "deny wins over default allow",
+        [COMPANY_NO_COMMIT],
+        ALICE,
+        [t for t in TOOLS if t != "git/git_commit"],
+        default="allow",
+        prompt="You work for Acme.",
+        applied=["acme"],
+    ),
+    Case(
+        "admins are not exempt",
+        [COMPANY_NO_COMMIT, GIT_FOR_OPERATORS],
+        ADMIN,
+        ["git/git_log"],
+        prompt="You work for Acme.",
+        applied=["acme", "ops"],
+    ),
+    Case(
+        "a user assignment (bare name matches user:<sub>)",
+        [stored(make_tag("alice-fs", users=["alice"], allow=["fs/*"]))],
+        ALICE,
+        ["fs/read_file"],
+        applied=["alice-fs"],
+    ),
+    Case(
+        "a user assignment by full subject",
+        [stored(make_tag("bob-fs", users=["key:bob"], allow=["fs/*"]))],
+        BOB,
+        ["fs/read_file"],
+        applied=["bob-fs"],
+    ),
+    Case(
+        "another tenant's tag does not apply",
+        [stored(make_tag("beta-git", roles=["*"], allow=["git/*"]), tenant="beta")],
+        ALICE,
+        [],
+    ),
+    Case(
+        "tenant scoping both ways",
+        [stored(make_tag("beta-git", roles=["*"], allow=["git/*"]), tenant="beta")],
+        EVE,
+        GIT,
+        applied=["beta-git"],
+    ),
+    Case(
+        "org_scope brings a parent's tag into the tenant",
+        [
+            stored(
+                make_tag("org-time", roles=["*"], allow=["time/*"], org=["acme", "beta"]),
+                tenant="parent",
+            )
+        ],
+        EVE,
+        TIME,
+        applied=["org-time"],
+    ),
+    Case(
+        "org_scope replaces the own tenant",
+        [stored(make_tag("beta-only", roles=["*"], allow=["time/*"], org=["beta"]))],
+        ALICE,
+        [],
+    ),
+    Case(
+        "a tag with no assignees applies to nobody",
+        [stored(make_tag("draft", "role", allow=["git/*"]))],
+        ALICE,
+        [],
+    ),
+    Case(
+        "a company tag with no assignees applies to everyone",
+        [stored(make_tag("acme-all", "company", allow=["time/*"]))],
+        BOB,
+        TIME,
+        applied=["acme-all"],
+    ),
+    Case(
+        "a function tag applies to its own intent",
+        [REVIEW],
+        ALICE,
+        ["git/git_log"],
+        intent="code-review",
+        prompt="Review the change line by line.",
+        applied=["code-review"],
+    ),
+    Case(
+        "an unknown intent gets only intent-independent tags",
+        [REVIEW, TIME_FOR_SUBMITTERS],
+        ALICE,
+        TIME,
+        intent="no-such-intent",
+        applied=["submitters"],
+    ),
     Case("no intent gets only intent-independent tags", [REVIEW], ALICE, []),
-    Case("a function tag's intents are globs",
-         [stored(make_tag("reviews", "function", roles=["*"], intents=["review-*"],
-                          allow=["git/git_log"]))], ALICE, ["git/git_log"], intent="review-pr",
-         applied=["reviews"]),
-    Case("a role tag bound to intents skips others",
-         [stored(make_tag("nightly", roles=["*"], intents=["nightly"], allow=["git/*"]))],
-         ALICE, [], intent="daytime"),
-    Case("prompt order: company, role, function, flow; tool tags add none",
-         [stored(make_tag("a-flow", "flow", roles=["*"], intents=["*"], content="4 flow")),
-          stored(make_tag("b-function", "function", roles=["*"], intents=["*"],
-                          content="3 function")),
-          stored(make_tag("c-role", "role", roles=["*"], content="2 role")),
-          stored(make_tag("d-company", "company", content="1 company")),
-          stored(make_tag("e-tool", "tool", roles=["*"], content="not prompt"))],
-         ALICE, TOOLS, default="allow", intent="anything",
-         prompt="1 company\n\n2 role\n\n3 function\n\n4 flow",
-         applied=["d-company", "c-role", "b-function", "a-flow", "e-tool"]),
-    Case("a flow definition (an object) is not prompt text",
-         [stored(make_tag("release", "flow", roles=["*"], content={"steps": []}))], ALICE, [],
-         intent="release", applied=["release"]),
+    Case(
+        "a function tag's intents are globs",
+        [
+            stored(
+                make_tag(
+                    "reviews", "function", roles=["*"], intents=["review-*"], allow=["git/git_log"]
+                )
+            )
+        ],
+        ALICE,
+        ["git/git_log"],
+        intent="review-pr",
+        applied=["reviews"],
+    ),
+    Case(
+        "a role tag bound to intents skips others",
+        [stored(make_tag("nightly", roles=["*"], intents=["nightly"], allow=["git/*"]))],
+        ALICE,
+        [],
+        intent="daytime",
+    ),
+    Case(
+        "prompt order: company, role, function, flow; tool tags add none",
+        [
+            stored(make_tag("a-flow", "flow", roles=["*"], intents=["*"], content="4 flow")),
+            stored(
+                make_tag("b-function", "function", roles=["*"], intents=["*"], content="3 function")
+            ),
+            stored(make_tag("c-role", "role", roles=["*"], content="2 role")),
+            stored(make_tag("d-company", "company", content="1 company")),
+            stored(make_tag("e-tool", "tool", roles=["*"], content="not prompt")),
+        ],
+        ALICE,
+        TOOLS,
+        default="allow",
+        intent="anything",
+        prompt="1 company\n\n2 role\n\n3 function\n\n4 flow",
+        applied=["d-company", "c-role", "b-function", "a-flow", "e-tool"],
+    ),
+    Case(
+        "a flow definition (an object) is not prompt text",
+        [stored(make_tag("release", "flow", roles=["*"], content={"steps": []}))],
+        ALICE,
+        [],
+        intent="release",
+        applied=["release"],
+    ),
 ]
 
 
@@ -160,14 +254,19 @@ def test_a_const_scope_names_the_argument_and_a_missing_one_too() -> None:
     missing = policy.decide("git/git_log", {"max_count": 1})
 
     assert (other_repo.argument, other_repo.constraint) == (
-        "repo_path", {"const": "/srv/repos/app"})
+        "repo_path",
+        {"const": "/srv/repos/app"},
+    )
     assert missing.allowed is False and missing.argument == "repo_path"
     assert missing.constraint == {"required": ["repo_path"]}
 
 
 def test_scopes_of_several_tags_intersect_and_listing_checks_none() -> None:
-    tighter = stored(make_tag("tighter", roles=["*"], scopes={
-        "git/*": {"properties": {"max_count": {"maximum": 2}}}}))
+    tighter = stored(
+        make_tag(
+            "tighter", roles=["*"], scopes={"git/*": {"properties": {"max_count": {"maximum": 2}}}}
+        )
+    )
     policy = resolve_policy([HISTORY, tighter], ALICE, None, default_policy="deny")
 
     three = policy.decide("git/git_log", {"repo_path": "/srv/repos/app", "max_count": 3})
@@ -178,8 +277,16 @@ def test_scopes_of_several_tags_intersect_and_listing_checks_none() -> None:
 
 
 def test_a_nested_argument_is_named_by_a_json_pointer() -> None:
-    nested = stored(make_tag("nested", roles=["*"], allow=["db/query"], scopes={
-        "db/query": {"properties": {"filter": {"properties": {"limit": {"maximum": 10}}}}}}))
+    nested = stored(
+        make_tag(
+            "nested",
+            roles=["*"],
+            allow=["db/query"],
+            scopes={
+                "db/query": {"properties": {"filter": {"properties": {"limit": {"maximum": 10}}}}}
+            },
+        )
+    )
     policy = resolve_policy([nested], ALICE, None, default_policy="deny")
 
     decision = policy.decide("db/query", {"filter": {"limit": 99}})

@@ -85,7 +85,9 @@ async def test_each_change_is_a_new_version_with_author_and_time(
     versions = await store.versions(tenant, "readers")
 
     assert [(v.version, v.action, v.author) for v in versions] == [
-        (1, "put", "key:a"), (2, "put", "key:b")]
+        (1, "put", "key:a"),
+        (2, "put", "key:b"),
+    ]
     assert versions[1].body["payload"]["config"]["allowed_tools"] == ["time/*"]
     assert versions[0].at <= versions[1].at
 
@@ -101,7 +103,8 @@ async def test_putting_the_same_tag_again_writes_nothing(store: TagStore, tenant
     assert again.stored.version == 1
     assert len(await store.versions(tenant, "readers")) == 1
     assert [a.details for a in await audit_rows(store, tenant)] == [
-        {"tag": "readers", "version": 1}]
+        {"tag": "readers", "version": 1}
+    ]
 
 
 async def test_a_delete_is_soft_and_a_later_put_revives_the_tag(
@@ -115,7 +118,9 @@ async def test_a_delete_is_soft_and_a_later_put_revives_the_tag(
     assert await store.get(tenant, "readers") is None
     assert await store.list(tenant) == []
     assert [(v.version, v.action) for v in await store.versions(tenant, "readers")] == [
-        (1, "put"), (2, "delete")]
+        (1, "put"),
+        (2, "delete"),
+    ]
     revived = await store.put(tenant, make_tag("readers"), author="key:c")
     assert revived.created and revived.stored.version == 3
     assert (await store.get(tenant, "readers")) is not None
@@ -217,6 +222,11 @@ async def test_concurrent_first_puts_of_one_name_both_succeed(store: TagStore, t
     assert [v.version for v in versions] == [1, 2]
     if isinstance(store, SqlTagStore):
         async with store._engine.connect() as conn:
-            count = (await conn.execute(select(func.count()).select_from(audit_log)
-                                        .where(audit_log.c.tenant_id == tenant))).scalar_one()
+            count = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(audit_log)
+                    .where(audit_log.c.tenant_id == tenant)
+                )
+            ).scalar_one()
         assert count == 0
