@@ -31,7 +31,7 @@ from typing import Annotated, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
 
 from orchestrator.errors import TagInvalidError
 
@@ -76,6 +76,11 @@ def check_tool_pattern(value: str) -> str:
     return value
 
 
+STORED: dict[str, Any] = {"stored": True}
+"""Validation context of tags read back from the store: they passed :func:`check_json_schema`
+when written, and the meta-schema check is most of the cost of reading a thousand tags."""
+
+
 def check_json_schema(value: dict[str, Any]) -> dict[str, Any]:
     """Validate a scope: a JSON Schema (draft 2020-12) against its meta-schema.
 
@@ -95,7 +100,14 @@ def check_json_schema(value: dict[str, Any]) -> dict[str, Any]:
 ToolPattern = Annotated[str, Field(max_length=300), AfterValidator(check_tool_pattern)]
 """A ``server/tool`` glob."""
 
-ScopeSchema = Annotated[dict[str, Any], AfterValidator(check_json_schema)]
+
+def _check_scope(value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    if isinstance(info.context, dict) and info.context.get("stored"):
+        return value  # checked when it was written
+    return check_json_schema(value)
+
+
+ScopeSchema = Annotated[dict[str, Any], AfterValidator(_check_scope)]
 """A JSON Schema that a tool's arguments must satisfy."""
 
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -167,6 +179,24 @@ class Tag(BaseModel):
     def body(self) -> dict[str, Any]:
         """The tag as canonical JSON (what is stored, compared and returned)."""
         return self.model_dump(mode="json")
+
+
+def trusted_tag(body: Mapping[str, Any]) -> Tag:
+    """A tag from JSON that :meth:`Tag.body` produced (the store's own rows), without validating
+    it again: reading a tenant's thousand tags must not cost a thousand validations.
+
+    Raises:
+        KeyError, ValueError: ``body`` is not such JSON.
+    """
+    payload = body.get("payload") or {}
+    return Tag.model_construct(
+        tag=body["tag"], kind=TagKind(body["kind"]),
+        payload=TagPayload.model_construct(
+            meta=TagMeta.model_construct(**(payload.get("meta") or {})),
+            config=TagConfig.model_construct(**(payload.get("config") or {})),
+            content=payload.get("content"),
+        ),
+    )  # fmt: skip
 
 
 def tag_json_schema() -> dict[str, Any]:
@@ -242,6 +272,7 @@ __all__ = [
     "INTENT_BOUND_KINDS",
     "MAX_LIST_ITEMS",
     "PROMPT_ORDER",
+    "STORED",
     "TAG_NAME_PATTERN",
     "ScopeSchema",
     "Tag",
@@ -255,4 +286,5 @@ __all__ = [
     "check_tool_pattern",
     "parse_tag",
     "tag_json_schema",
+    "trusted_tag",
 ]

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestrator.errors import TagNotFoundError, TraceError
 from orchestrator.tags.base import StoredTag, TagChange, TagVersion, with_version
-from orchestrator.tags.model import Tag, TagKind
+from orchestrator.tags.model import Tag, TagKind, trusted_tag
 from orchestrator.trace.records import AuditRecord, audit_values, from_db, to_db
 from orchestrator.trace.schema import audit_log, tag_versions, tags
 
@@ -185,7 +185,8 @@ class SqlTagStore:
 
 def _stored(row: Any) -> StoredTag:
     return StoredTag(
-        tenant_id=row.tenant_id, tag=Tag.model_validate(row.body), version=row.version,
+        tenant_id=row.tenant_id, tag=trusted_tag(row.body),
+        version=row.version,
         updated_at=from_db(row.updated_at) or row.updated_at, updated_by=row.updated_by,
     )  # fmt: skip
 
