@@ -28,6 +28,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -175,12 +176,23 @@ async def run(
         async def decide_list(i: int) -> None:
             await policy.decide(actor, TOOLS[i % len(TOOLS)], None, intent="summarize")
 
+        scoped_tool = next(
+            t
+            for t in TOOLS
+            if any(fnmatchcase(t, sc.pattern) for sc in effective.scopes)
+            and effective.decide(t).allowed
+        )
+
+        async def decide_scoped(i: int) -> None:
+            await policy.decide(actor, scoped_tool, args[i % 64], intent="summarize")
+
         async def visible(i: int) -> None:
             await policy.visible(actor, TOOLS, intent="summarize")
 
         await timed(decisions // 10, decide_args)  # warm-up: per-tool memo, validators
         with_args = await timed(decisions, decide_args)
         listing = await timed(decisions, decide_list)
+        scoped = await timed(decisions, decide_scoped)
         visible_all = await timed(max(50, decisions // 100), visible)
 
         async def from_redis(i: int) -> None:
@@ -224,6 +236,7 @@ async def run(
                 "applied_tags": len(effective.tags), "target_p50_ms": TARGET_P50_MS},
         "decision_from_cache_with_arguments": summary(with_args),
         "decision_from_cache_listing": summary(listing),
+        "decision_from_cache_scoped_tool": summary(scoped),
         "visible_of_200_tools": summary(visible_all),
         "resolution_from_redis": summary(redis_warm),
         "cold_resolution": summary([c - i for c, i in zip(cold_total, invalidations,
@@ -245,6 +258,10 @@ def markdown(doc: dict[str, Any]) -> str:
     rows = [
         ("decision from cache, with arguments", doc["decision_from_cache_with_arguments"]),
         ("decision from cache, listing (no arguments)", doc["decision_from_cache_listing"]),
+        (
+            "decision from cache, a scoped tool (JSON Schema check)",
+            doc["decision_from_cache_scoped_tool"],
+        ),
         ("visible() of 200 tools", doc["visible_of_200_tools"]),
         ("resolution from Redis (new process)", doc["resolution_from_redis"]),
         ("cold resolution (PostgreSQL + resolve + Redis write)", doc["cold_resolution"]),
