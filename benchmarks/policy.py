@@ -93,8 +93,8 @@ def make_tags(count: int, rng: random.Random) -> list[Tag]:
     kinds = ["role", "function", "flow", "tool"]
     for i in range(1, count):
         kind = kinds[i % len(kinds)]
-        server = rng.choice(SERVERS)
         mine = i % 50 == 0  # ~2 % of the tags apply to the measured principal
+        server = rng.choice(SERVERS[:-1] if mine else SERVERS)  # srv19/* is denied to all
         config: dict[str, Any] = {
             "assigned_roles": ["submitter"] if mine else [rng.choice(["operator", "viewer"])],
             "assigned_users": [] if mine else [f"user:u{rng.randrange(500)}"],
@@ -109,7 +109,7 @@ def make_tags(count: int, rng: random.Random) -> list[Tag]:
                     },
                 }
             }
-            if i % 3 == 0
+            if i % 3 == 0 or mine
             else {},
             "intents": ["*"] if kind in ("function", "flow") and mine else [],
         }

@@ -1,9 +1,10 @@
 """The tags execution hook: ``ctx.policy`` and ``ctx.prompt`` for every step attempt (DESIGN §15).
 
 Each attempt gets a :class:`~orchestrator.tags.view.StepPolicy` deciding as the job's submitter
-(``ctx.principal``), never as the worker, for the job's intent: its workflow's name. The first
-resolution happens here, before the step runs (from the cache: no I/O in the common case), so a
-step that may not run for policy reasons fails before its code runs only if it asks.
+(``ctx.principal``), never as the worker, for the job's intent: its workflow's name. Nothing is
+resolved here: the view resolves (through the cache) when the step first asks, so steps that do
+not use tags cost no Redis or database round trip, and a resumed job's first step does not wait
+for the trace store to be built.
 """
 
 from __future__ import annotations
@@ -27,15 +28,13 @@ class TagPolicyHook(ExecutionHook):
         self.audit = audit
 
     async def on_step_context(self, run: JobRun, ctx: StepContext) -> None:
-        """Resolve the submitter's policy for the job's intent and attach it to ``ctx``.
+        """Attach the submitter's policy view for the job's intent to ``ctx`` (no I/O).
 
-        Raises:
-            StateError, TraceError: Redis or the database failed (the attempt fails and is
-                retried like any failure of the step).
+        The view's methods raise ``StateError``/``TraceError`` when Redis or the database fail:
+        the attempt fails and is retried like any failure of the step.
         """
         actor = actor_of_principal(ctx.principal)
-        snapshot = await self.policy.effective(actor, intent=run.workflow)
-        view = StepPolicy(self.policy, actor, run.workflow, snapshot, audit=self.audit,
+        view = StepPolicy(self.policy, actor, run.workflow, audit=self.audit,
                           job_id=run.job_id, step=ctx.step)  # fmt: skip
         ctx.policy = view
         ctx.prompter = view.prompt

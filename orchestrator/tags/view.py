@@ -1,10 +1,11 @@
 """``ctx.policy``: a step's live view of its job submitter's effective tag policy.
 
 The view decides as the submitter (``ctx.principal``), never as the worker, for the job's intent
-(its workflow's name). It starts from the policy resolved when the attempt began
-(:attr:`StepPolicy.snapshot`) and every async method re-resolves through the cache first, which
-costs no I/O except one Redis read per tenant per ``ORCH_TAGS__GENERATION_CHECK_SECONDS``: so a
-long-running step sees a tag change made anywhere within about that long, without a restart.
+(its workflow's name). Nothing is resolved until the step asks (a step that never uses tags
+costs nothing); then every async method re-resolves through the cache, which costs no I/O
+except one Redis read per tenant per ``ORCH_TAGS__GENERATION_CHECK_SECONDS``: so a long-running
+step sees a tag change made anywhere within about that long, without a restart.
+:attr:`StepPolicy.snapshot` is the policy as of the last call (``None`` before the first).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ class StepPolicy:
         policy: The process's :class:`~orchestrator.tags.policy.TagPolicy`.
         actor: The job's submitter.
         intent: The job's intent (its workflow's name).
-        snapshot: The policy resolved when the attempt started.
         audit: Where :meth:`enforce` writes ``tool.refused`` rows (``TraceStore.add_audit``).
         job_id: The job, for audit rows.
         step: The step, for audit rows.
@@ -39,7 +39,6 @@ class StepPolicy:
         policy: TagPolicy,
         actor: Actor,
         intent: str | None,
-        snapshot: EffectivePolicy,
         *,
         audit: AuditSink | None = None,
         job_id: str | None = None,
@@ -48,7 +47,7 @@ class StepPolicy:
         self._policy = policy
         self.actor = actor
         self.intent = intent
-        self.snapshot = snapshot
+        self.snapshot: EffectivePolicy | None = None
         self._audit = audit
         self._job_id = job_id
         self._step = step
@@ -93,7 +92,8 @@ class StepPolicy:
         return (await self.current(intent)).prompt
 
     def __repr__(self) -> str:
-        return f"<StepPolicy {self.actor.id} intent={self.intent!r} tags={len(self.snapshot.tags)}>"
+        tags = len(self.snapshot.tags) if self.snapshot is not None else "?"
+        return f"<StepPolicy {self.actor.id} intent={self.intent!r} tags={tags}>"
 
 
 __all__ = ["AuditSink", "StepPolicy"]

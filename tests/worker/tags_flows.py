@@ -13,7 +13,7 @@ async def inspect_policy(ctx: StepContext) -> dict[str, Any]:
     """What the submitter may do, and the prompt it gets, as seen by a step."""
     return {
         "visible": await ctx.policy.visible(["git/git_log", "git/git_commit", "time/now"]),
-        "tags": [t.name for t in ctx.policy.snapshot.tags],
+        "tags": [t.name for t in (await ctx.policy.current()).tags],
         "intent": ctx.policy.intent,
         "prompt": await ctx.prompt(),
         "other_prompt": await ctx.prompt("summarize"),
