@@ -37,3 +37,16 @@ async def watch_policy(marker_dir: str, ctx: StepContext) -> dict[str, Any]:
 
 
 e2e_policy_watch = workflow("e2e_policy_watch", watch_policy)
+
+
+@step(retries=2, retry_backoff_seconds=0.01)
+async def use_tools(ctx: StepContext) -> list[str]:
+    """Lists what its submitter may use, then asks for git/git_log (refused: never retried)."""
+    visible = await ctx.policy.visible(["time/get_current_time", "time/convert_time",
+                                        "git/git_log"])  # fmt: skip
+    ctx.emit({"visible": visible})
+    await ctx.policy.enforce("git/git_log", {"repo_path": "."})
+    return visible
+
+
+e2e_use_tools = workflow("e2e_use_tools", use_tools)
