@@ -67,7 +67,7 @@ def load_tags(path: Path) -> list[dict[str, Any]]:
         documents = documents[0]["tags"]
     elif len(documents) == 1 and isinstance(documents[0], list):
         documents = documents[0]
-    if not isinstance(documents, list):
+    if not isinstance(documents, list) or not all(isinstance(d, dict) for d in documents):
         raise ValueError(f"{path}: expected a list of tags, `tags: [...]`, or one tag per document")
     tags: list[dict[str, Any]] = []
     seen: set[str] = set()
