@@ -31,7 +31,7 @@ from typing import Annotated, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import TagInvalidError
 
@@ -76,11 +76,6 @@ def check_tool_pattern(value: str) -> str:
     return value
 
 
-STORED: dict[str, Any] = {"stored": True}
-"""Validation context of tags read back from the store: they passed :func:`check_json_schema`
-when written, and the meta-schema check is most of the cost of reading a thousand tags."""
-
-
 def check_json_schema(value: dict[str, Any]) -> dict[str, Any]:
     """Validate a scope: a JSON Schema (draft 2020-12) against its meta-schema.
 
@@ -101,13 +96,7 @@ ToolPattern = Annotated[str, Field(max_length=300), AfterValidator(check_tool_pa
 """A ``server/tool`` glob."""
 
 
-def _check_scope(value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-    if isinstance(info.context, dict) and info.context.get("stored"):
-        return value  # checked when it was written
-    return check_json_schema(value)
-
-
-ScopeSchema = Annotated[dict[str, Any], AfterValidator(_check_scope)]
+ScopeSchema = Annotated[dict[str, Any], AfterValidator(check_json_schema)]
 """A JSON Schema that a tool's arguments must satisfy."""
 
 _Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -272,7 +261,6 @@ __all__ = [
     "INTENT_BOUND_KINDS",
     "MAX_LIST_ITEMS",
     "PROMPT_ORDER",
-    "STORED",
     "TAG_NAME_PATTERN",
     "ScopeSchema",
     "Tag",
