@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import structlog
+
+from orchestrator.errors import OrchestratorError
 from orchestrator.jobs.actor import Actor
 from orchestrator.mcp.policy import ToolDecision
 from orchestrator.tags.effective import EffectivePolicy
@@ -20,6 +23,8 @@ from orchestrator.tags.policy import TagPolicy, forbidden, refusal_audit
 from orchestrator.trace.records import AuditRecord
 
 AuditSink = Callable[[AuditRecord], Awaitable[None]]
+
+log = structlog.get_logger("orchestrator.tags")
 
 
 class StepPolicy:
@@ -82,8 +87,14 @@ class StepPolicy:
         decision = await self.decide(tool, arguments)
         if not decision.allowed:
             if self._audit is not None:
-                await self._audit(refusal_audit(self.actor, tool, decision, intent=self.intent,
-                                                job_id=self._job_id, step=self._step))  # fmt: skip
+                record = refusal_audit(self.actor, tool, decision, intent=self.intent,
+                                       job_id=self._job_id, step=self._step)  # fmt: skip
+                try:
+                    await self._audit(record)
+                except (OrchestratorError, ValueError) as exc:
+                    # The refusal stands (and stays non-retryable) even if its row is lost.
+                    log.warning("tool.refused audit write failed", tool=tool,
+                                error=type(exc).__name__)  # fmt: skip
             raise forbidden(tool, decision)
         return decision
 
