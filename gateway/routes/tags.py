@@ -21,7 +21,7 @@ from orchestrator.auth import Permission
 from orchestrator.jobs import Actor
 from orchestrator.services import Services
 from orchestrator.tags import StoredTag, TagKind, TagVersion
-from orchestrator.tags.model import TAG_NAME_PATTERN
+from orchestrator.tags.model import TAG_NAME_PATTERN, TagPayload
 
 router = APIRouter(prefix="/v1/tags", tags=["tags"])
 
@@ -32,8 +32,8 @@ class TagOut(BaseModel):
     """A live tag with its version."""
 
     tag: str
-    kind: str
-    payload: dict[str, Any] = Field(description="`{meta, config, content}` (docs/tags.md).")
+    kind: TagKind
+    payload: TagPayload = Field(description="`{meta, config, content}` (docs/tags.md).")
     version: int
     updated_at: datetime
     updated_by: str
@@ -109,10 +109,27 @@ async def get_tag(
     return TagOut(**_out(await services.tags.service.get(actor, tag)))
 
 
+TAG_BODY_SCHEMA = {
+    "type": "object",
+    "description": "A Tag (docs/tags.md); `tag` is optional and must equal the path.",
+    "required": ["kind"],
+    "additionalProperties": False,
+    "properties": {
+        "tag": {"type": "string", "pattern": TAG_NAME_PATTERN},
+        "kind": {"$ref": "#/components/schemas/TagKind"},
+        "payload": {"$ref": "#/components/schemas/TagPayload"},
+    },
+}
+"""The documented request body (validated by :func:`~orchestrator.tags.model.parse_tag`, so that
+every failure is ``tag_invalid`` naming its field rather than FastAPI's ``request_invalid``)."""
+
+
 @router.put(
     "/{tag}", response_model=TagPutOut,
     responses={201: {"model": TagPutOut, "description": "Created (or revived)"},
                422: {"description": "tag_invalid: details.field names the field"}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": TAG_BODY_SCHEMA}}}},
 )  # fmt: skip
 async def put_tag(
     tag: Annotated[str, Path(max_length=200, description="The tag's name.")],
