@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export ORCH_WORKFLOWS ?= examples.repo_brief
 
-.PHONY: install run test test-unit lint services bench bench-llm e2e-kind clean tools helm
+.PHONY: install run test test-unit lint services bench bench-llm bench-policy e2e-kind clean tools helm
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: install services
 ## (benchmarks/llm_ttft.py, a local wire-format server; no key, no network).
 bench-llm: install services
 	$(BIN)/python -m benchmarks.llm_ttft
+	$(BIN)/python -m benchmarks.policy
+
+## make bench-policy: tag policy decision cost with 1,000 tags in a tenant (issue 14), ~1 min.
+bench-policy: install services
+	$(BIN)/python -m benchmarks.policy
 
 ## make e2e-kind: kind cluster + KEDA + this chart; one job scales a worker from zero and back.
 ## Skips with a message where no Docker engine answers.

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
-from gateway.routes import audit, control, jobs, system, tools, usage, workflows
+from gateway.routes import audit, control, jobs, policy, system, tags, tools, usage, workflows
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.streaming import sse, ws
@@ -36,7 +36,20 @@ TRACE_EXCLUDED_PATHS = "/healthz,/readyz,/metrics,/v1/system/queue-depth"
 
 ROUTERS = tuple(
     m.router
-    for m in (jobs, control, trace_routes, sse, ws, workflows, system, audit, tools, usage)
+    for m in (
+        jobs,
+        control,
+        trace_routes,
+        sse,
+        ws,
+        workflows,
+        system,
+        audit,
+        tools,
+        usage,
+        tags,
+        policy,
+    )
 )
 """Every router of the API; each route declares its permission (tests/gateway/test_auth_matrix.py)."""
 
@@ -129,8 +142,13 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.auth.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-API-Key",
-                           "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Last-Event-ID",
+                "X-API-Key",
+                "X-Request-ID",
+            ],
             expose_headers=["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
             max_age=600,
         )

@@ -30,6 +30,8 @@ from orchestrator.errors import (
     RateLimitedError,
     StateError,
     StepNotFoundError,
+    TagInvalidError,
+    TagNotFoundError,
     ToolArgumentsError,
     ToolError,
     ToolForbiddenError,
@@ -64,6 +66,9 @@ STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
     ToolArgumentsError: 422,
     ToolTimeoutError: 504,
     ToolError: 502,  # the MCP server failed: mcp_unavailable, mcp_auth_required, tool_failed
+    TagInvalidError: 422,
+    TagNotFoundError: 404,
+    ToolForbiddenError: 403,
 }
 """HTTP status of each error class; subclasses inherit their nearest ancestor's status."""
 
@@ -112,12 +117,16 @@ def install_error_handlers(app: FastAPI) -> None:
             log.error("request failed", path=request.url.path, code=exc.code, error=exc.message)
         headers = auth_headers(exc)
         if should_audit(request, exc, status):
-            await audit_refusal(request, status=status, code=exc.code,
-                                reason=exc.details.get("reason")
-                                or ("job_not_visible" if isinstance(exc, JobNotVisibleError)
-                                    else None))
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status,
-                            headers=headers)
+            await audit_refusal(
+                request,
+                status=status,
+                code=exc.code,
+                reason=exc.details.get("reason")
+                or ("job_not_visible" if isinstance(exc, JobNotVisibleError) else None),
+            )
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_code=status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -428,6 +428,7 @@ class McpSettings(McpTokenSettings):
         "{server}); a tools/list_changed notification refreshes it sooner.",
     )
 
+
 class LLMBudget(BaseModel):
     """One spending limit (DESIGN §16): per tenant, optionally per user, per day or month (UTC)."""
 
@@ -451,7 +452,8 @@ class LLMWorkflowPolicy(BaseModel):
         "the call goes to `fallback_model` (said in a step.progress event and on the span).",
     )
     fallback_model: str | None = Field(
-        default=None, description="Model reference used under fallback_model (default: llm.fallback_model)."
+        default=None,
+        description="Model reference used under fallback_model (default: llm.fallback_model).",
     )
 
 
@@ -516,6 +518,36 @@ class LLMSettings(BaseModel):
         return LLMWorkflowPolicy(policy=self.budget_policy, fallback_model=self.fallback_model)
 
 
+class TagsSettings(BaseModel):
+    """Tags: tool policy and prompt content (DESIGN §15, docs/tags.md)."""
+
+    default_policy: Literal["allow", "deny"] = Field(
+        default="allow",
+        description="What a principal gets for a tool no tag grants or denies: allow (a fresh "
+        "install works) or deny (the Helm chart's production values).",
+    )
+    cache_ttl_seconds: int = Field(
+        default=1800, ge=1, description="Lifetime of a cached effective policy in Redis."
+    )
+    generation_check_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="How long a process trusts its view of a tenant's tag generation: a tag "
+        "change reaches running workers within about this long.",
+    )
+    org_admin_tenants: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated tenants whose tags may name other tenants in org_scope; "
+        "any other tenant's org_scope may name only itself.",
+    )
+
+    @field_validator("org_admin_tenants", mode="before")
+    @classmethod
+    def _split_tenants(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+
 class Settings(BaseSettings):
     """Every setting of a process; read from ``ORCH_*`` environment variables and ``.env``."""
 
@@ -541,6 +573,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    tags: TagsSettings = Field(default_factory=TagsSettings)
 
     @field_validator("workflows", mode="before")
     @classmethod
@@ -587,6 +620,7 @@ __all__ = [
     "RedisSettings",
     "Settings",
     "StateSettings",
+    "TagsSettings",
     "TelemetrySettings",
     "WorkerSettings",
     "mask_url",

@@ -40,6 +40,9 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     │                                  (orchestrator/llm/errors.py, with LLMConfigError
     │                                  llm_config_invalid and BudgetExceededError
     │                                  budget_exceeded, a RateLimitedError: 429)
+    ├── ToolForbiddenError             tool_forbidden (tag policy refused a tool; never retried)
+    ├── TagInvalidError                tag_invalid
+    ├── TagNotFoundError               tag_not_found
     └── StepError                      step_failed
         ├── StepTimeoutError           step_timeout
         └── OutputTooLargeError        output_too_large
@@ -278,6 +281,17 @@ class McpAuthRequiredError(ToolError):
 
     code = "mcp_auth_required"
     retryable = False
+class TagInvalidError(OrchestratorError):
+    """A tag fails its schema (``details["field"]`` names the field): a bad pattern, a scope that
+    is not a JSON Schema, a body ``tag`` different from the path."""
+
+    code = "tag_invalid"
+
+
+class TagNotFoundError(OrchestratorError):
+    """No live tag of that name in the caller's tenant."""
+
+    code = "tag_not_found"
 
 
 class StepError(OrchestratorError):
@@ -370,6 +384,9 @@ __all__ = [
     "ToolForbiddenError",
     "ToolNotFoundError",
     "ToolTimeoutError",
+    "TagInvalidError",
+    "TagNotFoundError",
+    "ToolForbiddenError",
     "TraceError",
     "VersionNotFoundError",
     "WaitingForInput",

@@ -43,6 +43,10 @@ class Keys:
     - ``budget``: until the end of its window (UTC day or month) plus ``BUDGET_TTL_MARGIN_SECONDS``
       (a day): a counter is read only within its window; the margin keeps the last one readable
       for reconciliation just after the window turns.
+    - ``tag_cache``: ``tags.cache_ttl_seconds`` (30 min): an effective tag policy, also checked
+      against the tenant's ``tag_generation`` on every read, so a change never waits for it.
+    - ``tag_generation``: no TTL; a counter bumped on every change of a tenant's tags. It must
+      outlive every cached policy (were it to vanish and restart at 0, an old entry could match).
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
       dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
@@ -115,6 +119,14 @@ class Keys:
     def mcp_tools(self, server: str) -> str:
         """String: an MCP server's tool list (JSON), shared by gateways and workers."""
         return f"{self.prefix}:mcp:tools:{server}"
+    def tag_cache(self, tenant: str, user: str | None, intent: str | None) -> str:
+        """String: a principal's effective tag policy for an intent, JSON (``-``: none)."""
+        return f"{self.prefix}:tagcache:{tenant}:{user or '-'}:{intent or '-'}"
+
+    def tag_generation(self, tenant: str) -> str:
+        """String counter: the tenant's tag generation (INCR on every change of its tags)."""
+        return f"{self.prefix}:taggen:{tenant}"
+
 
 
 __all__ = ["BUDGET_TTL_MARGIN_SECONDS", "Keys"]

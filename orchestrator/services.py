@@ -16,6 +16,7 @@ from orchestrator.queue.arq import ArqQueue, connect_redis
 from orchestrator.state.redis import RedisStateStore
 
 if TYPE_CHECKING:
+    from orchestrator.tags import TagSystem
     from orchestrator.trace.store import TraceStore
 
 
@@ -32,6 +33,7 @@ class Services:
         queue: The arq queue.
         trace: The trace store (PostgreSQL or SQLite).
         calls: Durable-call records of steps (DESIGN §13), on the state Redis.
+        tags: Tag store, policy cache, resolver and the tool policy (DESIGN §15).
     """
 
     settings: Settings
@@ -42,6 +44,7 @@ class Services:
     queue: ArqQueue
     trace: TraceStore
     calls: RedisCallStore
+    tags: TagSystem
 
     @classmethod
     async def open(
@@ -101,7 +104,10 @@ class Services:
                 settings.database.url, pool_size=settings.database.pool_size
             )
         calls = RedisCallStore(redis, keys=keys, ttl_seconds=settings.state.ttl_seconds)
-        return cls(settings, registry, redis, keys, state, queue, trace, calls)
+        from orchestrator.tags import open_tags  # here: orchestrator.jobs imports this module
+
+        tags = open_tags(settings.tags, redis, keys, lambda: trace.engine)
+        return cls(settings, registry, redis, keys, state, queue, trace, calls, tags)
 
     async def close(self) -> None:
         """Close the Redis pool and dispose of the trace store's engine."""

@@ -33,6 +33,7 @@ from worker.metrics import push as push_metrics
 from worker.metrics import serve as serve_metrics
 from worker.reaper import reap_forever, reclaim_own
 from worker.recorder import TraceRecorder
+from worker.tags import TagPolicyHook
 from worker.tasks import run_job
 from worker.telemetry import LogContextHook, TracingHook
 from worker.tools import ToolsHook
@@ -91,8 +92,14 @@ def build_worker(
     tools_hook = tools if tools is not None else ToolsHook(services)
     llm = LLMHook(services, tracer=tel.tracer)  # ctx.llm (DESIGN §16)
     hooks: list[ExecutionHook] = [
-        recorder, TracingHook(tel), LogContextHook(), MetricsHook(services.state), tools_hook,
+        recorder,
+        TracingHook(tel),
+        LogContextHook(),
+        MetricsHook(services.state),
+        tools_hook,
         llm,
+        # The audit sink resolves the (deferred) trace store only when a refusal is written.
+        TagPolicyHook(services.tags.policy, lambda record: services.trace.add_audit(record)),
     ]
     executor = JobExecutor(
         services,
@@ -244,13 +251,16 @@ async def run_worker(
     telemetry = settings.telemetry
     metrics_server = (
         serve_metrics(telemetry.metrics_port, telemetry.metrics_host)
-        if telemetry.metrics_port else None
+        if telemetry.metrics_port
+        else None
     )
     try:
         if one_job:
             if not await _run_one(worker, settings.worker.idle_timeout_seconds):
-                log.info("no job within the idle timeout; exiting",
-                         idle_timeout_seconds=settings.worker.idle_timeout_seconds)
+                log.info(
+                    "no job within the idle timeout; exiting",
+                    idle_timeout_seconds=settings.worker.idle_timeout_seconds,
+                )
                 return 0
         else:
             try:
@@ -278,8 +288,9 @@ async def _run_one(worker: Worker, idle_timeout_seconds: float) -> bool:
     main = asyncio.ensure_future(worker.async_run())
     started = asyncio.ensure_future(worker.ctx["job_started"].wait())
     try:
-        await asyncio.wait([main, started], timeout=idle_timeout_seconds,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [main, started], timeout=idle_timeout_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
         if not started.done() and not main.done():
             main.cancel()
             await asyncio.gather(main, return_exceptions=True)

@@ -26,6 +26,7 @@ from orchestrator.errors import (
     Retry,
     StepError,
     StepTimeoutError,
+    ToolForbiddenError,
     WaitingForInput,
 )
 from orchestrator.serialization import dumps, loads, to_jsonable
@@ -302,7 +303,7 @@ class StepRunner:
             error = StepError(exc.reason, details={"type": "Retry"}).to_dict()
             await self._end(name, attempt, StepStatus.FAILED, started, t0, error=error)
             return _Attempt(None, error, retryable=True, delay_seconds=exc.after_seconds)
-        except OutputTooLargeError as exc:
+        except (OutputTooLargeError, ToolForbiddenError) as exc:  # retrying cannot help
             error = exc.to_dict()
             await self._end(name, attempt, StepStatus.FAILED, started, t0, error=error)
             return _Attempt(None, error, retryable=False)

@@ -1,7 +1,7 @@
 """LLM calls: tokens, cost and latency of every LLM call a step made (DESIGN §16).
 
 Revision ID: 0006
-Revises: 0004 (the lead relinks the chain at merge: 0004 MCP tokens, 0005 tags)
+Revises: 0005
 Create Date: 2026-12-03 21:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -34,6 +34,9 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     TOOL_READ = "tool.read"  # GET /v1/tools (filtered further by the tool policy)
     TOOL_CALL = "tool.call"  # POST /v1/tools/{server}/{tool}:call (and the tool policy)
+    TAG_READ = "tag.read"  # tags, their versions (admins only)
+    TAG_WRITE = "tag.write"  # put and delete tags (admins only)
+    POLICY_READ = "policy.read"  # a principal's effective policy and prompt (admins only)
 
 
 _READ = frozenset({Permission.PUBLIC, Permission.WORKFLOW_READ, Permission.JOB_READ,

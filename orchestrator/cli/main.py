@@ -1,5 +1,5 @@
 """The ``orchestrator`` command: dev, gateway, worker, migrate, submit, workflows, config, keys,
-mcp."""
+mcp, llm, tags."""
 
 from __future__ import annotations
 
@@ -270,6 +270,13 @@ def _register_llm() -> None:
 
 _register_mcp()
 _register_llm()
+def _register_tags() -> None:
+    from orchestrator.cli.tags import register
+
+    register(app, _settings)
+
+
+_register_tags()
 
 
 @app.command()

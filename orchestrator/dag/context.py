@@ -26,12 +26,14 @@ class StepContext:
             through which ``tools`` and ``llm`` make durable calls; ``None`` outside a worker.
         tools: The MCP tool plane as this principal (``orchestrator/mcp``), when configured.
         llm: LLM calls (``orchestrator/llm``), when configured.
-        policy: The principal's effective tag policy (``orchestrator/tags``), when configured.
+        policy: The principal's tag policy (``orchestrator/tags``: a
+            :class:`~orchestrator.tags.view.StepPolicy`, live), when configured.
+        prompter: What :meth:`prompt` delegates to (set by the tags hook with ``policy``).
     """
 
     __slots__ = (
         "_ask", "_asked", "_emit", "attempt", "calls", "inputs", "job_id", "llm", "logger",
-        "policy", "principal", "step", "tools",
+        "policy", "principal", "prompter", "step", "tools",
     )  # fmt: skip
 
     def __init__(
@@ -63,6 +65,7 @@ class StepContext:
         self.tools: Any = None
         self.llm: Any = None
         self.policy: Any = None
+        self.prompter: Callable[[str | None], Awaitable[str]] | None = None
 
     def emit(self, data: JSONValue) -> None:
         """Publish a ``step.progress`` event carrying ``data`` (any JSON value).
@@ -97,6 +100,18 @@ class StepContext:
         index = self._asked
         self._asked += 1
         return await self._ask(index, prompt, schema)
+
+    async def prompt(self, intent: str | None = None) -> str:
+        """The system prompt the job's submitter gets from tags for ``intent`` (default: the
+        job's, its workflow's name): the applying tags' content in the order company, role,
+        function, flow (DESIGN §15).
+
+        Raises:
+            RuntimeError: Outside a worker (no tag policy attached).
+        """
+        if self.prompter is None:
+            raise RuntimeError("ctx.prompt() is available only while a worker runs the step")
+        return await self.prompter(intent)
 
     def __repr__(self) -> str:
         return f"<StepContext job={self.job_id} step={self.step} attempt={self.attempt}>"

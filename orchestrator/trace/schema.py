@@ -189,6 +189,43 @@ llm_calls = Table(
 """One row per LLM call a step made for real (DESIGN §16): tokens, cost (``NULL`` when the
 model has no known price), latency. A call replayed from its durable record adds no row."""
 
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", _big_id(), primary_key=True, autoincrement=True),
+    Column("tenant_id", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("body", _json(), nullable=False),
+    # Whether org_scope names tenants: such tags are read for every tenant's resolution.
+    Column("org_scoped", Boolean(), nullable=False),
+    Column("created_at", _timestamp(), nullable=False),
+    Column("updated_at", _timestamp(), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("deleted_at", _timestamp(), nullable=True),
+    UniqueConstraint("tenant_id", "name", name="uq_tags_tenant_id_name"),
+    Index("ix_tags_org_scoped", "org_scoped"),
+)
+"""Tags (DESIGN §15): the live version of each tag of a tenant; ``deleted_at`` marks a soft delete."""
+
+tag_versions = Table(
+    "tag_versions",
+    metadata,
+    Column("id", _big_id(), primary_key=True, autoincrement=True),
+    Column("tag_id", _big_id(), ForeignKey("tags.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("body", _json(), nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("at", _timestamp(), nullable=False),
+    UniqueConstraint("tag_id", "version", name="uq_tag_versions_tag_id_version"),
+    Index("ix_tag_versions_tenant_id_name", "tenant_id", "name"),
+)
+"""Every change of a tag (``put`` or ``delete``), with its author and time; never updated."""
+
 __all__ = [
     "NAMING_CONVENTION",
     "api_keys",
@@ -198,4 +235,6 @@ __all__ = [
     "mcp_tokens",
     "metadata",
     "step_runs",
+    "tag_versions",
+    "tags",
 ]

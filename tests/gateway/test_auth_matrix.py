@@ -46,6 +46,12 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/v1/audit"): P.AUDIT_READ,
     ("GET", "/v1/tools"): P.TOOL_READ,
     ("POST", "/v1/tools/{server}/{tool}:call"): P.TOOL_CALL,
+    ("GET", "/v1/tags"): P.TAG_READ,
+    ("GET", "/v1/tags/{tag}"): P.TAG_READ,
+    ("PUT", "/v1/tags/{tag}"): P.TAG_WRITE,
+    ("DELETE", "/v1/tags/{tag}"): P.TAG_WRITE,
+    ("GET", "/v1/tags/{tag}/versions"): P.TAG_READ,
+    ("GET", "/v1/policy/effective"): P.POLICY_READ,
 }
 """The permission each route needs: changing one is a reviewed decision."""
 
@@ -84,6 +90,8 @@ def body_for(method: str, path: str) -> dict[str, Any] | None:
         return {"workflow": "greeting", "inputs": {"word": "hi", "count": 2}}
     if path.endswith("/input"):
         return {"answer": "yes"}
+    if path == "/v1/tags/{tag}" and method == "PUT":
+        return {"kind": "role", "payload": {"config": {"allowed_tools": ["time/*"]}}}
     return None
 
 

@@ -46,7 +46,7 @@ def fuzz_key(isolated_settings: SettingsFactory) -> tuple[Settings, str]:
 
 
 MAX_EXAMPLES = 50
-"""Per operation; about 17 operations x 50 examples finish in well under 60 s."""
+"""Per operation; about 23 operations x 50 examples finish in well under 60 s."""
 
 
 def test_no_input_makes_the_api_fail_or_break_its_schema(
