@@ -227,8 +227,16 @@ class TokenManager:
         )
 
     async def _cached(self, server: str, user_key: str) -> TokenSet | None:
-        blob = await self.redis.get(self.keys.mcp_token(server, user_key))
-        return None if blob is None else self.cipher.decrypt(blob)
+        key = self.keys.mcp_token(server, user_key)
+        blob = await self.redis.get(key)
+        if blob is None:
+            return None
+        try:
+            return self.cipher.decrypt(blob)
+        except ConfigError:
+            # Written under a key rotated out since: a miss; PostgreSQL decides (and says so).
+            await self.redis.delete(key)
+            return None
 
     async def _cache(self, server: str, user_key: str, tokens: TokenSet) -> None:
         key = self.keys.mcp_token(server, user_key)

@@ -9,8 +9,10 @@ import asyncio
 from collections.abc import Callable, Iterator
 
 import pytest
+from redis.asyncio import Redis
 
 from orchestrator.errors import McpAuthRequiredError
+from orchestrator.keys import Keys
 from orchestrator.mcp.oauth import OAuth2Spec, TokenManager
 from tests.orchestrator.mcp.oauth.client import call_ping
 from tests.orchestrator.mcp.oauth.conftest import server_name
@@ -148,3 +150,38 @@ async def test_per_user_servers_keep_one_token_per_user(
         await manager.token(name, "cid")  # never logged in
     with pytest.raises(McpAuthRequiredError):
         await manager.token(name, None)  # a per-user server needs a user
+
+
+async def test_many_concurrent_rejections_of_one_token_cause_one_refresh(
+    idp: AuthlibServer, managers: Callable[..., TokenManager]
+) -> None:
+    name = server_name()
+    manager = managers({name: _spec(idp, "refresh_token")})
+    await _logged_in(manager, idp, name, None)
+    old = await manager.token(name, None)
+    before = idp.token_requests["refresh_token"]
+
+    new = await asyncio.gather(
+        *(manager.refresh_after_rejection(name, None, old) for _ in range(10))
+    )
+
+    assert len(set(new)) == 1 and new[0] != old
+    assert idp.token_requests["refresh_token"] == before + 1
+
+
+async def test_a_refresh_lock_held_elsewhere_ends_in_mcp_auth_required_within_the_wait(
+    idp: AuthlibServer, managers: Callable[..., TokenManager], redis: Redis, keys: Keys
+) -> None:
+    name = server_name()
+    manager = managers({name: _spec(idp, "client_credentials")}, lock_wait_seconds=0.5)
+    held = redis.lock(keys.mcp_token_lock(name, ""), timeout=30)
+    assert await held.acquire()  # another process, stuck mid-refresh
+    try:
+        with pytest.raises(McpAuthRequiredError) as caught:
+            await asyncio.wait_for(manager.token(name, None), timeout=10)
+    finally:
+        await held.release()
+
+    assert caught.value.details["reason"] == "refresh_lock_timeout"
+    assert idp.token_requests["client_credentials"] == 0
+    assert await manager.token(name, None)  # the lock is free again
