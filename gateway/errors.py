@@ -68,7 +68,6 @@ STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
     ToolError: 502,  # the MCP server failed: mcp_unavailable, mcp_auth_required, tool_failed
     TagInvalidError: 422,
     TagNotFoundError: 404,
-    ToolForbiddenError: 403,
 }
 """HTTP status of each error class; subclasses inherit their nearest ancestor's status."""
 

@@ -36,23 +36,43 @@ def build_manager(
 
     Args:
         services: The process's open services.
-        policy: The tool policy (default: allow all; the tags layer provides the real one).
-        tokens: The OAuth token source (default: none; the token manager provides it).
+        policy: The tool policy (default: the tenant's tags, ``services.tags.policy``, which
+            falls back to ``ORCH_TAGS__DEFAULT_POLICY``).
+        tokens: The OAuth token source (default: the token manager, built when a server has
+            ``auth: oauth2``; the manager closes it).
 
     Raises:
-        ConfigError: The MCP configuration is invalid.
+        ConfigError: The MCP configuration is invalid, or an ``oauth2`` server has no
+            ``ORCH_MCP__TOKEN_ENCRYPTION_KEY``.
     """
     from orchestrator.mcp.manager import McpManager
 
-    return McpManager(
-        configured_servers(services.settings),
+    servers = configured_servers(services.settings)
+    owned = None
+    if tokens is None and any(s.auth.type == "oauth2" for s in servers):
+        from orchestrator.mcp.login import configured_specs
+        from orchestrator.mcp.oauth import TokenManager
+
+        owned = TokenManager.from_settings(
+            services.settings.mcp,
+            configured_specs(services.settings),
+            redis=services.redis,
+            # its own small engine (Services.open refused an unset URL)
+            engine=services.settings.database.url or "",
+            keys=services.keys,
+        )
+        tokens = owned
+    manager = McpManager(
+        servers,
         redis=services.redis,
         keys=services.keys,
         tools_cache_ttl_seconds=services.settings.mcp.tools_cache_ttl_seconds,
-        policy=policy,
+        policy=policy if policy is not None else services.tags.policy,
         tokens=tokens,
         audit=services.trace.add_audit,
     )
+    manager.owns_tokens = owned is not None
+    return manager
 
 
 __all__ = ["build_manager", "configured_servers"]

@@ -99,6 +99,7 @@ class McpManager:
         self.servers: dict[str, ServerConfig] = {s.name: s for s in servers}
         self.policy: ToolPolicy = policy if policy is not None else AllowAll()
         self.tokens = tokens
+        self.owns_tokens = False  # set by the factory when it built the token source
         self._pool = ConnectionPool(self.servers, tokens=tokens,
                                     on_tools_changed=self._tools_changed)  # fmt: skip
         self._catalog = ToolCatalog(self._fetch_tools, redis=redis, keys=keys or Keys(),
@@ -405,6 +406,9 @@ class McpManager:
         """Close every connection (terminating stdio servers) and write pending audit rows."""
         await self._pool.close()
         await self._audit.close()
+        close_tokens = getattr(self.tokens, "close", None)
+        if self.owns_tokens and close_tokens is not None:
+            await close_tokens()
 
 
 def _result(name: str, raw: CallToolResult, duration_ms: float) -> ToolResult:

@@ -16,11 +16,11 @@ from examples.repo_brief import analyse, fetch_history, fetch_survey, render_bri
 from examples.repo_brief.claude import claude_analysis, parse_reply
 from examples.repo_brief.history import parse_git_log
 from orchestrator.jobs.actor import Actor
+from orchestrator.llm import CallSite, ProviderRegistry, StepLLM
+from orchestrator.llm.anthropic import AnthropicProvider
 from orchestrator.mcp.config import read_config_file
 from orchestrator.mcp.manager import McpManager
 from orchestrator.mcp.step import StepTools
-from orchestrator.llm import CallSite, ProviderRegistry, StepLLM
-from orchestrator.llm.anthropic import AnthropicProvider
 from sdk import StepContext
 from tests.support.llm import LLMServer
 

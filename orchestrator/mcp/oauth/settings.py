@@ -5,5 +5,4 @@ from __future__ import annotations
 
 from orchestrator.config import McpTokenSettings
 
-
 __all__ = ["McpTokenSettings"]
