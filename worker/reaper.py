@@ -6,7 +6,8 @@ its deadline out), its dead arq job is dropped, and a new arq job resumes it. Th
 runs only the steps without a checkpoint. A worker started under a stable id (``worker.id``)
 reclaims its previous process's jobs at once rather than after the lease TTL, as DBOS recovers
 an executor's workflows by its ``executor_id``. A job that ended but whose worker died before
-freeing the lease (its trace row may be unwritten) gets its end recorded from Redis instead.
+freeing the lease (its trace row may be unwritten) gets its end, and the step runs its buffer
+held, recorded from Redis instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 import structlog
 
 from orchestrator.errors import OrchestratorError
+from orchestrator.jobs.reconcile import reconcile_step_runs
 from orchestrator.services import Services
 from orchestrator.trace.records import JobFinish
 
@@ -69,6 +71,8 @@ async def _record_end(services: Services, job_id: str) -> None:
     """Write the end of a job whose worker died between its terminal event and its trace row."""
     state = await services.state.get_job(job_id)
     if state is not None and state.status.is_terminal:
+        # Its last step runs may have died in the worker's buffer: rows first, then the end.
+        await reconcile_step_runs(services.state, services.trace, job_id)
         at = datetime.fromtimestamp(state.finished_at or time.time(), UTC)
         await services.trace.write_batch(
             [], finished=JobFinish(job_id, state.status, at, result=state.result, error=state.error)

@@ -41,8 +41,9 @@ async def test_a_workflow_with_closures_runs_on_a_separate_worker_and_its_cache_
     hard_stack: Stack, tmp_path: Path
 ) -> None:
     inputs = {"values": [1, 2, 3], "label": "beta", "marker_dir": str(tmp_path)}
-    async with httpx.AsyncClient(base_url=hard_stack.url, headers=hard_stack.headers,
-                                 timeout=httpx.Timeout(30, read=60)) as client:
+    async with httpx.AsyncClient(
+        base_url=hard_stack.url, headers=hard_stack.headers, timeout=httpx.Timeout(30, read=60)
+    ) as client:
         first = await run_to_end(client, inputs)
         assert first[-1]["type"] == "job.succeeded", first[-1]
         assert not any(e["type"] == "job.blocked" for e in first)
@@ -56,6 +57,8 @@ async def test_a_workflow_with_closures_runs_on_a_separate_worker_and_its_cache_
         hard_stack.start_worker()
         second = await run_to_end(client, inputs)
         assert second[-1]["type"] == "job.succeeded", second[-1]
-        done = next(e for e in second if e["type"] == "step.succeeded" and e["step"] == "summarized")
+        done = next(
+            e for e in second if e["type"] == "step.succeeded" and e["step"] == "summarized"
+        )
         assert done["data"]["cache_hit"] is True
         assert (tmp_path / "summarized").read_text().count("\n") == 1

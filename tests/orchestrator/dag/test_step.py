@@ -268,7 +268,7 @@ def test_a_change_inside_a_nested_function_changes_the_fingerprint() -> None:
 
     first = code_fingerprint(outer_a)
 
-    def outer_a(xs: list[int]) -> list[int]:  # noqa: F811 - the same code defined again
+    def outer_a(xs: list[int]) -> list[int]:
         return [x + 1 for x in xs]
 
     assert code_fingerprint(outer_a) == first
