@@ -17,6 +17,7 @@ from orchestrator.errors import (
 from orchestrator.jobs.actor import Actor
 from orchestrator.jobs.views import JobReader
 from orchestrator.serialization import dumps
+from orchestrator.storable import find_unstorable
 from orchestrator.trace.records import AuditRecord
 from orchestrator.types import JobStatus, JSONValue, StepStatus
 
@@ -110,8 +111,15 @@ class JobControl(JobReader):
             JobNotFoundError: No such job.
             JobStateConflictError: The job is not waiting, or ``step`` has no open question, or
                 several are open and ``step`` is missing.
-            AnswerValidationError: The answer does not match the schema (``details["errors"]``).
+            AnswerValidationError: The answer does not match the schema, or holds a lone
+                surrogate or a NaN/infinite number (``details["errors"]``).
         """
+        problems = find_unstorable(answer)
+        if problems:  # an answer with a lone surrogate cannot be stored, NaN would become null
+            raise AnswerValidationError(
+                "the answer holds values that cannot be stored",
+                details={"errors": [p.as_error("answer") for p in problems]},
+            )
         row = await self.exists(job_id, actor)
         live = await self.services.state.get_job(row.id)
         if live is None or live.status is not JobStatus.WAITING or not live.questions:
