@@ -100,6 +100,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.auth.limits.close()
             await app.state.hub.close()
             await app.state.cluster.close()
             if owned:
