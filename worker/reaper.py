@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 
 import structlog
 
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, QueueError, StateError
 from orchestrator.jobs.reconcile import reconcile_step_runs
 from orchestrator.services import Services
 from orchestrator.trace.records import JobFinish
+from worker.redis_health import RedisHealth
 
 log = structlog.get_logger("worker.reaper")
 
@@ -81,15 +82,29 @@ async def _record_end(services: Services, job_id: str) -> None:
     await services.state.release_lease(job_id, "")
 
 
-async def reap_forever(services: Services) -> None:
-    """Run :func:`reap_once` now and every ``lease.check_interval_seconds`` until cancelled."""
+async def reap_forever(services: Services, *, health: RedisHealth | None = None) -> None:
+    """Run :func:`reap_once` now and every ``lease.check_interval_seconds`` until cancelled.
+
+    Args:
+        services: Connections.
+        health: This process's Redis health: a Redis failure is reported there (logged once
+            per outage, with a backoff) instead of logged on every check; the poll loop says
+            when Redis is back.
+    """
     interval = services.settings.lease.check_interval_seconds
     while True:
+        delay = interval
         try:
             await reap_once(services)
+        except (StateError, QueueError) as exc:
+            if health is None:
+                log.warning("lease check failed", error=str(exc))
+            else:
+                health.failed(exc, source="reaper")
+                delay = max(interval, health.delay_seconds())
         except OrchestratorError as exc:
             log.warning("lease check failed", error=str(exc))
-        await asyncio.sleep(interval)
+        await asyncio.sleep(delay)
 
 
 async def reclaim_own(services: Services, worker_id: str) -> list[str]:
