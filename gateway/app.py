@@ -119,6 +119,7 @@ def create_app(
             yield
         finally:
             await app.state.tools.close()
+            await app.state.auth.limits.close()
             await app.state.hub.close()
             await app.state.cluster.close()
             if owned:

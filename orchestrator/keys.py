@@ -30,8 +30,9 @@ class Keys:
     - ``idem``: ``state.idempotency_window_seconds``: the window within which a repeated submit
       returns the first job.
     - ``rate_limits``: a prefix; the ``limits`` library's moving windows expire with their window.
-    - ``streams``: ``STREAM_SLOT_TTL_SECONDS`` (1 h), renewed on each open: a gateway that dies
-      with streams open cannot hold a key's slots for longer.
+    - ``streams``: a sorted set of open streams scored by heartbeat deadline; the key and each
+      member lapse ``STREAM_SLOT_TTL_SECONDS`` after the last heartbeat (renewed while a stream
+      is open), so a gateway that dies with streams open frees the key's slots within seconds.
     - ``mcp_tools``: ``mcp.tools_cache_ttl_seconds`` (5 min): a server's tool list changes with
       its deployment, rarely; the TTL bounds staleness when a ``tools/list_changed``
       notification is missed, and every process refreshes on one.
@@ -113,8 +114,12 @@ class Keys:
         return f"{self.prefix}:budget:{tenant}:{user if user is not None else '-'}:{window}"
 
     def streams(self, subject: str) -> str:
-        """String counter: open SSE/WebSocket connections of one principal."""
-        return f"{self.prefix}:streams:{subject}"
+        """Sorted set: the open SSE/WebSocket streams of one principal, by heartbeat deadline.
+
+        (Named apart from the former ``streams:`` counters, so a rolling upgrade never meets a
+        key of the other type.)
+        """
+        return f"{self.prefix}:streamslots:{subject}"
 
     def mcp_tools(self, server: str) -> str:
         """String: an MCP server's tool list (JSON), shared by gateways and workers."""

@@ -169,8 +169,11 @@ SECRET = "s3cret-for-tests-" + "x" * 32
 
 def hs256(**overrides: Any) -> str:
     now = int(time.time())
+    # Tokens are made at collection: valid for an hour, so a suite that reaches these tests
+    # after many minutes of e2e runs does not see them expire (then every refusal would read
+    # token_expired, whatever the test meant to show).
     claims = {"sub": "alice", "tenant": "acme", "role": "submitter", "iss": "https://idp.test",
-              "aud": "orchestrator", "iat": now, "exp": now + 300, **overrides}
+              "aud": "orchestrator", "iat": now, "exp": now + 3600, **overrides}
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, SECRET, algorithm="HS256")
 
 
@@ -180,7 +183,7 @@ JWT_SETTINGS = {"jwt_secret": SECRET, "jwt_issuer": "https://idp.test",
 
 @pytest.mark.parametrize(("token", "reason"), [
     (hs256(exp=int(time.time()) - 60), "token_expired"),
-    (jwt.encode({"sub": "a", "tenant": "acme", "role": "admin", "exp": int(time.time()) + 60,
+    (jwt.encode({"sub": "a", "tenant": "acme", "role": "admin", "exp": int(time.time()) + 3600,
                  "iss": "https://idp.test", "aud": "orchestrator"}, "wrong-secret" * 4,
                 algorithm="HS256"), "signature_invalid"),
     (hs256(aud="someone-else"), "audience_invalid"),
