@@ -27,7 +27,7 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
     from orchestrator.cli.stream import follow_job
     from orchestrator.services import Services
     from orchestrator.trace.migrate import upgrade
-    from sdk import Client
+    from sdk import AsyncClient
     from worker.runner import build_worker, stop_worker
 
     with contextlib.ExitStack() as stack:
@@ -63,11 +63,13 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
                 await tasks[0]
             else:
                 key = settings.gateway.api_key
-                async with Client(url, api_key=key.get_secret_value() if key else None) as client:
+                async with AsyncClient(
+                    url, api_key=key.get_secret_value() if key else None
+                ) as client:
                     job = await client.submit(submit, inputs)
-                    log.info("submitted", job_id=job["job_id"], workflow=submit)
-                    last = await follow_job(client, job["job_id"])
-                    code = 0 if last.get("type") == "job.succeeded" else 1
+                    log.info("submitted", job_id=job.job_id, workflow=submit)
+                    last = await follow_job(client, job.job_id)
+                    code = 0 if last is not None and last.type == "job.succeeded" else 1
         finally:
             server.should_exit = True
             await asyncio.gather(tasks[0], return_exceptions=True)

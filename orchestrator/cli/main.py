@@ -1,4 +1,8 @@
-"""The ``orchestrator`` command: dev, gateway, worker, migrate, submit, workflows, config."""
+"""The ``orchestrator`` command: dev, gateway, worker, migrate, submit, jobs, workflows, config.
+
+Command groups live in their own modules (``jobs``, ``keys``, ...) and are registered below with
+one line each. Any error is one line saying what to do (``--debug``: the traceback too).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from orchestrator.cli.errors import DEBUG, fail
+from orchestrator.cli.settings import load_settings
 from orchestrator.config import Settings
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.logs import configure_logging
@@ -27,8 +33,21 @@ InputOpt = Annotated[
 ]
 
 
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option(
+        "--debug", envvar="ORCH_DEBUG", help="Show tracebacks instead of one-line errors.")
+    ] = False,
+) -> None:
+    """AgentOrchestrator: run @step DAGs through a gateway, Redis/arq workers and live streams."""
+    DEBUG.enabled = DEBUG.enabled or debug
+
+
 def _settings(*, stdout: bool = False) -> Settings:
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except OrchestratorError as exc:
+        _fail(exc)
     configure_logging(
         settings.log_level,
         redact_fields=settings.log.redact_fields,
@@ -60,9 +79,8 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def _fail(exc: OrchestratorError) -> None:
-    typer.secho(f"error [{exc.code}]: {exc.message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+def _fail(exc: BaseException) -> NoReturn:
+    fail(exc)
 
 
 def _run(coro: Any) -> Any:
@@ -183,35 +201,13 @@ def migrate(
     typer.echo(f"migrated to {revision}")
 
 
-@app.command()
-def submit(
-    workflow: Annotated[str, typer.Argument(help="The workflow's name.")],
-    inputs: InputOpt = None,
-    stream: Annotated[bool, typer.Option(help="Print chunks as they arrive, then the result.")] = False,
-    url: Annotated[str | None, typer.Option(help="Gateway URL (ORCH_GATEWAY__URL).")] = None,
-) -> None:
-    """Submit a job to a running gateway."""
-    from orchestrator.cli.stream import follow_job, parse_inputs
-    from orchestrator.serialization import dumps
-    from sdk import Client
+def _register_submit() -> None:
+    from orchestrator.cli.submit import register
 
-    settings = _settings()
-    try:
-        parsed = parse_inputs(inputs or [])
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    key = settings.gateway.api_key.get_secret_value() if settings.gateway.api_key else None
+    register(app)
 
-    async def go() -> int:
-        async with Client(url or settings.gateway.url, api_key=key) as client:
-            job = await client.submit(workflow, parsed)
-            if not stream:
-                sys.stdout.write(dumps(job).decode() + "\n")
-                return 0
-            last = await follow_job(client, job["job_id"])
-            return 0 if last.get("type") == "job.succeeded" else 1
 
-    raise typer.Exit(_run(go()))
+_register_submit()
 
 
 @app.command()
@@ -243,12 +239,29 @@ def _register_keys() -> None:
 _register_keys()
 
 
+def _register_jobs() -> None:
+    from orchestrator.cli.jobs import app as jobs_app
+
+    app.add_typer(jobs_app, name="jobs")
+
+
+_register_jobs()
+
+
 @app.command()
 def config() -> None:
     """Print the effective settings as JSON, secrets masked."""
     from orchestrator.serialization import dumps
 
-    sys.stdout.write(dumps(Settings().masked(), indent=2).decode() + "\n")
+    sys.stdout.write(dumps(_settings().masked(), indent=2).decode() + "\n")
 
 
-__all__ = ["app"]
+def main() -> None:
+    """The console script: ``app`` with any error left over as one line (``--debug``: raised)."""
+    try:
+        app()
+    except Exception as exc:
+        fail(exc)
+
+
+__all__ = ["app", "main"]
