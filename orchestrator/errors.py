@@ -22,6 +22,7 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     │   └── LeaseLostError             lease_lost
     ├── QueueError                     queue_unavailable
     ├── TraceError                     trace_unavailable
+    │   └── NotMigratedError           database_not_migrated
     ├── AuthError
     │   ├── AuthenticationError        unauthenticated
     │   ├── PermissionDeniedError      forbidden
@@ -173,6 +174,12 @@ class TraceError(OrchestratorError):
     code = "trace_unavailable"
 
 
+class NotMigratedError(TraceError):
+    """The trace database is behind the code's migrations: run ``orchestrator migrate``."""
+
+    code = "database_not_migrated"
+
+
 class AuthError(OrchestratorError):
     """Base of the authentication, authorization and rate-limit refusals."""
 
@@ -284,6 +291,7 @@ __all__ = [
     "JobNotVisibleError",
     "JobStateConflictError",
     "LeaseLostError",
+    "NotMigratedError",
     "OrchestratorError",
     "OutputNotFoundError",
     "OutputTooLargeError",

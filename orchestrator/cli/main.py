@@ -149,20 +149,31 @@ def gateway(
     import uvicorn
 
     from gateway.app import create_app
+    from orchestrator.cli.preflight import announce, auth_mode, preflight
+    from orchestrator.dag.registry import WorkflowRegistry
 
     settings = _settings(stdout=True)
     for name, value in (("ORCH_REDIS__URL", settings.redis.url),
                         ("ORCH_DATABASE__URL", settings.database.url)):
         if not value:
-            _fail(OrchestratorError(f"{name} is not set", details={"setting": name}))
+            _fail(ConfigError(f"{name} is not set", details={"setting": name}))
     if not settings.auth.enabled:
         _fail(ConfigError("ORCH_AUTH__ENABLED=false is allowed only in `orchestrator dev`",
                           details={"setting": "ORCH_AUTH__ENABLED"}))
+    try:
+        registry = WorkflowRegistry.from_modules(settings.workflows)
+    except OrchestratorError as exc:
+        _fail(exc)
+    _run(preflight(settings))
+    bind_host = host or settings.gateway.host
+    bind_port = port if port is not None else settings.gateway.port
+    announce("gateway", settings, registry, address=f"http://{bind_host}:{bind_port}",
+             auth=auth_mode(settings), docs="/docs")
     with _telemetry(settings, "orchestrator-gateway"):
         uvicorn.run(
-            create_app(settings),
-            host=host or settings.gateway.host,
-            port=port if port is not None else settings.gateway.port,
+            create_app(settings, registry=registry),
+            host=bind_host,
+            port=bind_port,
             log_level="warning",
             # Events are small JSON; compressing each frame cost a quarter of the gateway's CPU
             # with 100 WebSocket clients (benchmark (e)) and saves little.
@@ -178,11 +189,24 @@ def worker(
     ] = False,
 ) -> None:
     """Run a worker: long-lived, or one job (exits after an idle timeout if none comes)."""
+    from orchestrator.cli.preflight import announce, preflight
+    from orchestrator.dag.registry import WorkflowRegistry
     from worker.runner import run_worker
 
     settings = _settings(stdout=True)
+    for name, value in (("ORCH_REDIS__URL", settings.redis.url),
+                        ("ORCH_DATABASE__URL", settings.database.url)):
+        if not value:
+            _fail(ConfigError(f"{name} is not set", details={"setting": name}))
+    try:
+        registry = WorkflowRegistry.from_modules(settings.workflows)
+    except OrchestratorError as exc:
+        _fail(exc)
+    # A one-job pod checks only Redis: its trace store loads lazily, off the path to its job.
+    _run(preflight(settings, database=not one_job))
+    announce("worker", settings, registry, mode="one-job" if one_job else "long-lived")
     with _telemetry(settings, "orchestrator-worker"):  # flushed before a one-job pod exits
-        _run(run_worker(settings, one_job=one_job))
+        _run(run_worker(settings, one_job=one_job, registry=registry))
 
 
 @app.command()

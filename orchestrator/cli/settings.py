@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 import typer
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.config import Settings
+from orchestrator.config import Settings, mask_url
 from orchestrator.errors import ConfigError
 
 PREFIX = "ORCH_"
@@ -73,7 +73,7 @@ def check_driver(setting: str, url: str | None) -> None:
     if scheme in DRIVERS:
         raise ConfigError(
             f"{setting} starts with {scheme}:// but needs an async driver: "
-            f"use {DRIVERS[scheme]}://{url.split('://', 1)[1].rpartition('@')[2]}",
+            f"use {DRIVERS[scheme]}://{mask_url(url).split('://', 1)[1]}",
             details={"setting": setting, "expected_scheme": DRIVERS[scheme]},
         )
 
