@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.syntax import Syntax
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -120,8 +120,11 @@ def waterfall(trace: Trace) -> RenderableType:
     """``jobs trace``: every attempt as a bar on the job's time axis."""
     total = trace.duration_ms or max(
         ((a.offset_ms or 0) + (a.duration_ms or 0) for a in trace.steps), default=0.0)
-    table = Table("step", "attempt", "status", "start", "duration", "timeline", "worker",
-                  "error")
+    table = Table(
+        Column("step", no_wrap=True), "attempt", "status", "start", "duration",
+        Column("timeline", min_width=BAR_WIDTH, no_wrap=True),
+        Column("worker", max_width=24, overflow="ellipsis"), "error",
+    )
     for a in trace.steps:
         start, took = a.offset_ms or 0.0, a.duration_ms or 0.0
         left = int(BAR_WIDTH * start / total) if total else 0
