@@ -45,19 +45,25 @@ def ask_value(label: str, schema: dict[str, Any], root: dict[str, Any], console:
                             default=None if default is None else str(default))
         return next(c for c in schema["enum"] if str(c) == picked)
     if kind == "boolean":
-        return Confirm.ask(title, console=console,
-                           default=bool(default) if default is not None else ...)  # type: ignore[arg-type]
-    if kind == "integer":
-        return IntPrompt.ask(title, console=console, default=default if default is not None else ...)  # type: ignore[arg-type]
-    if kind == "number":
-        return FloatPrompt.ask(title, console=console, default=default if default is not None else ...)  # type: ignore[arg-type]
+        if default is None:
+            return Confirm.ask(title, console=console)
+        return Confirm.ask(title, console=console, default=bool(default))
+    if kind in ("integer", "number"):
+        prompt = IntPrompt if kind == "integer" else FloatPrompt
+        if default is None:
+            return prompt.ask(title, console=console)
+        return prompt.ask(title, console=console, default=default)
     if kind == "string":
-        text = Prompt.ask(title, console=console,
-                          default=default if default is not None else ("" if not required else ...))  # type: ignore[arg-type]
+        if default is None and required:
+            return Prompt.ask(title, console=console)
+        text = Prompt.ask(title, console=console, default="" if default is None else str(default))
         return text if text != "" or required else None
     while True:
-        raw = Prompt.ask(f"{title} [dim](JSON)[/dim]", console=console,
-                         default=json.dumps(default) if default is not None else ("" if not required else ...))  # type: ignore[arg-type]
+        if default is None and required:
+            raw = Prompt.ask(f"{title} [dim](JSON)[/dim]", console=console)
+        else:
+            raw = Prompt.ask(f"{title} [dim](JSON)[/dim]", console=console,
+                             default="" if default is None else json.dumps(default))
         if raw == "" and not required:
             return None
         try:

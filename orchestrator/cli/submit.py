@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
 
         parsed = parse_inputs(inputs or [])
         err = Console(stderr=True)
-        options = {"idempotency_key": idempotency_key, "priority": priority, "version": version}
+        options: dict[str, Any] = {"idempotency_key": idempotency_key, "priority": priority, "version": version}
         with open_client(url, api_key) as client:
             try:
                 if not follow:

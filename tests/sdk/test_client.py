@@ -22,11 +22,16 @@ from sdk import (
     TransportError,
     WorkflowInfo,
 )
+from tests.conftest import wait_until
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.e2e
 WAIT_SECONDS = 30.0
 STEPS = {"fetch_left", "fetch_right", "combine", "render"}
+
+
+async def _status_is(client: AsyncClient, job_id: str, status: str) -> bool:
+    return (await client.get(job_id)).status == status
 
 
 def brief_inputs(tmp_path: Path, topic: str) -> dict[str, object]:
@@ -138,12 +143,10 @@ async def test_the_async_client_covers_every_route(live_stack: Stack, tmp_path: 
                 if event.type == "step.started":
                     break
         assert (await client.cancel(held.job_id)).job_id == held.job_id
-        while (await client.get(held.job_id)).status != "cancelled":
-            await asyncio.sleep(0.05)  # the cancel is cooperative; bounded by the test timeout
+        await wait_until(lambda: _status_is(client, held.job_id, "cancelled"), what="cancelled")
         (tmp_path / "hold-gate").touch()
         assert (await client.retry(held.job_id)).steps == ["hold"]
-        while (await client.get(held.job_id)).status != "succeeded":
-            await asyncio.sleep(0.05)  # bounded by the test timeout
+        await wait_until(lambda: _status_is(client, held.job_id, "succeeded"), what="succeeded")
 
         asking = await client.submit("cli_approve", {"topic": "async"})
         async for event in client.events(asking.job_id):
