@@ -10,7 +10,7 @@ export ORCH_WORKFLOWS ?= examples.repo_brief
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -43,7 +43,7 @@ lint: install
 ## BENCH_ARGS=--quick for a smoke run of a few minutes; the report lands in benchmarks/results/.
 BENCH_ARGS ?=
 bench: install services
-	$(BIN)/python -m pip install --quiet -e '.[bench]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 ## make e2e-kind: kind cluster + KEDA + this chart; one job scales a worker from zero and back.

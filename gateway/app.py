@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
+from gateway.openapi import install_openapi
 from gateway.routes import audit, control, jobs, system, workflows
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -112,6 +113,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(RequestIdMiddleware)
