@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.access import AccessLogMiddleware
 from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
@@ -116,6 +117,7 @@ def create_app(
     install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(AccessLogMiddleware)  # inside the request id: its lines carry the id
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.auth.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

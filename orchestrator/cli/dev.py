@@ -11,6 +11,7 @@ import structlog
 
 from orchestrator.config import Settings
 from orchestrator.embedded import EmbeddedRedis, default_sqlite_url
+from orchestrator.logs import configure_logging
 
 log = structlog.get_logger("dev")
 
@@ -62,6 +63,14 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
             if submit is None:
                 await tasks[0]
             else:
+                # The job's output owns the terminal from here: logs go to a file, so that they
+                # do not interleave with the streamed text.
+                log_path = Path(".orchestrator") / "dev.log"
+                log_path.parent.mkdir(exist_ok=True)
+                log.info("following the job; logs continue in a file", path=str(log_path))
+                log_file = stack.enter_context(log_path.open("a"))
+                configure_logging(settings.log_level, json=True, stream=log_file,
+                                  redact_fields=settings.log.redact_fields)
                 key = settings.gateway.api_key
                 async with AsyncClient(
                     url, api_key=key.get_secret_value() if key else None

@@ -36,7 +36,7 @@ def _out() -> Console:
 def _err() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)
 
 
 def _print_json(value: Any) -> None:

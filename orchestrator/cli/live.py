@@ -143,7 +143,7 @@ class LiveView:
                  interactive: bool = True) -> None:
         self.client = client
         self.picture = JobPicture(job_id)
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, soft_wrap=True)
         self.interactive = interactive
 
     def follow(self, events: Iterable[Event]) -> Event | None:
@@ -196,7 +196,7 @@ def follow_plain(job_id: str, events: Iterable[Event], *, console: Console | Non
                  as_json: bool = False) -> Event | None:
     """Chunks raw on stdout as they arrive, status lines on stderr (``as_json``: NDJSON events
     on stdout instead). Returns the terminal event."""
-    err = console or Console(stderr=True)
+    err = console or Console(stderr=True, soft_wrap=True)
     streamed: dict[str, list[Any]] = {}
     last: Event | None = None
     for event in events:

@@ -27,7 +27,7 @@ async def follow_job(client: AsyncClient, job_id: str, *,
     """
     from orchestrator.cli.live import report_end
 
-    err = console or Console(stderr=True)
+    err = console or Console(stderr=True, soft_wrap=True)
     streamed: dict[str, list[Any]] = {}
     last: Event | None = None
     async for event in client.events(job_id):

@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
         from sdk import ApiError
 
         parsed = parse_inputs(inputs or [])
-        err = Console(stderr=True)
+        err = Console(stderr=True, soft_wrap=True)
         options: dict[str, Any] = {"idempotency_key": idempotency_key, "priority": priority, "version": version}
         with open_client(url, api_key) as client:
             try:
