@@ -168,9 +168,10 @@ SECRET = "s3cret-for-tests-" + "x" * 32
 
 
 def hs256(**overrides: Any) -> str:
+    # Built at collection: valid for an hour, so a long suite does not turn them into expired ones.
     now = int(time.time())
     claims = {"sub": "alice", "tenant": "acme", "role": "submitter", "iss": "https://idp.test",
-              "aud": "orchestrator", "iat": now, "exp": now + 300, **overrides}
+              "aud": "orchestrator", "iat": now, "exp": now + 3600, **overrides}
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, SECRET, algorithm="HS256")
 
 
