@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export ORCH_WORKFLOWS ?= examples.repo_brief
 
-.PHONY: install run test test-unit lint services bench e2e-kind clean tools helm
+.PHONY: install run test test-unit lint services bench e2e-kind clean tools helm docs-assets
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ tools: helm
 helm: $(TOOLS)/bin/helm
 $(TOOLS)/bin/helm: deploy/tools/fetch_helm.py | $(STAMP)
 	$(BIN)/python deploy/tools/fetch_helm.py --dest $(TOOLS)
+
+## make docs-assets: vendor Swagger UI and ReDoc (npm) into gateway/static/docs, with manifest.
+docs-assets: | $(STAMP)
+	$(BIN)/python deploy/tools/vendor_docs_assets.py
 
 lint: install
 	$(BIN)/ruff check .
