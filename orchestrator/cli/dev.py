@@ -36,6 +36,10 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
             redis = stack.enter_context(EmbeddedRedis())
             settings.redis.url = redis.url
             log.info("started embedded redis-server", url=redis.url)
+        else:
+            from orchestrator.cli.preflight import check_redis
+
+            await check_redis(settings.redis.url)  # one line if it is down, not a traceback
         if not settings.database.url:
             settings.database.url = default_sqlite_url(Path(".orchestrator"))
             log.info("using embedded SQLite trace store", url=settings.database.url)

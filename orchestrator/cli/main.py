@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from orchestrator.cli.errors import DEBUG, fail
+from orchestrator.cli.errors import DEBUG, fail, one_line_errors
 from orchestrator.cli.settings import load_settings
 from orchestrator.config import Settings
 from orchestrator.errors import ConfigError, OrchestratorError
@@ -210,6 +210,7 @@ def worker(
 
 
 @app.command()
+@one_line_errors
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
@@ -221,7 +222,16 @@ def migrate(
         _fail(OrchestratorError("ORCH_DATABASE__URL is not set",
                                 details={"setting": "ORCH_DATABASE__URL"}))
     assert settings.database.url is not None
-    upgrade(settings.database.url, revision)
+    from orchestrator.config import mask_url
+    from orchestrator.errors import TraceError
+
+    try:
+        upgrade(settings.database.url, revision)
+    except TraceError as exc:
+        _fail(ConfigError(
+            f"cannot migrate the database at {mask_url(settings.database.url)} "
+            f"({exc.details.get('error', 'error')}): start PostgreSQL (and create the database) "
+            "or fix ORCH_DATABASE__URL", details={"setting": "ORCH_DATABASE__URL"}))
     typer.echo(f"migrated to {revision}")
 
 
@@ -235,6 +245,7 @@ _register_submit()
 
 
 @app.command()
+@one_line_errors
 def workflows() -> None:
     """List the workflows found in ORCH_WORKFLOWS with their steps."""
     from rich.console import Console
@@ -273,6 +284,7 @@ _register_jobs()
 
 
 @app.command()
+@one_line_errors
 def config() -> None:
     """Print the effective settings as JSON, secrets masked."""
     from orchestrator.serialization import dumps

@@ -111,3 +111,17 @@ def test_debug_shows_the_traceback() -> None:
     proc = run_cli(base_env(ORCH_GATEWAY__URL=url), "--debug", "jobs", "list")
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr
+
+
+def test_migrate_with_the_database_down_is_one_line_with_the_password_masked() -> None:
+    url = f"postgresql+asyncpg://me:s3cret@127.0.0.1:{closed_port()}/orch"
+    proc = run_cli(base_env(ORCH_DATABASE__URL=url), "migrate")
+    assert_one_line(proc, "config_invalid")
+    assert "me:***@" in proc.stderr and "s3cret" not in proc.stderr
+
+
+def test_dev_with_redis_down_is_one_line() -> None:
+    proc = run_cli(base_env(ORCH_REDIS__URL=f"redis://127.0.0.1:{closed_port()}/0"),
+                   "dev", "--submit", "e2e_brief")
+    assert_one_line(proc, "config_invalid")
+    assert "ORCH_REDIS__URL" in proc.stderr
