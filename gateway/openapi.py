@@ -38,8 +38,13 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                                 description=app.description, routes=app.routes)
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
             schema["security"] = [{"bearer": []}, {"apiKey": []}]
             for path, operations in schema.get("paths", {}).items():

@@ -98,8 +98,12 @@ class AsyncClient:
     """
 
     def __init__(
-        self, base_url: str | None = None, *, api_key: str | None = None,
-        timeout_seconds: float = 30.0, transport: httpx.AsyncBaseTransport | None = None,
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout_seconds: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url, key = settings_from_env(base_url, api_key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -125,8 +129,12 @@ class AsyncClient:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise unreachable(self.base_url, exc) from exc
         except httpx.TransportError as exc:
-            raise TransportError(0, "gateway_unreachable", f"no answer from {self.base_url}: "
-                                 f"{type(exc).__name__}", {"url": self.base_url}) from exc
+            raise TransportError(
+                0,
+                "gateway_unreachable",
+                f"no answer from {self.base_url}: {type(exc).__name__}",
+                {"url": self.base_url},
+            ) from exc
         if response.status_code >= 400:
             raise error_for(response)
         return response
@@ -135,8 +143,12 @@ class AsyncClient:
         return call.parse((await self._response(call)).json())
 
     async def submit(
-        self, workflow: str, inputs: Mapping[str, Any] | None = None, *,
-        idempotency_key: str | None = None, priority: int | None = None,
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        priority: int | None = None,
         version: str | None = None,
     ) -> Submitted:
         """Submit a job (``POST /v1/jobs``).
@@ -155,17 +167,23 @@ class AsyncClient:
             NotFoundError: ``workflow_not_found`` (``details["known"]`` lists the names).
             BadRequestError: ``inputs_invalid`` (``details["errors"]`` names each input).
         """
-        call = routes.submit(workflow, inputs, idempotency_key=idempotency_key,
-                             priority=priority, version=version)
+        call = routes.submit(
+            workflow, inputs, idempotency_key=idempotency_key, priority=priority, version=version
+        )
         response = await self._response(call)
         job = call.parse(response.json())
         job.replayed = response.headers.get("idempotent-replayed") == "true"
         return job
 
     def run(
-        self, workflow: str, inputs: Mapping[str, Any] | None = None, *,
-        idempotency_key: str | None = None, priority: int | None = None,
-        version: str | None = None, max_reconnects: int = 5,
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        priority: int | None = None,
+        version: str | None = None,
+        max_reconnects: int = 5,
     ) -> AsyncEventStream:
         """Submit a job and stream its events to the terminal one, in one request.
 
@@ -177,8 +195,9 @@ class AsyncClient:
             ApiError: As :meth:`submit`; ``TransportError`` (``stream_failed``) when the stream
                 kept failing.
         """
-        body = routes.submit_body(workflow, inputs, idempotency_key=idempotency_key,
-                                  priority=priority, version=version)
+        body = routes.submit_body(
+            workflow, inputs, idempotency_key=idempotency_key, priority=priority, version=version
+        )
         return AsyncEventStream(self._run(body, max_reconnects))
 
     async def _run(self, body: dict[str, Any], max_reconnects: int) -> AsyncGenerator[Event, None]:
@@ -200,8 +219,9 @@ class AsyncClient:
 
     async def _sse(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[Event]:
         try:
-            async with aconnect_sse(self._http, method, path, timeout=STREAM_TIMEOUT,
-                                    **kwargs) as source:
+            async with aconnect_sse(
+                self._http, method, path, timeout=STREAM_TIMEOUT, **kwargs
+            ) as source:
                 if source.response.status_code >= 400:
                     await source.response.aread()
                     raise error_for(source.response)
@@ -211,8 +231,9 @@ class AsyncClient:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise unreachable(self.base_url, exc) from exc
         except httpx.TransportError as exc:
-            raise TransportError(0, "stream_failed", f"event stream failed: {exc!r}",
-                                 {"url": self.base_url}) from exc
+            raise TransportError(
+                0, "stream_failed", f"event stream failed: {exc!r}", {"url": self.base_url}
+            ) from exc
 
     def events(
         self, job_id: str, *, last_event_id: str | None = None, max_reconnects: int = 5
@@ -244,7 +265,9 @@ class AsyncClient:
                 return
             except TransportError as exc:
                 failures += 1
-                if failures > max_reconnects or (exc.code == "gateway_unreachable" and last is None):
+                if failures > max_reconnects or (
+                    exc.code == "gateway_unreachable" and last is None
+                ):
                     raise
                 await asyncio.sleep(RECONNECT_PAUSE_SECONDS * failures)
 
@@ -257,14 +280,26 @@ class AsyncClient:
         return await self._send(routes.get(job_id))
 
     async def list(
-        self, *, status: str | None = None, workflow: str | None = None,
-        created_after: datetime | None = None, created_before: datetime | None = None,
-        limit: int = 50, offset: int = 0,
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> JobPage:
         """The caller's jobs, newest first (``limit`` 1-500), filtered; ``total`` counts all."""
-        return await self._send(routes.list_jobs(
-            status=status, workflow=workflow, created_after=created_after,
-            created_before=created_before, limit=limit, offset=offset))
+        return await self._send(
+            routes.list_jobs(
+                status=status,
+                workflow=workflow,
+                created_after=created_after,
+                created_before=created_before,
+                limit=limit,
+                offset=offset,
+            )
+        )
 
     async def cancel(self, job_id: str, *, hard: bool = False) -> Cancelled:
         """Cancel a job (``hard``: also delete its worker pod in Kubernetes).

@@ -89,8 +89,12 @@ class Client:
     """
 
     def __init__(
-        self, base_url: str | None = None, *, api_key: str | None = None,
-        timeout_seconds: float = 30.0, transport: httpx.BaseTransport | None = None,
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout_seconds: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url, key = settings_from_env(base_url, api_key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -110,13 +114,18 @@ class Client:
 
     def _response(self, call: routes.Call[Any]) -> httpx.Response:
         try:
-            response = self._http.request(call.method, call.path, params=call.params,
-                                          json=call.json)
+            response = self._http.request(
+                call.method, call.path, params=call.params, json=call.json
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise unreachable(self.base_url, exc) from exc
         except httpx.TransportError as exc:
-            raise TransportError(0, "gateway_unreachable", f"no answer from {self.base_url}: "
-                                 f"{type(exc).__name__}", {"url": self.base_url}) from exc
+            raise TransportError(
+                0,
+                "gateway_unreachable",
+                f"no answer from {self.base_url}: {type(exc).__name__}",
+                {"url": self.base_url},
+            ) from exc
         if response.status_code >= 400:
             raise error_for(response)
         return response
@@ -125,26 +134,37 @@ class Client:
         return call.parse(self._response(call).json())
 
     def submit(
-        self, workflow: str, inputs: Mapping[str, Any] | None = None, *,
-        idempotency_key: str | None = None, priority: int | None = None,
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        priority: int | None = None,
         version: str | None = None,
     ) -> Submitted:
         """Submit a job; see :meth:`sdk.AsyncClient.submit`."""
-        call = routes.submit(workflow, inputs, idempotency_key=idempotency_key,
-                             priority=priority, version=version)
+        call = routes.submit(
+            workflow, inputs, idempotency_key=idempotency_key, priority=priority, version=version
+        )
         response = self._response(call)
         job = call.parse(response.json())
         job.replayed = response.headers.get("idempotent-replayed") == "true"
         return job
 
     def run(
-        self, workflow: str, inputs: Mapping[str, Any] | None = None, *,
-        idempotency_key: str | None = None, priority: int | None = None,
-        version: str | None = None, max_reconnects: int = 5,
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        priority: int | None = None,
+        version: str | None = None,
+        max_reconnects: int = 5,
     ) -> EventStream:
         """Submit a job and stream its events in one request; see :meth:`sdk.AsyncClient.run`."""
-        body = routes.submit_body(workflow, inputs, idempotency_key=idempotency_key,
-                                  priority=priority, version=version)
+        body = routes.submit_body(
+            workflow, inputs, idempotency_key=idempotency_key, priority=priority, version=version
+        )
         return EventStream(self._run(body, max_reconnects))
 
     def _run(self, body: dict[str, Any], max_reconnects: int) -> Generator[Event, None, None]:
@@ -165,8 +185,7 @@ class Client:
 
     def _sse(self, method: str, path: str, **kwargs: Any) -> Iterator[Event]:
         try:
-            with connect_sse(self._http, method, path, timeout=STREAM_TIMEOUT,
-                             **kwargs) as source:
+            with connect_sse(self._http, method, path, timeout=STREAM_TIMEOUT, **kwargs) as source:
                 if source.response.status_code >= 400:
                     source.response.read()
                     raise error_for(source.response)
@@ -176,8 +195,9 @@ class Client:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise unreachable(self.base_url, exc) from exc
         except httpx.TransportError as exc:
-            raise TransportError(0, "stream_failed", f"event stream failed: {exc!r}",
-                                 {"url": self.base_url}) from exc
+            raise TransportError(
+                0, "stream_failed", f"event stream failed: {exc!r}", {"url": self.base_url}
+            ) from exc
 
     def events(
         self, job_id: str, *, last_event_id: str | None = None, max_reconnects: int = 5
@@ -200,7 +220,9 @@ class Client:
                 return
             except TransportError as exc:
                 failures += 1
-                if failures > max_reconnects or (exc.code == "gateway_unreachable" and last is None):
+                if failures > max_reconnects or (
+                    exc.code == "gateway_unreachable" and last is None
+                ):
                     raise
                 time.sleep(RECONNECT_PAUSE_SECONDS * failures)  # back off before reconnecting
 
@@ -209,14 +231,26 @@ class Client:
         return self._send(routes.get(job_id))
 
     def list(
-        self, *, status: str | None = None, workflow: str | None = None,
-        created_after: datetime | None = None, created_before: datetime | None = None,
-        limit: int = 50, offset: int = 0,
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> JobPage:
         """The caller's jobs, newest first; see :meth:`sdk.AsyncClient.list`."""
-        return self._send(routes.list_jobs(
-            status=status, workflow=workflow, created_after=created_after,
-            created_before=created_before, limit=limit, offset=offset))
+        return self._send(
+            routes.list_jobs(
+                status=status,
+                workflow=workflow,
+                created_after=created_after,
+                created_before=created_before,
+                limit=limit,
+                offset=offset,
+            )
+        )
 
     def cancel(self, job_id: str, *, hard: bool = False) -> Cancelled:
         """Cancel a job; see :meth:`sdk.AsyncClient.cancel`."""

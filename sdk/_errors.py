@@ -86,7 +86,11 @@ def error_for(response: httpx.Response) -> ApiError:
         body = response.json()["error"]
         code, message, details = str(body["code"]), str(body["message"]), body.get("details")
     except (ValueError, KeyError, TypeError):
-        code, message, details = f"http_{status}", response.text[:200] or response.reason_phrase, None
+        code, message, details = (
+            f"http_{status}",
+            response.text[:200] or response.reason_phrase,
+            None,
+        )
     cls: type[ApiError]
     if status in (401, 403):
         cls = AuthError
@@ -112,7 +116,8 @@ def error_for(response: httpx.Response) -> ApiError:
 def unreachable(base_url: str, exc: Exception) -> TransportError:
     """The error for a gateway that did not answer at all (connection refused, DNS, timeout)."""
     return TransportError(
-        0, "gateway_unreachable",
+        0,
+        "gateway_unreachable",
         f"cannot reach the gateway at {base_url} ({type(exc).__name__}): start it with "
         "`orchestrator gateway` (or `orchestrator dev`), or point ORCH_GATEWAY__URL at it",
         {"url": base_url},

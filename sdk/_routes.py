@@ -47,8 +47,12 @@ def _seg(value: str) -> str:
 
 
 def submit_body(
-    workflow: str, inputs: Mapping[str, Any] | None, *, idempotency_key: str | None,
-    priority: int | None, version: str | None,
+    workflow: str,
+    inputs: Mapping[str, Any] | None,
+    *,
+    idempotency_key: str | None,
+    priority: int | None,
+    version: str | None,
 ) -> dict[str, Any]:
     """The body of ``POST /v1/jobs``."""
     body: dict[str, Any] = {"workflow": workflow, "inputs": dict(inputs or {})}
@@ -63,8 +67,9 @@ def submit_body(
 
 def submit(workflow: str, inputs: Mapping[str, Any] | None, **options: Any) -> Call[Submitted]:
     """``POST /v1/jobs``."""
-    return Call("POST", "/v1/jobs", Submitted.model_validate,
-                json=submit_body(workflow, inputs, **options))
+    return Call(
+        "POST", "/v1/jobs", Submitted.model_validate, json=submit_body(workflow, inputs, **options)
+    )
 
 
 def get(job_id: str) -> Call[Job]:
@@ -73,8 +78,13 @@ def get(job_id: str) -> Call[Job]:
 
 
 def list_jobs(
-    *, status: str | None, workflow: str | None, created_after: datetime | None,
-    created_before: datetime | None, limit: int, offset: int,
+    *,
+    status: str | None,
+    workflow: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    limit: int,
+    offset: int,
 ) -> Call[JobPage]:
     """``GET /v1/jobs``."""
     params: dict[str, Any] = {"limit": limit, "offset": offset}
@@ -89,8 +99,12 @@ def list_jobs(
 
 def cancel(job_id: str, *, hard: bool) -> Call[Cancelled]:
     """``POST /v1/jobs/{id}/cancel``."""
-    return Call("POST", f"/v1/jobs/{_seg(job_id)}/cancel", Cancelled.model_validate,
-                params={"hard": "true"} if hard else None)
+    return Call(
+        "POST",
+        f"/v1/jobs/{_seg(job_id)}/cancel",
+        Cancelled.model_validate,
+        params={"hard": "true"} if hard else None,
+    )
 
 
 def retry(job_id: str) -> Call[Retried]:
@@ -113,8 +127,9 @@ def trace(job_id: str) -> Call[Trace]:
 
 def step_output(job_id: str, step: str) -> Call[StepOutput]:
     """``GET /v1/jobs/{id}/steps/{step}/output``."""
-    return Call("GET", f"/v1/jobs/{_seg(job_id)}/steps/{_seg(step)}/output",
-                StepOutput.model_validate)
+    return Call(
+        "GET", f"/v1/jobs/{_seg(job_id)}/steps/{_seg(step)}/output", StepOutput.model_validate
+    )
 
 
 def _workflows(body: Any) -> list[WorkflowInfo]:

@@ -93,12 +93,16 @@ class LocalRun:
         return [e.type for e in self.events]
 
 
-def _answer_for(answers: Answers | None, step: StepName, question: Mapping[str, Any]
-                ) -> tuple[bool, Any]:
+def _answer_for(
+    answers: Answers | None, step: StepName, question: Mapping[str, Any]
+) -> tuple[bool, Any]:
     if answers is None:
         return False, None
-    prompt, schema, index = str(question.get("prompt", "")), question.get("schema"), \
-        int(question.get("index", 0))
+    prompt, schema, index = (
+        str(question.get("prompt", "")),
+        question.get("schema"),
+        int(question.get("index", 0)),
+    )
     if callable(answers):
         return True, answers(step, prompt, schema)
     if step not in answers:
@@ -107,18 +111,26 @@ def _answer_for(answers: Answers | None, step: StepName, question: Mapping[str, 
     return True, value(prompt, index) if callable(value) else value
 
 
-def local_services(workflow: Workflow, settings: Settings | None = None
-                   ) -> tuple[Services, MemoryStateStore]:
+def local_services(
+    workflow: Workflow, settings: Settings | None = None
+) -> tuple[Services, MemoryStateStore]:
     """Services for one local run: the workflow, the in-memory state and call stores.
 
     No Redis client, queue or trace store is built, so nothing connects anywhere.
     """
     settings = settings or Settings()
-    store = MemoryStateStore(events_maxlen=settings.state.events_maxlen,
-                             ttl_seconds=settings.state.ttl_seconds)
+    store = MemoryStateStore(
+        events_maxlen=settings.state.events_maxlen, ttl_seconds=settings.state.ttl_seconds
+    )
     services = Services(
-        settings, WorkflowRegistry([workflow]), cast(Any, None), Keys(settings.state.key_prefix),
-        cast(Any, store), cast(Any, _NoQueue()), cast(Any, None), cast(Any, MemoryCallStore()),
+        settings,
+        WorkflowRegistry([workflow]),
+        cast(Any, None),
+        Keys(settings.state.key_prefix),
+        cast(Any, store),
+        cast(Any, _NoQueue()),
+        cast(Any, None),
+        cast(Any, MemoryCallStore()),
     )
     return services, store
 
@@ -153,8 +165,12 @@ async def run_local(
     executor = JobExecutor(services, WORKER_ID, hooks or ExecutionHook())
     job_id = str(uuid.uuid4())
     await store.create_job(
-        job_id, workflow=workflow.name, version=workflow.version, inputs=clean,
-        created_at=time.time(), arq_job_id=job_id,
+        job_id,
+        workflow=workflow.name,
+        version=workflow.version,
+        inputs=clean,
+        created_at=time.time(),
+        arq_job_id=job_id,
         extra={"tenant": "local", "user": "local", "role": "admin"},
     )
     answered: list[tuple[StepName, int, JSONValue]] = []
@@ -175,25 +191,32 @@ async def run_local(
                 continue
             check_answer(answer, cast(dict[str, Any], question.get("schema") or {}))
             index = int(cast(int, question["index"]))
-            await store.answer(job_id, step, index, dumps(answer),
-                               {"reason": "input", "step": step})
+            await store.answer(
+                job_id, step, index, dumps(answer), {"reason": "input", "step": step}
+            )
             answered.append((step, index, answer))
         if pending:
             break
     return await _outcome(store, job_id, answered)
 
 
-async def _outcome(store: MemoryStateStore, job_id: str,
-                   answered: list[tuple[StepName, int, JSONValue]]) -> LocalRun:
+async def _outcome(
+    store: MemoryStateStore, job_id: str, answered: list[tuple[StepName, int, JSONValue]]
+) -> LocalRun:
     state = await store.get_job(job_id)
     assert state is not None
     steps = list(state.steps)
     outputs = {s: loads(raw) for s, raw in (await store.load_checkpoints(job_id, steps)).items()}
     return LocalRun(
-        job_id=job_id, status=state.status.value, result=state.result, error=state.error,
-        events=await store.read_events(job_id, count=10**9), outputs=outputs,
+        job_id=job_id,
+        status=state.status.value,
+        result=state.result,
+        error=state.error,
+        events=await store.read_events(job_id, count=10**9),
+        outputs=outputs,
         attempts={s: st.attempt for s, st in state.steps.items()},
-        questions=dict(state.questions), answered=answered,
+        questions=dict(state.questions),
+        answered=answered,
     )
 
 

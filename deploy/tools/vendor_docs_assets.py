@@ -50,8 +50,14 @@ def vendor(versions: dict[str, str]) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         for package, files in FILES.items():
             spec = f"{package}@{versions[package]}"
-            out = subprocess.run(["npm", "pack", spec, "--json"], cwd=tmp, check=True,
-                                 capture_output=True, text=True, timeout=300)
+            out = subprocess.run(
+                ["npm", "pack", spec, "--json"],
+                cwd=tmp,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             info = json.loads(out.stdout)[0]
             with tarfile.open(Path(tmp) / info["filename"]) as tar:
                 tar.extractall(Path(tmp) / package, filter="data")
@@ -59,8 +65,9 @@ def vendor(versions: dict[str, str]) -> dict[str, object]:
                 shutil.copyfile(Path(tmp) / package / "package" / inner, DEST / name)
             manifest[package] = {
                 "version": info["version"],
-                "license": json.loads((Path(tmp) / package / "package" / "package.json")
-                                      .read_text())["license"],
+                "license": json.loads(
+                    (Path(tmp) / package / "package" / "package.json").read_text()
+                )["license"],
                 "integrity": info["integrity"],
                 "files": {name: sha256(DEST / name) for name in files.values()},
             }

@@ -13,21 +13,30 @@ if TYPE_CHECKING:
 
 UrlOpt = Annotated[
     str | None,
-    typer.Option("--url", envvar="ORCH_GATEWAY__URL", show_envvar=True,
-                 help="The gateway (default http://127.0.0.1:8000)."),
+    typer.Option(
+        "--url",
+        envvar="ORCH_GATEWAY__URL",
+        show_envvar=True,
+        help="The gateway (default http://127.0.0.1:8000).",
+    ),
 ]
 ApiKeyOpt = Annotated[
     str | None,
-    typer.Option("--api-key", envvar="ORCH_GATEWAY__API_KEY", show_envvar=True,
-                 help="An API key (`orchestrator keys create`) or JWT, sent as a bearer token."),
+    typer.Option(
+        "--api-key",
+        envvar="ORCH_GATEWAY__API_KEY",
+        show_envvar=True,
+        help="An API key (`orchestrator keys create`) or JWT, sent as a bearer token.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
 def _target(url: str | None, api_key: str | None) -> tuple[str, str | None]:
     settings = load_settings()
-    key = api_key or (settings.gateway.api_key.get_secret_value()
-                      if settings.gateway.api_key else None)
+    key = api_key or (
+        settings.gateway.api_key.get_secret_value() if settings.gateway.api_key else None
+    )
     return url or settings.gateway.url, key
 
 

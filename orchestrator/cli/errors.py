@@ -65,8 +65,7 @@ def explain(exc: BaseException) -> str:
     if isinstance(exc, OrchestratorError):
         extra = hint(exc)
         return f"error [{exc.code}]: {exc.message}" + (f" — {extra}" if extra else "")
-    return (f"error [unexpected]: {type(exc).__name__}: {exc} "
-            "(run with --debug for the traceback)")
+    return f"error [unexpected]: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
 
 
 def fail(exc: BaseException) -> NoReturn:

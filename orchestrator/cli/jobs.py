@@ -19,8 +19,7 @@ from orchestrator.cli.errors import ERROR_EXIT, one_line_errors
 if TYPE_CHECKING:  # rich and the renderers load when a command runs, not at every CLI start
     from rich.console import Console
 
-app = typer.Typer(name="jobs", help="Inspect and control jobs on a gateway.",
-                  no_args_is_help=True)
+app = typer.Typer(name="jobs", help="Inspect and control jobs on a gateway.", no_args_is_help=True)
 
 JobArg = Annotated[str, typer.Argument(help="The job's id.")]
 EVENTS_IDLE_SECONDS = 1.0
@@ -51,12 +50,15 @@ def is_terminal() -> bool:
 @app.command("list")
 @one_line_errors
 def list_jobs(
-    status: Annotated[str | None, typer.Option(help="queued, running, waiting, succeeded, "
-                                               "failed or cancelled.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="queued, running, waiting, succeeded, failed or cancelled.")
+    ] = None,
     workflow: Annotated[str | None, typer.Option(help="Only this workflow's jobs.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 20,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many (newest first).")] = 0,
-    url: UrlOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """List jobs, newest first."""
     from orchestrator.cli.render import job_list
@@ -71,8 +73,9 @@ def list_jobs(
 
 @app.command("get")
 @one_line_errors
-def get_job(job_id: JobArg, url: UrlOpt = None, api_key: ApiKeyOpt = None,
-            as_json: JsonOpt = False) -> None:
+def get_job(
+    job_id: JobArg, url: UrlOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False
+) -> None:
     """Show a job: status, steps, open questions, why it is blocked, result."""
     from orchestrator.cli.render import job_view
 
@@ -88,9 +91,12 @@ def get_job(job_id: JobArg, url: UrlOpt = None, api_key: ApiKeyOpt = None,
 @one_line_errors
 def cancel_job(
     job_id: JobArg,
-    hard: Annotated[bool, typer.Option("--hard", help="Also delete the worker pod running it "
-                                       "(Kubernetes).")] = False,
-    url: UrlOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+    hard: Annotated[
+        bool, typer.Option("--hard", help="Also delete the worker pod running it (Kubernetes).")
+    ] = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Cancel a job: at once if queued, cooperatively if running."""
     with open_client(url, api_key) as client:
@@ -103,26 +109,34 @@ def cancel_job(
 
 @app.command("retry")
 @one_line_errors
-def retry_job(job_id: JobArg, url: UrlOpt = None, api_key: ApiKeyOpt = None,
-              as_json: JsonOpt = False) -> None:
+def retry_job(
+    job_id: JobArg, url: UrlOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False
+) -> None:
     """Queue a failed or cancelled job again; finished steps do not run again."""
     with open_client(url, api_key) as client:
         done = client.retry(job_id)
     if as_json:
         _print_json(done.model_dump(mode="json"))
     else:
-        _err().print(f"job {done.job_id}: {done.status}; runs again: "
-                     f"{', '.join(done.steps) or 'nothing'}")
+        _err().print(
+            f"job {done.job_id}: {done.status}; runs again: {', '.join(done.steps) or 'nothing'}"
+        )
 
 
 @app.command("answer")
 @one_line_errors
 def answer_job(
     job_id: JobArg,
-    answer: Annotated[str | None, typer.Option("--json", help="The answer as JSON; without it, "
-                                               "prompts built from the question's schema.")] = None,
+    answer: Annotated[
+        str | None,
+        typer.Option(
+            "--json",
+            help="The answer as JSON; without it, prompts built from the question's schema.",
+        ),
+    ] = None,
     step: Annotated[str | None, typer.Option(help="The asking step, when several ask.")] = None,
-    url: UrlOpt = None, api_key: ApiKeyOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
 ) -> None:
     """Answer a waiting job's question."""
     from orchestrator.cli.prompt import ask_answer
@@ -138,8 +152,11 @@ def answer_job(
             job = client.get(job_id)
             questions = [q for q in job.questions if step is None or q.step == step]
             if not questions:
-                _err().print(f"[red]job {job_id} has no open question"
-                             + (f" from {step}" if step else "") + f" (status {job.status})[/red]")
+                _err().print(
+                    f"[red]job {job_id} has no open question"
+                    + (f" from {step}" if step else "")
+                    + f" (status {job.status})[/red]"
+                )
                 raise typer.Exit(ERROR_EXIT)
             if not is_terminal():
                 raise typer.BadParameter("no terminal to ask on: pass the answer with --json")
@@ -154,8 +171,9 @@ def answer_job(
 
 @app.command("trace")
 @one_line_errors
-def trace_job(job_id: JobArg, url: UrlOpt = None, api_key: ApiKeyOpt = None,
-              as_json: JsonOpt = False) -> None:
+def trace_job(
+    job_id: JobArg, url: UrlOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False
+) -> None:
     """The job's waterfall: every step attempt on the job's time axis, with worker and error."""
     from orchestrator.cli.render import waterfall
 
@@ -171,10 +189,12 @@ def trace_job(job_id: JobArg, url: UrlOpt = None, api_key: ApiKeyOpt = None,
 @one_line_errors
 def job_events(
     job_id: JobArg,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job "
-                                         "ends.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
+    ] = False,
     after: Annotated[str | None, typer.Option(help="Only events after this event id.")] = None,
-    url: UrlOpt = None, api_key: ApiKeyOpt = None,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
 ) -> None:
     """Print a job's events (from its start); --follow waits for new ones until it ends."""
@@ -209,7 +229,9 @@ def job_events(
 def step_output(
     job_id: JobArg,
     step: Annotated[str, typer.Argument(help="The step (a fan-out instance as step[i]).")],
-    url: UrlOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+    url: UrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Print a step's checkpointed output (a string as is, anything else as JSON)."""
     with open_client(url, api_key) as client:

@@ -97,8 +97,9 @@ class JobPicture:
             took = row.duration_ms
             if took is None and row.status == "running" and row.started:
                 took = (now - row.started) * 1000
-            table.add_row(name, status(row.status), str(row.attempt), ms(took),
-                          Text(row.note, style="dim"))
+            table.add_row(
+                name, status(row.status), str(row.attempt), ms(took), Text(row.note, style="dim")
+            )
         return table
 
     def render(self) -> RenderableType:
@@ -132,15 +133,23 @@ def _answer_in_place(client: Client, event: Event, console: Console) -> None:
             if exc.code != "answer_invalid":
                 raise
             console.print(f"[red]{exc.message}[/red] — try again")
-    console.print(f"[yellow]not answered; answer later with `orchestrator jobs answer "
-                  f"{event.job_id} --json '…'`[/yellow]")
+    console.print(
+        f"[yellow]not answered; answer later with `orchestrator jobs answer "
+        f"{event.job_id} --json '…'`[/yellow]"
+    )
 
 
 class LiveView:
     """The live terminal view of one job (see the module's docstring)."""
 
-    def __init__(self, client: Client, job_id: str, *, console: Console | None = None,
-                 interactive: bool = True) -> None:
+    def __init__(
+        self,
+        client: Client,
+        job_id: str,
+        *,
+        console: Console | None = None,
+        interactive: bool = True,
+    ) -> None:
         self.client = client
         self.picture = JobPicture(job_id)
         self.console = console or Console(stderr=True, soft_wrap=True)
@@ -148,8 +157,9 @@ class LiveView:
 
     def follow(self, events: Iterable[Event]) -> Event | None:
         """Show ``events`` until the terminal one; returns it (None if the stream ended early)."""
-        with Live(self.picture.render(), console=self.console, refresh_per_second=8,
-                  transient=True) as live:
+        with Live(
+            self.picture.render(), console=self.console, refresh_per_second=8, transient=True
+        ) as live:
             for event in events:
                 self.picture.apply(event)
                 if event.type == "job.waiting" and self.interactive:
@@ -168,12 +178,14 @@ class LiveView:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
             sys.stdout.flush()
         self.console.print(self.picture.table())
-        return report_end(self.picture.job_id, self.picture.last, self.picture.streamed,
-                          self.console)
+        return report_end(
+            self.picture.job_id, self.picture.last, self.picture.streamed, self.console
+        )
 
 
-def report_end(job_id: str, last: Event | None, streamed: dict[str, list[Any]],
-               console: Console) -> Event | None:
+def report_end(
+    job_id: str, last: Event | None, streamed: dict[str, list[Any]], console: Console
+) -> Event | None:
     """The job's outcome on stderr, and the result of sinks that did not stream on stdout."""
     if last is not None and last.type == "job.succeeded":
         result = (last.data or {}).get("result") or {}
@@ -181,19 +193,26 @@ def report_end(job_id: str, last: Event | None, streamed: dict[str, list[Any]],
         if rest:
             sys.stdout.write(json.dumps(rest, default=str, ensure_ascii=False) + "\n")
             sys.stdout.flush()
-        console.print(f"[bold green]job {job_id} succeeded[/bold green]"
-                      + (f" [dim](result of {', '.join(streamed)}: the streamed output)[/dim]"
-                         if streamed else ""))
+        console.print(
+            f"[bold green]job {job_id} succeeded[/bold green]"
+            + (
+                f" [dim](result of {', '.join(streamed)}: the streamed output)[/dim]"
+                if streamed
+                else ""
+            )
+        )
     elif last is not None:
-        console.print(f"[bold red]job {job_id} {last.type.split('.')[-1]}[/bold red]: "
-                      f"{compact(last.data)}")
+        console.print(
+            f"[bold red]job {job_id} {last.type.split('.')[-1]}[/bold red]: {compact(last.data)}"
+        )
     else:
         console.print(f"[yellow]job {job_id}: the stream ended before the job did[/yellow]")
     return last
 
 
-def follow_plain(job_id: str, events: Iterable[Event], *, console: Console | None = None,
-                 as_json: bool = False) -> Event | None:
+def follow_plain(
+    job_id: str, events: Iterable[Event], *, console: Console | None = None, as_json: bool = False
+) -> Event | None:
     """Chunks raw on stdout as they arrive, status lines on stderr (``as_json``: NDJSON events
     on stdout instead). Returns the terminal event."""
     err = console or Console(stderr=True, soft_wrap=True)
@@ -222,8 +241,10 @@ def follow_plain(job_id: str, events: Iterable[Event], *, console: Console | Non
         elif kind == "job.waiting":
             q = data if isinstance(data, dict) else {}
             err.print(question_view(step, str(q.get("prompt", "")), q.get("schema")))
-            err.print(f"[magenta]waiting: answer with `orchestrator jobs answer {job_id} "
-                      f"--step {step} --json '…'`[/magenta]")
+            err.print(
+                f"[magenta]waiting: answer with `orchestrator jobs answer {job_id} "
+                f"--step {step} --json '…'`[/magenta]"
+            )
         if event.terminal:
             break
     if as_json:

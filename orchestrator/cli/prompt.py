@@ -26,14 +26,22 @@ def _resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
             node = node.get(part, {}) if isinstance(node, dict) else {}
         schema, seen = node, seen + 1
     if isinstance(schema, dict) and "allOf" in schema and len(schema["allOf"]) == 1:
-        merged = {**_resolve(schema["allOf"][0], root), **{k: v for k, v in schema.items()
-                                                           if k != "allOf"}}
+        merged = {
+            **_resolve(schema["allOf"][0], root),
+            **{k: v for k, v in schema.items() if k != "allOf"},
+        }
         return merged
     return schema if isinstance(schema, dict) else {}
 
 
-def ask_value(label: str, schema: dict[str, Any], root: dict[str, Any], console: Console,
-              *, required: bool = True) -> Any:
+def ask_value(
+    label: str,
+    schema: dict[str, Any],
+    root: dict[str, Any],
+    console: Console,
+    *,
+    required: bool = True,
+) -> Any:
     """Prompt for one value of ``schema``; returns it typed (``None``: left empty, optional)."""
     schema = _resolve(schema, root)
     kind = schema.get("type")
@@ -41,8 +49,12 @@ def ask_value(label: str, schema: dict[str, Any], root: dict[str, Any], console:
     title = label + (f" ({schema['description']})" if schema.get("description") else "")
     if "enum" in schema:
         choices = [str(c) for c in schema["enum"]]
-        picked = Prompt.ask(title, choices=choices, console=console,
-                            default=None if default is None else str(default))
+        picked = Prompt.ask(
+            title,
+            choices=choices,
+            console=console,
+            default=None if default is None else str(default),
+        )
         return next(c for c in schema["enum"] if str(c) == picked)
     if kind == "boolean":
         if default is None:
@@ -62,8 +74,11 @@ def ask_value(label: str, schema: dict[str, Any], root: dict[str, Any], console:
         if default is None and required:
             raw = Prompt.ask(f"{title} [dim](JSON)[/dim]", console=console)
         else:
-            raw = Prompt.ask(f"{title} [dim](JSON)[/dim]", console=console,
-                             default="" if default is None else json.dumps(default))
+            raw = Prompt.ask(
+                f"{title} [dim](JSON)[/dim]",
+                console=console,
+                default="" if default is None else json.dumps(default),
+            )
         if raw == "" and not required:
             return None
         try:
@@ -82,8 +97,13 @@ def ask_answer(schema: dict[str, Any] | None, console: Console) -> Any:
         required = set(resolved.get("required", []))
         answer: dict[str, Any] = {}
         for name, prop in resolved["properties"].items():
-            value = ask_value(name, prop if isinstance(prop, dict) else {}, root, console,
-                              required=name in required)
+            value = ask_value(
+                name,
+                prop if isinstance(prop, dict) else {},
+                root,
+                console,
+                required=name in required,
+            )
             if value is not None or name in required:
                 answer[name] = value
         return answer

@@ -16,8 +16,14 @@ if TYPE_CHECKING:
     from sdk import Event, Job, JobPage, Trace
 
 STATUS_STYLE = {
-    "queued": "cyan", "pending": "dim", "running": "yellow", "waiting": "magenta",
-    "succeeded": "green", "failed": "red", "cancelled": "bright_black", "skipped": "dim",
+    "queued": "cyan",
+    "pending": "dim",
+    "running": "yellow",
+    "waiting": "magenta",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "bright_black",
+    "skipped": "dim",
     "cancelling": "bright_black",
 }
 BAR_WIDTH = 40
@@ -57,11 +63,21 @@ def error_text(error: Any) -> str:
 
 def job_list(page: JobPage) -> Table:
     """``jobs list``: one row per job."""
-    table = Table("job", "workflow", "status", "created", "duration",
-                  caption=f"{len(page.items)} of {page.total}", caption_justify="left")
+    table = Table(
+        "job",
+        "workflow",
+        "status",
+        "created",
+        "duration",
+        caption=f"{len(page.items)} of {page.total}",
+        caption_justify="left",
+    )
     for job in page.items:
-        took = (job.finished_at - (job.started_at or job.created_at)).total_seconds() * 1000 \
-            if job.finished_at else None
+        took = (
+            (job.finished_at - (job.started_at or job.created_at)).total_seconds() * 1000
+            if job.finished_at
+            else None
+        )
         table.add_row(job.job_id, job.workflow, status(job.status), when(job.created_at), ms(took))
     return table
 
@@ -70,8 +86,9 @@ def steps_table(job: Job) -> Table:
     """The steps of a job: status, attempts, duration, error."""
     table = Table("step", "status", "attempt", "duration", "error", expand=False)
     for s in job.steps:
-        table.add_row(s.name, status(s.status), str(s.attempts or "-"), ms(s.duration_ms),
-                      error_text(s.error))
+        table.add_row(
+            s.name, status(s.status), str(s.attempts or "-"), ms(s.duration_ms), error_text(s.error)
+        )
     return table
 
 
@@ -79,7 +96,9 @@ def job_view(job: Job) -> RenderableType:
     """``jobs get``: the job's header, steps, questions, blocked reason and result."""
     head = Table.grid(padding=(0, 2))
     head.add_row("status", status(job.status))
-    head.add_row("workflow", f"{job.workflow}" + (f" (version {job.version})" if job.version else ""))
+    head.add_row(
+        "workflow", f"{job.workflow}" + (f" (version {job.version})" if job.version else "")
+    )
     head.add_row("created", when(job.created_at))
     head.add_row("started", when(job.started_at))
     head.add_row("finished", when(job.finished_at))
@@ -93,9 +112,13 @@ def job_view(job: Job) -> RenderableType:
     if job.error:
         parts.append(Text(f"error: {error_text(job.error)}", style="red"))
     if job.result is not None:
-        parts.append(Panel(Syntax(json.dumps(job.result, indent=2, default=str,
-                                             ensure_ascii=False), "json"),
-                           title="result", title_align="left"))
+        parts.append(
+            Panel(
+                Syntax(json.dumps(job.result, indent=2, default=str, ensure_ascii=False), "json"),
+                title="result",
+                title_align="left",
+            )
+        )
     return Panel(Group(*parts), title=f"job {job.job_id}", title_align="left")
 
 
@@ -112,29 +135,51 @@ def question_view(step: str | None, prompt: str, schema: Any) -> RenderableType:
     body: list[RenderableType] = [Text(prompt or "(no prompt)", style="bold")]
     if schema:
         body.append(Syntax(json.dumps(schema, indent=2), "json"))
-    return Panel(Group(*body), title=f"question from {step or '?'}", title_align="left",
-                 border_style="magenta")
+    return Panel(
+        Group(*body),
+        title=f"question from {step or '?'}",
+        title_align="left",
+        border_style="magenta",
+    )
 
 
 def waterfall(trace: Trace) -> RenderableType:
     """``jobs trace``: every attempt as a bar on the job's time axis."""
     total = trace.duration_ms or max(
-        ((a.offset_ms or 0) + (a.duration_ms or 0) for a in trace.steps), default=0.0)
+        ((a.offset_ms or 0) + (a.duration_ms or 0) for a in trace.steps), default=0.0
+    )
     table = Table(
-        Column("step", no_wrap=True), "attempt", "status", "start", "duration",
+        Column("step", no_wrap=True),
+        "attempt",
+        "status",
+        "start",
+        "duration",
         Column("timeline", min_width=BAR_WIDTH, no_wrap=True),
-        Column("worker", max_width=24, overflow="ellipsis"), "error",
+        Column("worker", max_width=24, overflow="ellipsis"),
+        "error",
     )
     for a in trace.steps:
         start, took = a.offset_ms or 0.0, a.duration_ms or 0.0
         left = int(BAR_WIDTH * start / total) if total else 0
         width = max(1, int(BAR_WIDTH * took / total)) if total else 1
-        bar = Text(" " * left) + Text("█" * min(width, BAR_WIDTH - left or 1),
-                                      style=STATUS_STYLE.get(a.status, ""))
-        table.add_row(a.step, str(a.attempt), status(a.status), f"+{ms(start)}", ms(a.duration_ms),
-                      bar, a.worker_id or "-", error_text(a.error))
+        bar = Text(" " * left) + Text(
+            "█" * min(width, BAR_WIDTH - left or 1), style=STATUS_STYLE.get(a.status, "")
+        )
+        table.add_row(
+            a.step,
+            str(a.attempt),
+            status(a.status),
+            f"+{ms(start)}",
+            ms(a.duration_ms),
+            bar,
+            a.worker_id or "-",
+            error_text(a.error),
+        )
     head = Text.assemble(
-        ("job ", ""), (trace.job_id, "bold"), f"  {trace.workflow}  ", status(trace.status),
+        ("job ", ""),
+        (trace.job_id, "bold"),
+        f"  {trace.workflow}  ",
+        status(trace.status),
         f"  queue wait {ms(trace.queue_wait_ms)}  total {ms(trace.duration_ms)}",
         f"  trace {trace.trace_id}" if trace.trace_id else "",
         f"\n{trace.trace_url}" if trace.trace_url else "",
@@ -154,5 +199,12 @@ def event_line(event: Event) -> Text:
     )
 
 
-__all__ = ["blocked_reason", "event_line", "job_list", "job_view", "question_view",
-           "steps_table", "waterfall"]
+__all__ = [
+    "blocked_reason",
+    "event_line",
+    "job_list",
+    "job_view",
+    "question_view",
+    "steps_table",
+    "waterfall",
+]

@@ -89,7 +89,8 @@ def load_settings(*, warn: bool = True) -> Settings:
             typer.secho(
                 f"warning: {name} is not a setting"
                 + (f"; did you mean {close}?" if close else " (see `orchestrator config`)"),
-                fg=typer.colors.YELLOW, err=True,
+                fg=typer.colors.YELLOW,
+                err=True,
             )
     try:
         settings = Settings()

@@ -73,19 +73,29 @@ def register(app: typer.Typer) -> None:
     def submit(
         workflow: Annotated[str, typer.Argument(help="The workflow's name.")],
         inputs: InputOpt = None,
-        follow: Annotated[bool, typer.Option(
-            "--follow", "--stream",
-            help="Follow the job live: steps, streamed chunks, questions answered in place.")
+        follow: Annotated[
+            bool,
+            typer.Option(
+                "--follow",
+                "--stream",
+                help="Follow the job live: steps, streamed chunks, questions answered in place.",
+            ),
         ] = False,
-        idempotency_key: Annotated[str | None, typer.Option(
-            help="A repeated key returns the first job instead of a new one.")] = None,
-        priority: Annotated[int | None, typer.Option(min=0, max=9,
-                                                     help="0-9; higher runs sooner.")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            typer.Option(help="A repeated key returns the first job instead of a new one."),
+        ] = None,
+        priority: Annotated[
+            int | None, typer.Option(min=0, max=9, help="0-9; higher runs sooner.")
+        ] = None,
         version: Annotated[str | None, typer.Option(help="Pin this workflow version.")] = None,
         url: UrlOpt = None,
         api_key: ApiKeyOpt = None,
-        as_json: Annotated[bool, typer.Option(
-            "--json", help="The accepted job as JSON (with --follow: one JSON event per line).")
+        as_json: Annotated[
+            bool,
+            typer.Option(
+                "--json", help="The accepted job as JSON (with --follow: one JSON event per line)."
+            ),
         ] = False,
     ) -> None:
         """Submit a job to a gateway; prints its id (or, with --follow, the job as it runs).
@@ -101,7 +111,11 @@ def register(app: typer.Typer) -> None:
 
         parsed = parse_inputs(inputs or [])
         err = Console(stderr=True, soft_wrap=True)
-        options: dict[str, Any] = {"idempotency_key": idempotency_key, "priority": priority, "version": version}
+        options: dict[str, Any] = {
+            "idempotency_key": idempotency_key,
+            "priority": priority,
+            "version": version,
+        }
         with open_client(url, api_key) as client:
             try:
                 if not follow:
@@ -110,10 +124,15 @@ def register(app: typer.Typer) -> None:
                         sys.stdout.write(job.model_dump_json() + "\n")
                     else:
                         sys.stdout.write(job.job_id + "\n")
-                        err.print(f"[dim]job {job.job_id} {job.status}"
-                                  + (" (an earlier job with this idempotency key)"
-                                     if job.replayed else "")
-                                  + f"; follow it: orchestrator jobs events {job.job_id} -f[/dim]")
+                        err.print(
+                            f"[dim]job {job.job_id} {job.status}"
+                            + (
+                                " (an earlier job with this idempotency key)"
+                                if job.replayed
+                                else ""
+                            )
+                            + f"; follow it: orchestrator jobs events {job.job_id} -f[/dim]"
+                        )
                     return
                 stream = client.run(workflow, parsed, **options)
                 first = next(stream)

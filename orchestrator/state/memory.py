@@ -80,8 +80,13 @@ class MemoryStateStore:
         seq = int(h.get("seq", "0")) + 1
         h["seq"] = str(seq)
         stored = Event(
-            id=self._next_id(), job_id=job_id, type=event.type, step=event.step or None,
-            attempt=event.attempt, seq=seq, ts=float(repr(event.ts)),
+            id=self._next_id(),
+            job_id=job_id,
+            type=event.type,
+            step=event.step or None,
+            attempt=event.attempt,
+            seq=seq,
+            ts=float(repr(event.ts)),
             data=loads(dumps(event.data)),  # the JSON round trip the stream entry makes
         )
         events = self._events.setdefault(job_id, [])
@@ -97,8 +102,14 @@ class MemoryStateStore:
         if fields:
             self._jobs.setdefault(job_id, {}).update({k: str(v) for k, v in fields.items()})
 
-    def _apply(self, job_id: JobId, worker_id: str | None, fields: Mapping[str, str | int | float],
-               event: NewEvent | None, checkpoint: tuple[StepName, bytes] | None) -> str | None:
+    def _apply(
+        self,
+        job_id: JobId,
+        worker_id: str | None,
+        fields: Mapping[str, str | int | float],
+        event: NewEvent | None,
+        checkpoint: tuple[StepName, bytes] | None,
+    ) -> str | None:
         self._fence(job_id, worker_id)
         if checkpoint is not None:
             key = (job_id, checkpoint[0])
@@ -111,18 +122,33 @@ class MemoryStateStore:
     # -- job state, checkpoints, events ----------------------------------------------------
 
     async def create_job(
-        self, job_id: JobId, *, workflow: str, version: str, inputs: Mapping[str, JSONValue],
-        created_at: float, arq_job_id: str, trace: Mapping[str, str] | None = None,
+        self,
+        job_id: JobId,
+        *,
+        workflow: str,
+        version: str,
+        inputs: Mapping[str, JSONValue],
+        created_at: float,
+        arq_job_id: str,
+        trace: Mapping[str, str] | None = None,
         extra: Mapping[str, str | int | float] | None = None,
     ) -> str:
         """Create the job as ``queued`` and publish ``job.queued``; returns the event id."""
         fields: dict[str, str | int | float] = {
-            "status": JobStatus.QUEUED.value, "workflow": workflow, "version": version,
-            "inputs": dumps(dict(inputs)).decode(), "created_at": repr(created_at),
-            "arq_job_id": arq_job_id, "trace": dumps(dict(trace or {})).decode(), **(extra or {}),
+            "status": JobStatus.QUEUED.value,
+            "workflow": workflow,
+            "version": version,
+            "inputs": dumps(dict(inputs)).decode(),
+            "created_at": repr(created_at),
+            "arq_job_id": arq_job_id,
+            "trace": dumps(dict(trace or {})).decode(),
+            **(extra or {}),
         }
-        return str(self._apply(job_id, None, fields, NewEvent("job.queued",
-                                                              data={"workflow": workflow}), None))
+        return str(
+            self._apply(
+                job_id, None, fields, NewEvent("job.queued", data={"workflow": workflow}), None
+            )
+        )
 
     async def get_job(self, job_id: JobId) -> JobState | None:
         """The job's live state, or ``None`` if unknown."""
@@ -130,8 +156,12 @@ class MemoryStateStore:
         return decode_job(job_id, raw) if raw else None
 
     async def update(
-        self, job_id: JobId, fields: Mapping[str, str | int | float],
-        event: NewEvent | None = None, *, worker_id: str | None = None,
+        self,
+        job_id: JobId,
+        fields: Mapping[str, str | int | float],
+        event: NewEvent | None = None,
+        *,
+        worker_id: str | None = None,
     ) -> str | None:
         """Set fields and publish ``event`` together (fenced by ``worker_id``)."""
         return self._apply(job_id, worker_id, fields, event, None)
@@ -143,15 +173,24 @@ class MemoryStateStore:
         out: list[str | None] = []
         for write in writes:
             if isinstance(write, Checkpoint):
-                out.append(self._apply(job_id, worker_id, write.fields, write.event,
-                                       (write.step, write.output)))
+                out.append(
+                    self._apply(
+                        job_id, worker_id, write.fields, write.event, (write.step, write.output)
+                    )
+                )
             else:
                 out.append(self._apply(job_id, worker_id, write[0], write[1], None))
         return out
 
     async def checkpoint(
-        self, job_id: JobId, step: StepName, output: bytes,
-        fields: Mapping[str, str | int | float], event: NewEvent, *, worker_id: str | None = None,
+        self,
+        job_id: JobId,
+        step: StepName,
+        output: bytes,
+        fields: Mapping[str, str | int | float],
+        event: NewEvent,
+        *,
+        worker_id: str | None = None,
     ) -> bool:
         """Write a step's output once, with its fields and event; ``False`` if it existed."""
         return self._apply(job_id, worker_id, fields, event, (step, output)) != "EXISTS"
@@ -218,8 +257,14 @@ class MemoryStateStore:
         self._cache[(step, fingerprint)] = (output, time.time() + ttl_seconds)
 
     async def finish(
-        self, job_id: JobId, status: JobStatus, steps: Sequence[StepName],
-        fields: Mapping[str, str | int | float], data: JSONValue, *, worker_id: str | None = None,
+        self,
+        job_id: JobId,
+        status: JobStatus,
+        steps: Sequence[StepName],
+        fields: Mapping[str, str | int | float],
+        data: JSONValue,
+        *,
+        worker_id: str | None = None,
     ) -> str:
         """End the job: status, fields and terminal event together; the lease stays."""
         self._fence(job_id, worker_id)
@@ -350,15 +395,22 @@ class MemoryStateStore:
             await self.release_lease(job_id, worker_id)
 
     async def claim_lapsed(
-        self, *, now_ms: int, claim_seconds: float, limit: int = 100,
+        self,
+        *,
+        now_ms: int,
+        claim_seconds: float,
+        limit: int = 100,
         own_worker_id: str | None = None,
     ) -> list[Lapsed]:
         """Claim jobs whose lease lapsed (or that ``own_worker_id`` still holds)."""
         due = sorted((d, j) for j, d in self._lease_index.items() if d <= now_ms)[:limit]
         candidates = [j for _, j in due]
         if own_worker_id:
-            candidates += [j for j in self._lease_index
-                           if self._owner(j) == own_worker_id and j not in candidates]
+            candidates += [
+                j
+                for j in self._lease_index
+                if self._owner(j) == own_worker_id and j not in candidates
+            ]
         claimed: list[Lapsed] = []
         for job_id in candidates:
             score = self._lease_index.get(job_id)
@@ -376,8 +428,11 @@ class MemoryStateStore:
             if own:
                 del self._leases[job_id]
             self._lease_index[job_id] = now_ms + int(claim_seconds * 1000)
-            claimed.append(Lapsed(job_id, "" if ended else self._jobs[job_id].get("arq_job_id", ""),
-                                  ended=ended))
+            claimed.append(
+                Lapsed(
+                    job_id, "" if ended else self._jobs[job_id].get("arq_job_id", ""), ended=ended
+                )
+            )
         return claimed
 
 

@@ -15,20 +15,25 @@ WORKFLOWS = "tests.e2e.flows,tests.cli.flows"
 
 
 @pytest.fixture(scope="module")
-def live_stack(redis_url: str, pg_url: str, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[Stack]:
+def live_stack(
+    redis_url: str, pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     """``orchestrator gateway`` + ``orchestrator worker`` running tests/e2e and tests/cli flows."""
-    with start_stack(redis_url, pg_url, tmp_path_factory.mktemp("stack"),
-                     workflows=WORKFLOWS) as s:
+    with start_stack(redis_url, pg_url, tmp_path_factory.mktemp("stack"), workflows=WORKFLOWS) as s:
         yield s
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 60
-            ) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """``python -m orchestrator.cli ARGS`` as a real process."""
     return subprocess.run(
         [sys.executable, "-m", "orchestrator.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

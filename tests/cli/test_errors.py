@@ -45,8 +45,9 @@ async def empty_database(pg_url: str) -> AsyncIterator[str]:
     """A PostgreSQL database that exists but was never migrated."""
     base = make_url(pg_url)
     name = f"orch_empty_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(base.set(drivername="postgresql", database="postgres")
-                                  .render_as_string(hide_password=False))
+    admin = await asyncpg.connect(
+        base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    )
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield base.set(database=name).render_as_string(hide_password=False)
@@ -65,8 +66,10 @@ def test_an_unreachable_gateway_is_one_line_naming_the_url() -> None:
 
 @pytest.mark.parametrize("command", ["gateway", "worker"])
 def test_a_server_with_redis_down_refuses_to_start(command: str, pg_url: str) -> None:
-    proc = run_cli(base_env(ORCH_REDIS__URL=f"redis://127.0.0.1:{closed_port()}/0",
-                            ORCH_DATABASE__URL=pg_url), command)
+    proc = run_cli(
+        base_env(ORCH_REDIS__URL=f"redis://127.0.0.1:{closed_port()}/0", ORCH_DATABASE__URL=pg_url),
+        command,
+    )
     assert_one_line(proc, "config_invalid")
     assert "ORCH_REDIS__URL" in proc.stderr
 
@@ -80,10 +83,12 @@ def test_a_gateway_with_the_database_down_refuses_to_start(redis_url: str) -> No
 
 
 def test_a_gateway_on_an_unmigrated_database_names_orchestrator_migrate(
-    redis_url: str, empty_database: str,
+    redis_url: str,
+    empty_database: str,
 ) -> None:
-    proc = run_cli(base_env(ORCH_REDIS__URL=redis_url, ORCH_DATABASE__URL=empty_database),
-                   "gateway")
+    proc = run_cli(
+        base_env(ORCH_REDIS__URL=redis_url, ORCH_DATABASE__URL=empty_database), "gateway"
+    )
     assert_one_line(proc, "database_not_migrated")
     assert "orchestrator migrate" in proc.stderr
 
@@ -121,7 +126,11 @@ def test_migrate_with_the_database_down_is_one_line_with_the_password_masked() -
 
 
 def test_dev_with_redis_down_is_one_line() -> None:
-    proc = run_cli(base_env(ORCH_REDIS__URL=f"redis://127.0.0.1:{closed_port()}/0"),
-                   "dev", "--submit", "e2e_brief")
+    proc = run_cli(
+        base_env(ORCH_REDIS__URL=f"redis://127.0.0.1:{closed_port()}/0"),
+        "dev",
+        "--submit",
+        "e2e_brief",
+    )
     assert_one_line(proc, "config_invalid")
     assert "ORCH_REDIS__URL" in proc.stderr

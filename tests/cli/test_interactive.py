@@ -29,9 +29,13 @@ class Terminal:
         master, slave = pty.openpty()
         self.master = master
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", *args], cwd=ROOT,
+            [sys.executable, "-m", "orchestrator.cli", *args],
+            cwd=ROOT,
             env={**env, "TERM": "xterm", "COLUMNS": "120", "LINES": "40"},
-            stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            close_fds=True,
         )
         os.close(slave)
         self.seen = ""
@@ -42,7 +46,9 @@ class Terminal:
         while text not in ANSI.sub("", self.seen):
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"never saw {text!r}; screen: {ANSI.sub('', self.seen)[-1500:]}")
+                raise AssertionError(
+                    f"never saw {text!r}; screen: {ANSI.sub('', self.seen)[-1500:]}"
+                )
             ready, _, _ = select.select([self.master], [], [], left)
             if ready:
                 try:
@@ -51,7 +57,9 @@ class Terminal:
                     chunk = b""
                 if not chunk:
                     if text not in ANSI.sub("", self.seen):
-                        raise AssertionError(f"exited before {text!r}: {ANSI.sub('', self.seen)[-1500:]}")
+                        raise AssertionError(
+                            f"exited before {text!r}: {ANSI.sub('', self.seen)[-1500:]}"
+                        )
                     return
                 self.seen += chunk.decode(errors="replace")
 
@@ -109,5 +117,6 @@ def test_jobs_answer_without_json_prompts_from_the_schema(live_stack: Stack) -> 
     while (job := client.get(job_id)).status != "succeeded":
         assert time.monotonic() < deadline, f"the job ended {job.status}"
         time.sleep(0.05)  # poll interval, bounded by the deadline
-    assert job.result == {"review": {"text": "draft about later", "approved": False,
-                                     "note": "not yet"}}
+    assert job.result == {
+        "review": {"text": "draft about later", "approved": False, "note": "not yet"}
+    }

@@ -24,8 +24,11 @@ WAIT_SECONDS = 30.0
 @pytest.fixture
 def invoke(live_stack: Stack) -> Callable[..., Result]:
     runner = CliRunner()
-    env = {"ORCH_GATEWAY__URL": live_stack.url, "ORCH_GATEWAY__API_KEY": live_stack.key,
-           "COLUMNS": "160"}
+    env = {
+        "ORCH_GATEWAY__URL": live_stack.url,
+        "ORCH_GATEWAY__API_KEY": live_stack.key,
+        "COLUMNS": "160",
+    }
 
     def go(*args: str) -> Result:
         return runner.invoke(app, list(args), env=env)
@@ -58,10 +61,24 @@ def submit_json(invoke: Callable[..., Result], *args: str) -> dict[str, Any]:
 
 
 def test_submit_then_follow_list_get_output_and_trace_a_job(
-    invoke: Callable[..., Result], client: Client, tmp_path: Path,
+    invoke: Callable[..., Result],
+    client: Client,
+    tmp_path: Path,
 ) -> None:
-    job = submit_json(invoke, "e2e_brief", "-i", f"marker_dir={tmp_path}", "-i", "topic=cli",
-                      "-i", "chunks=2", "--priority", "3", "--idempotency-key", str(tmp_path))
+    job = submit_json(
+        invoke,
+        "e2e_brief",
+        "-i",
+        f"marker_dir={tmp_path}",
+        "-i",
+        "topic=cli",
+        "-i",
+        "chunks=2",
+        "--priority",
+        "3",
+        "--idempotency-key",
+        str(tmp_path),
+    )
     job_id = job["job_id"]
 
     events = invoke("jobs", "events", job_id, "--follow", "--json")
@@ -91,17 +108,33 @@ def test_submit_then_follow_list_get_output_and_trace_a_job(
         time.sleep(0.05)  # poll interval, bounded by the deadline
     trace = invoke("jobs", "trace", job_id, "--json")
     assert {s["step"] for s in json.loads(trace.stdout)["steps"]} == {
-        "fetch_left", "fetch_right", "combine", "render"}
+        "fetch_left",
+        "fetch_right",
+        "combine",
+        "render",
+    }
     drawn = invoke("jobs", "trace", job_id)
     assert drawn.exit_code == 0 and "combine" in drawn.stdout and "█" in drawn.stdout
 
-    again = submit_json(invoke, "e2e_brief", "-i", f"marker_dir={tmp_path}", "-i", "topic=cli",
-                        "-i", "chunks=2", "--idempotency-key", str(tmp_path))
+    again = submit_json(
+        invoke,
+        "e2e_brief",
+        "-i",
+        f"marker_dir={tmp_path}",
+        "-i",
+        "topic=cli",
+        "-i",
+        "chunks=2",
+        "--idempotency-key",
+        str(tmp_path),
+    )
     assert again["job_id"] == job_id and again["replayed"] is True
 
 
 def test_events_without_follow_print_what_happened_so_far_and_return(
-    invoke: Callable[..., Result], client: Client, tmp_path: Path,
+    invoke: Callable[..., Result],
+    client: Client,
+    tmp_path: Path,
 ) -> None:
     job_id = submit_json(invoke, "cli_hold", "-i", f"marker_dir={tmp_path}")["job_id"]
     wait_job(client, job_id, lambda j: j.status == "running", "running")
@@ -115,7 +148,9 @@ def test_events_without_follow_print_what_happened_so_far_and_return(
 
 
 def test_cancel_stops_a_running_job_and_a_second_cancel_is_a_conflict(
-    invoke: Callable[..., Result], client: Client, tmp_path: Path,
+    invoke: Callable[..., Result],
+    client: Client,
+    tmp_path: Path,
 ) -> None:
     job_id = submit_json(invoke, "cli_hold", "-i", f"marker_dir={tmp_path}")["job_id"]
     wait_job(client, job_id, lambda j: j.status == "running", "running")
@@ -131,7 +166,9 @@ def test_cancel_stops_a_running_job_and_a_second_cancel_is_a_conflict(
 
 
 def test_retry_runs_a_failed_job_again(
-    invoke: Callable[..., Result], client: Client, tmp_path: Path,
+    invoke: Callable[..., Result],
+    client: Client,
+    tmp_path: Path,
 ) -> None:
     (tmp_path / "broken").touch()
     followed = invoke("submit", "cli_flaky", "-i", f"marker_dir={tmp_path}", "--follow")
@@ -149,7 +186,8 @@ def test_retry_runs_a_failed_job_again(
 
 
 def test_answer_with_json_resumes_a_waiting_job_and_a_bad_answer_is_refused(
-    invoke: Callable[..., Result], client: Client,
+    invoke: Callable[..., Result],
+    client: Client,
 ) -> None:
     job_id = submit_json(invoke, "cli_approve", "-i", "topic=news")["job_id"]
     waiting = wait_job(client, job_id, lambda j: j.status == "waiting", "waiting")
@@ -165,15 +203,27 @@ def test_answer_with_json_resumes_a_waiting_job_and_a_bad_answer_is_refused(
     good = invoke("jobs", "answer", job_id, "--json", '{"approved": true, "note": "ship it"}')
     assert good.exit_code == 0, good.output
     job = wait_job(client, job_id, lambda j: j.status == "succeeded", "succeeded")
-    assert job.result == {"review": {"text": "draft about news", "approved": True,
-                                     "note": "ship it"}}
+    assert job.result == {
+        "review": {"text": "draft about news", "approved": True, "note": "ship it"}
+    }
 
 
 def test_submit_follow_in_a_real_process_prints_the_job_id_first_then_the_chunks(
-    live_stack: Stack, tmp_path: Path,
+    live_stack: Stack,
+    tmp_path: Path,
 ) -> None:
-    proc = run_cli(client_env(live_stack), "submit", "e2e_brief", "--follow",
-                   "-i", f"marker_dir={tmp_path}", "-i", "topic=proc", "-i", "chunks=3")
+    proc = run_cli(
+        client_env(live_stack),
+        "submit",
+        "e2e_brief",
+        "--follow",
+        "-i",
+        f"marker_dir={tmp_path}",
+        "-i",
+        "topic=proc",
+        "-i",
+        "chunks=3",
+    )
 
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith("job ")

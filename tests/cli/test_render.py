@@ -12,10 +12,19 @@ from orchestrator.cli.render import job_view
 from sdk import Event, Job
 
 
-def event(seq: int, kind: str, step: str | None = None, data: object = None,
-          attempt: int | None = None) -> Event:
-    return Event(id=f"1-{seq}", job_id="j1", type=kind, step=step, attempt=attempt, seq=seq,
-                 ts=1700000000.0 + seq, data=data)
+def event(
+    seq: int, kind: str, step: str | None = None, data: object = None, attempt: int | None = None
+) -> Event:
+    return Event(
+        id=f"1-{seq}",
+        job_id="j1",
+        type=kind,
+        step=step,
+        attempt=attempt,
+        seq=seq,
+        ts=1700000000.0 + seq,
+        data=data,
+    )
 
 
 def text_of(renderable: object) -> str:
@@ -27,7 +36,8 @@ def text_of(renderable: object) -> str:
 def test_the_live_picture_has_one_row_per_step_and_the_streamed_text_below() -> None:
     picture = JobPicture("j1")
     for e in [
-        event(1, "job.queued"), event(2, "job.started", attempt=1),
+        event(1, "job.queued"),
+        event(2, "job.started", attempt=1),
         event(3, "step.started", "fetch", attempt=1),
         event(4, "step.retrying", "fetch", {"reason": "boom", "delay_seconds": 1}, 1),
         event(5, "step.started", "fetch", attempt=2),
@@ -50,8 +60,9 @@ def test_the_live_picture_has_one_row_per_step_and_the_streamed_text_below() -> 
 def test_a_blocked_event_is_one_line_saying_why_and_a_start_clears_it() -> None:
     picture = JobPicture("j1")
     picture.apply(event(1, "job.queued"))
-    picture.apply(event(2, "job.blocked", data={"reason": "no worker has version v2",
-                                                  "version": "v2"}))
+    picture.apply(
+        event(2, "job.blocked", data={"reason": "no worker has version v2", "version": "v2"})
+    )
 
     lines = [line for line in text_of(picture.render()).splitlines() if "blocked" in line]
     assert lines == ['blocked: no worker has version v2 {"version": "v2"}']
@@ -60,13 +71,19 @@ def test_a_blocked_event_is_one_line_saying_why_and_a_start_clears_it() -> None:
 
 
 def test_jobs_get_shows_the_blocked_reason_and_the_open_question() -> None:
-    job = Job.model_validate({
-        "job_id": "j1", "workflow": "w", "status": "waiting",
-        "created_at": datetime(2026, 1, 1, tzinfo=UTC), "blocked": "concurrency limit",
-        "questions": [{"step": "review", "index": 0, "prompt": "Ship it?",
-                       "schema": {"type": "boolean"}}],
-        "steps": [{"name": "review", "status": "waiting", "attempts": 1}],
-    })
+    job = Job.model_validate(
+        {
+            "job_id": "j1",
+            "workflow": "w",
+            "status": "waiting",
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "blocked": "concurrency limit",
+            "questions": [
+                {"step": "review", "index": 0, "prompt": "Ship it?", "schema": {"type": "boolean"}}
+            ],
+            "steps": [{"name": "review", "status": "waiting", "attempts": 1}],
+        }
+    )
 
     shown = text_of(job_view(job))
 
@@ -75,7 +92,10 @@ def test_jobs_get_shows_the_blocked_reason_and_the_open_question() -> None:
 
 
 def test_a_schema_reference_is_followed_when_prompting() -> None:
-    schema = {"$defs": {"Kind": {"enum": ["a", "b"], "type": "string"}},
-              "properties": {"kind": {"$ref": "#/$defs/Kind"}}, "type": "object"}
+    schema = {
+        "$defs": {"Kind": {"enum": ["a", "b"], "type": "string"}},
+        "properties": {"kind": {"$ref": "#/$defs/Kind"}},
+        "type": "object",
+    }
 
     assert _resolve(schema["properties"]["kind"], schema) == {"enum": ["a", "b"], "type": "string"}

@@ -50,13 +50,17 @@ def test_the_gateway_and_the_worker_log_one_start_line_with_secrets_masked(
 
 def test_the_gateway_writes_an_access_log_line_per_request(live_stack: Stack) -> None:
     rid = f"access-{time.monotonic_ns()}"
-    response = httpx.get(f"{live_stack.url}/v1/workflows", headers={**live_stack.headers,
-                                                                   "X-Request-ID": rid})
+    response = httpx.get(
+        f"{live_stack.url}/v1/workflows", headers={**live_stack.headers, "X-Request-ID": rid}
+    )
     assert response.status_code == 200
 
     deadline = time.monotonic() + WAIT_SECONDS
-    while not (mine := [e for e in log_lines(live_stack, "gateway", "request")
-                        if e.get("request_id") == rid]):
+    while not (
+        mine := [
+            e for e in log_lines(live_stack, "gateway", "request") if e.get("request_id") == rid
+        ]
+    ):
         assert time.monotonic() < deadline, "no access log line for the request"
         time.sleep(0.05)  # bounded by the deadline
     assert mine[0]["method"] == "GET" and mine[0]["path"] == "/v1/workflows"

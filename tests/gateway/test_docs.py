@@ -33,17 +33,24 @@ async def test_docs_and_redoc_load_without_credentials_and_without_external_urls
     isolated_settings: Callable[..., Settings],
 ) -> None:
     async with in_process_stack(isolated_settings(), flows.registry(), with_worker=False) as stack:
-        anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app),
-                                      base_url="http://gateway")
+        anonymous = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=stack.app), base_url="http://gateway"
+        )
         pages = {path: await anonymous.get(path) for path in ("/docs", "/redoc")}
         urls = {path: URL.findall(page.text) for path, page in pages.items()}
-        assets = {u: (await anonymous.get(u)).status_code
-                  for found in urls.values() for u in found if u.startswith("/docs/assets/")}
+        assets = {
+            u: (await anonymous.get(u)).status_code
+            for found in urls.values()
+            for u in found
+            if u.startswith("/docs/assets/")
+        }
         await anonymous.aclose()
 
     for path, page in pages.items():
         assert page.status_code == 200, path
         assert "http://" not in page.text and "https://" not in page.text, path
         assert urls[path], path
-    assert "/openapi.json" in urls["/docs"] + urls["/redoc"] or "/openapi.json" in pages["/docs"].text
+    assert (
+        "/openapi.json" in urls["/docs"] + urls["/redoc"] or "/openapi.json" in pages["/docs"].text
+    )
     assert assets and set(assets.values()) == {200}

@@ -15,8 +15,9 @@ async def test_the_document_declares_bearer_and_api_key_schemes_and_open_probes(
     isolated_settings: Callable[..., Settings],
 ) -> None:
     async with in_process_stack(isolated_settings(), flows.registry(), with_worker=False) as stack:
-        anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app),
-                                      base_url="http://gateway")
+        anonymous = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=stack.app), base_url="http://gateway"
+        )
         doc = (await anonymous.get("/openapi.json")).json()
         docs = await anonymous.get("/docs")
         await anonymous.aclose()

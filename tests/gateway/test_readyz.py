@@ -20,8 +20,9 @@ async def empty_database(pg_url: str) -> AsyncIterator[str]:
     """A PostgreSQL database that exists but was never migrated."""
     base = make_url(pg_url)
     name = f"orch_empty_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(base.set(drivername="postgresql", database="postgres")
-                                  .render_as_string(hide_password=False))
+    admin = await asyncpg.connect(
+        base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    )
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield base.set(database=name).render_as_string(hide_password=False)
@@ -31,13 +32,15 @@ async def empty_database(pg_url: str) -> AsyncIterator[str]:
 
 
 async def test_readyz_is_503_on_an_unmigrated_database_and_names_the_fix(
-    isolated_settings: Callable[..., Settings], empty_database: str,
+    isolated_settings: Callable[..., Settings],
+    empty_database: str,
 ) -> None:
     settings = isolated_settings(database={"url": empty_database})
     app = create_app(settings, registry=flows.registry())
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://gateway") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as client:
             response = await client.get("/readyz")
 
     assert response.status_code == 503

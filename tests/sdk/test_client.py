@@ -68,10 +68,15 @@ def test_the_sync_client_covers_every_route(live_stack: Stack, tmp_path: Path) -
             time.sleep(0.05)  # step runs reach the trace store in batches
         assert isinstance(trace, Trace) and {a.step for a in trace.steps} == STEPS
 
-        submitted = client.submit("e2e_brief", brief_inputs(tmp_path, "sync"),
-                                  idempotency_key=f"k-{tmp_path.name}", priority=5)
-        again = client.submit("e2e_brief", brief_inputs(tmp_path, "sync"),
-                              idempotency_key=f"k-{tmp_path.name}")
+        submitted = client.submit(
+            "e2e_brief",
+            brief_inputs(tmp_path, "sync"),
+            idempotency_key=f"k-{tmp_path.name}",
+            priority=5,
+        )
+        again = client.submit(
+            "e2e_brief", brief_inputs(tmp_path, "sync"), idempotency_key=f"k-{tmp_path.name}"
+        )
         assert again.job_id == submitted.job_id and again.replayed and not submitted.replayed
 
 
@@ -152,7 +157,9 @@ async def test_the_async_client_covers_every_route(live_stack: Stack, tmp_path: 
         async for event in client.events(asking.job_id):
             if event.type == "job.waiting":
                 break
-        assert (await client.answer(asking.job_id, {"approved": False, "note": "no"})).step == "review"
+        assert (
+            await client.answer(asking.job_id, {"approved": False, "note": "no"})
+        ).step == "review"
         with pytest.raises(NotFoundError) as missing:
             await client.step_output(asking.job_id, "nope")
         assert missing.value.code == "step_not_found"

@@ -21,8 +21,9 @@ __all__ = ["offline_settings", "run_local"]  # the plugin's fixtures, used below
 async def test_the_seed_example_runs_locally_with_no_redis_or_database(
     offline_settings: Settings,
 ) -> None:
-    run = await company_brief.run_local({"doc_id": "d1", "ticker": "ACME"},
-                                        settings=offline_settings)
+    run = await company_brief.run_local(
+        {"doc_id": "d1", "ticker": "ACME"}, settings=offline_settings
+    )
 
     assert run.status == "succeeded"
     text = "context of d1 | ACME earned 42"
@@ -38,8 +39,11 @@ async def test_fan_out_retry_ask_and_streaming_keep_their_semantics(
 ) -> None:
     local_flows.CALLS.clear()
 
-    run = await run_local(local_flows.pipeline, {"count": 3},
-                          answers={"approve": {"approved": True, "reviewer": "ada"}})
+    run = await run_local(
+        local_flows.pipeline,
+        {"count": 3},
+        answers={"approve": {"approved": True, "reviewer": "ada"}},
+    )
 
     assert run.status == "succeeded", run.error
     assert run.outputs["fetch[0]"] == "ITEM-0" and run.outputs["fetch[2]"] == "ITEM-2"
