@@ -169,19 +169,19 @@ class Client:
 
     def _run(self, body: dict[str, Any], max_reconnects: int) -> Generator[Event, None, None]:
         job_id: str | None = None
-        last: str | None = None
+        last: Event | None = None
         try:
             for event in self._sse("POST", "/v1/jobs", json=body):
-                job_id, last = event.job_id, event.id
+                job_id, last = event.job_id, event
                 yield event
-                if event.terminal:
-                    return
+            if last is not None and last.terminal:
+                return  # the gateway ends the stream after the job's (last) terminal event
         except TransportError:
             if job_id is None:
                 raise
         if job_id is None:
             raise TransportError(0, "stream_failed", "the event stream ended before any event")
-        yield from self._events(job_id, last, max_reconnects)
+        yield from self._events(job_id, last.id if last else None, max_reconnects)
 
     def _sse(self, method: str, path: str, **kwargs: Any) -> Iterator[Event]:
         try:
@@ -215,8 +215,8 @@ class Client:
                 for event in self._sse("GET", routes.events_path(job_id), headers=headers):
                     last, failures = event.id, 0
                     yield event
-                    if event.terminal:
-                        return
+                # The gateway ends the stream after the job's terminal event; a terminal event
+                # followed by more (the job was retried) does not end it.
                 return
             except TransportError as exc:
                 failures += 1
