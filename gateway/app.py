@@ -11,9 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.access import AccessLogMiddleware
 from gateway.auth import GatewayAuth
+from gateway.docs import install_docs
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
+from gateway.openapi import install_openapi
 from gateway.routes import audit, control, jobs, policy, system, tags, tools, usage, workflows
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -130,10 +133,15 @@ def create_app(
         version="0.1.0",
         summary="Step-DAG runtime for AI-agent work: jobs, workflows, live event streams.",
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by install_docs, not from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app)
+    install_docs(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(AccessLogMiddleware)  # inside the request id: its lines carry the id
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.auth.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

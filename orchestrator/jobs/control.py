@@ -22,7 +22,7 @@ from orchestrator.trace.records import AuditRecord
 from orchestrator.types import JobStatus, JSONValue, StepStatus
 
 
-def _check_answer(answer: JSONValue, schema: dict[str, Any]) -> None:
+def check_answer(answer: JSONValue, schema: dict[str, Any]) -> None:
     """Validate an answer against its question's JSON schema (Draft 2020-12, via jsonschema).
 
     Raises:
@@ -141,7 +141,7 @@ class JobControl(JobReader):
                 f"step {step!r} of job {job_id} has no open question",
                 details={"job_id": job_id, "step": step, "steps": sorted(live.questions)},
             )
-        _check_answer(answer, question.get("schema") or {})
+        check_answer(answer, question.get("schema") or {})
         index = int(question["index"])
         outcome = await self.services.state.answer(
             row.id, step, index, dumps(answer), {"reason": "input", "step": step}
@@ -209,4 +209,4 @@ class JobControl(JobReader):
         )  # fmt: skip
 
 
-__all__ = ["JobControl"]
+__all__ = ["JobControl", "check_answer"]

@@ -168,6 +168,7 @@ SECRET = "s3cret-for-tests-" + "x" * 32
 
 
 def hs256(**overrides: Any) -> str:
+    # Built at collection: valid for an hour, so a long suite does not turn them into expired ones.
     now = int(time.time())
     # Tokens are made at collection: valid for an hour, so a suite that reaches these tests
     # after many minutes of e2e runs does not see them expire (then every refusal would read
