@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import ui
 from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
@@ -97,6 +98,7 @@ def create_app(
         app.state.auth = GatewayAuth.open(svc)
         app.state.cluster = open_cluster(settings.kubernetes)
         app.state.hub = StreamHub(svc.state)
+        ui.open_sessions(app)
         try:
             yield
         finally:
@@ -114,6 +116,8 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.ui.enabled:
+        ui.mount(app)  # the dashboard at /ui (DESIGN §19)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.auth.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

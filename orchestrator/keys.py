@@ -29,6 +29,8 @@ class Keys:
     - ``rate_limits``: a prefix; the ``limits`` library's moving windows expire with their window.
     - ``streams``: ``STREAM_SLOT_TTL_SECONDS`` (1 h), renewed on each open: a gateway that dies
       with streams open cannot hold a key's slots for longer.
+    - ``ui_session``: ``ui.session_ttl_seconds`` from login: a dashboard session ends then even
+      if nobody logs out.
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
       dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
@@ -72,6 +74,11 @@ class Keys:
     def idempotency(self, tenant: str | None, key: str) -> str:
         """String: the job id first submitted with this idempotency key by this tenant."""
         return f"{self.prefix}:idem:{tenant or '-'}:{key}"
+
+    def ui_session(self, session_hash: str) -> str:
+        """Hash: a dashboard session (principal, key id, CSRF token), by the SHA-256 of its
+        cookie value, so that a read of Redis does not yield usable cookies."""
+        return f"{self.prefix}:ui:session:{session_hash}"
 
     def slots(self, workflow: str, concurrency_key: str) -> str:
         """Sorted set: running job id → slot deadline (ms) under a concurrency limit."""

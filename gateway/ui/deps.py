@@ -1,0 +1,44 @@
+"""FastAPI dependencies of the dashboard: the logged-in user, and actions (user + CSRF)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import Request
+
+from gateway.ui.session import UiUser, check_csrf, current_user
+from orchestrator.auth import Permission
+from orchestrator.errors import PermissionDeniedError
+
+
+async def acting_user(request: Request, user: Annotated[UiUser, Depends(current_user)]) -> UiUser:
+    """The user of a mutating request, once its CSRF token was checked.
+
+    Raises:
+        LoginRequired: No session. CsrfError: 403 ``csrf_invalid``.
+    """
+    await check_csrf(request, user)
+    return user
+
+
+def need(user: UiUser, permission: Permission) -> None:
+    """Refuse what the user's role does not grant (the same table as the API).
+
+    Raises:
+        PermissionDeniedError: 403 ``forbidden``.
+    """
+    if not user.can(permission):
+        raise PermissionDeniedError(
+            f"role {user.role!r} may not {permission.value}",
+            details={"permission": permission.value, "role": user.role},
+        )
+
+
+User = Annotated[UiUser, Depends(current_user)]
+"""A page's user (redirects to the login form without a session)."""
+
+Acting = Annotated[UiUser, Depends(acting_user)]
+"""An action's user (CSRF checked)."""
+
+__all__ = ["Acting", "User", "acting_user", "need"]

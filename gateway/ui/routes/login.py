@@ -1,0 +1,75 @@
+"""``/ui``, ``/ui/login`` and ``/ui/logout``: exchanging an API key for a session cookie."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gateway.auth import audit_refusal, auth_of
+from gateway.ui.deps import Acting
+from gateway.ui.render import render
+from gateway.ui.session import COOKIE_NAME, check_origin, login, sessions_of
+from orchestrator.errors import AuthenticationError
+from orchestrator.trace.records import AuditRecord
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/ui")
+async def home() -> RedirectResponse:
+    """The runs list."""
+    return RedirectResponse("/ui/runs", status_code=303)
+
+
+@router.get("/ui/login")
+async def login_form(request: Request) -> Response:
+    """The login form (an API key)."""
+    enabled = auth_of(request).authenticator.enabled
+    return render(request, "login.html", auth_enabled=enabled)
+
+
+@router.post("/ui/login")
+async def login_submit(
+    request: Request, api_key: Annotated[str, Form(max_length=8192)] = ""
+) -> Response:
+    """Check the key; set the session cookie and go to the runs list (303).
+
+    The cookie is HttpOnly, SameSite=Strict, path ``/ui``, Secure over https (or as
+    ``ORCH_UI__SECURE_COOKIE`` says). A wrong key re-renders the form with a 401.
+    """
+    check_origin(request)  # login CSRF: a foreign page may not log a browser in
+    request.state.action = "ui.login"
+    try:
+        principal, key_id = await login(auth_of(request), api_key)
+    except AuthenticationError as exc:
+        await audit_refusal(request, status=401, code=exc.code, reason=exc.details.get("reason"))
+        return render(request, "login.html", auth_enabled=True, error=exc.code, status_code=401)
+    cookie, _ = await sessions_of(request).create(principal, key_id)
+    await request.app.state.services.trace.add_audit(AuditRecord(
+        at=datetime.now(UTC), actor=principal.subject, action="ui.login",
+        tenant_id=principal.tenant_id, job_id=None, details={"key_id": key_id},
+        request_id=getattr(request.state, "request_id", None),
+        client_ip=request.client.host if request.client else None,
+    ))  # fmt: skip
+    settings = request.app.state.services.settings.ui
+    secure = settings.cookie_secure if settings.cookie_secure is not None else (
+        request.url.scheme == "https")
+    response = RedirectResponse("/ui/runs", status_code=303)
+    response.set_cookie(COOKIE_NAME, cookie, max_age=settings.session_ttl_seconds, path="/ui",
+                        httponly=True, samesite="strict", secure=secure)  # fmt: skip
+    return response
+
+
+@router.post("/ui/logout")
+async def logout(request: Request, user: Acting) -> Response:
+    """End the session and go back to the login form."""
+    await sessions_of(request).delete(request.cookies.get(COOKIE_NAME))
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/ui")
+    return response
+
+
+__all__ = ["router"]

@@ -1,0 +1,174 @@
+"""``GET /ui/runs/{id}/stream``: a job's events as out-of-band HTML fragments (SSE, htmx).
+
+The run page connects with htmx's SSE extension; every message (event name ``update``) is a
+batch of elements carrying ``hx-swap-oob``: DAG boxes replaced (by DOM id, with their new
+``data-status``), streamed text appended to the step's ``<pre>``, the header, actions and
+questions re-rendered when the job's own status changes. Events are gathered for
+:data:`BATCH_SECONDS` before a message is sent, so 100,000 token chunks become at most 20
+messages a second, and each step's appended text stops at ``ui.output_preview_bytes`` (the page
+then links to the chunk pages and the full output). Cookie-authenticated, so ``Origin`` is
+checked (DESIGN §20).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from gateway.deps import get_jobs
+from gateway.streaming.events import check_event_id, job_events
+from gateway.ui.deps import User, need
+from gateway.ui.layout import layout, split_instance
+from gateway.ui.render import environment, fragment
+from gateway.ui.runview import build, text_of
+from gateway.ui.session import UiUser, check_origin
+from orchestrator.auth import Permission
+from orchestrator.errors import WorkflowNotFoundError
+from orchestrator.events import Event
+from orchestrator.jobs import JobService
+
+router = APIRouter(include_in_schema=False)
+
+BATCH_SECONDS = 0.05
+STATUS_OF_EVENT = {
+    "step.started": "running",
+    "step.succeeded": "succeeded",
+    "step.failed": "failed",
+    "step.retrying": "retrying",
+    "step.waiting": "waiting",
+    "step.skipped": "skipped",
+    "step.cancelled": "cancelled",
+}
+
+
+class _Batcher:
+    """Turns events into one message of fragments per batch."""
+
+    def __init__(self, jobs: JobService, job_id: str, user: UiUser, statuses: dict[str, str],
+                 description: dict[str, object]) -> None:  # fmt: skip
+        self.jobs = jobs
+        self.job_id = job_id
+        self.user = user
+        self.statuses = statuses
+        self.description = description
+        self.sent_bytes: dict[str, int] = {}
+        self.max_bytes = jobs.services.settings.ui.output_preview_bytes
+
+    async def render(self, events: list[Event]) -> str:
+        changed: set[str] = set()
+        text: dict[str, list[str]] = {}
+        job_changed = False
+        for e in events:
+            if e.type == "step.chunk" and e.step:
+                text.setdefault(e.step, []).append(text_of(e.data))
+            elif e.type in STATUS_OF_EVENT and e.step:
+                self.statuses[e.step] = STATUS_OF_EVENT[e.type]
+                changed.add(split_instance(e.step)[0])
+                job_changed = job_changed or e.type in ("step.waiting",)
+            elif e.type.startswith("job."):
+                job_changed = True
+        parts: list[str] = []
+        if job_changed:
+            rv = await build(self.jobs, self.job_id, self.user.actor)
+            self.statuses.update({n.name: n.status for n in rv.graph.nodes if not n.fanout})
+            env = environment().get_template("_run.html").module
+            parts.append(str(env.live_panels(rv, self.user, self.user.session.csrf)))  # type: ignore[attr-defined]
+            changed = {n.name for n in rv.graph.nodes}
+        graph = layout(self.description, self.statuses)
+        for node in graph.nodes:
+            if node.name in changed:
+                parts.append(fragment("_dag.html", "node", node, True))
+        for step, pieces in text.items():
+            sent = self.sent_bytes.get(step, 0)
+            if sent >= self.max_bytes:
+                continue
+            chunk = "".join(pieces)
+            room = self.max_bytes - sent
+            data = chunk.encode()
+            cut = len(data) > room
+            chunk = data[:room].decode(errors="ignore") if cut else chunk
+            self.sent_bytes[step] = sent + len(chunk.encode())
+            parts.append(fragment("_dag.html", "append_output", step, chunk, cut, self.job_id))
+        return "".join(parts)
+
+
+@router.get("/ui/runs/{job_id}/stream")
+async def run_stream(
+    request: Request,
+    job_id: Annotated[str, Path(max_length=64)],
+    jobs: Annotated[JobService, Depends(get_jobs)],
+    user: User,
+    after: Annotated[str | None, Query(max_length=40)] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    """Follow the job after ``after`` (the page's last event) as HTML fragments.
+
+    Answers 204 once the job ended and nothing follows (``EventSource`` stops reconnecting).
+    """
+    check_origin(request)
+    need(user, Permission.JOB_READ)
+    start = check_event_id(last_event_id or after)
+    row = await jobs.exists(job_id, user.actor)
+    services = jobs.services
+    state = await services.state.get_job(row.id)
+    if (state is None or state.status.is_terminal) and not await services.state.read_events(
+        row.id, after=start, count=1
+    ):
+        return Response(status_code=204)
+    try:
+        description = services.registry.get(row.workflow).describe()
+    except WorkflowNotFoundError:  # an unregistered workflow is drawn from its live steps
+        description = {"nodes": [], "edges": []}
+    statuses = {n: st.status for n, st in (state.steps.items() if state else [])}
+    batcher = _Batcher(jobs, row.id, user, statuses, description)
+    hub = request.app.state.hub
+
+    async def messages() -> AsyncIterator[ServerSentEvent]:
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async for event in job_events(services.state, row.id, start, hub):
+                    await queue.put(event)
+            finally:
+                await queue.put(None)
+
+        task = asyncio.get_running_loop().create_task(pump())
+        try:
+            ended = False
+            while not ended:
+                first = await queue.get()
+                if first is None:
+                    break
+                batch = [first]
+                deadline = time.monotonic() + BATCH_SECONDS
+                while (left := deadline - time.monotonic()) > 0:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), left)
+                    except TimeoutError:
+                        break
+                    if item is None:
+                        ended = True
+                        break
+                    batch.append(item)
+                html = await batcher.render(batch)
+                if html:
+                    yield ServerSentEvent(data=html, event="update", id=batch[-1].id)
+            yield ServerSentEvent(data="end", event="end")  # sse-close: no reconnect
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    return EventSourceResponse(messages(), ping=15,
+                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+__all__ = ["router"]

@@ -1,0 +1,179 @@
+"""What a run page shows, read once: the job, its DAG, waterfall, output previews, questions.
+
+Bounded whatever the run's size: fan-out instances are collapsed into their step's box, the
+waterfall draws at most :data:`WATERFALL_MAX_BARS` attempts, a streaming step's live output is
+read from at most :data:`TAIL_EVENTS` recent events and every preview is cut at
+``ui.output_preview_bytes``. The rest is one click away (chunk pages, the full output route).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.ui.forms import FormField, fields_for
+from gateway.ui.layout import Layout, layout, node_id, split_instance
+from orchestrator.errors import WorkflowNotFoundError
+from orchestrator.events import Event
+from orchestrator.jobs import Actor, JobService, JobView
+from orchestrator.serialization import loads
+
+WATERFALL_MAX_BARS = 200
+TAIL_EVENTS = 2000
+
+
+@dataclass(slots=True)
+class Bar:
+    """One attempt of the waterfall, as percentages of the job's span."""
+
+    step: str
+    attempt: int
+    status: str
+    left_pct: float
+    width_pct: float
+    label: str
+    error_code: str | None = None
+    cache_hit: bool = False
+
+
+@dataclass(slots=True)
+class Preview:
+    """A step's output as shown on the page."""
+
+    step: str
+    dom_id: str
+    text: str
+    truncated: bool
+    live: bool
+    streams: bool
+
+
+@dataclass(slots=True)
+class RunView:
+    """Everything the run page renders."""
+
+    job: JobView
+    graph: Layout
+    bars: list[Bar] = field(default_factory=list)
+    hidden_bars: int = 0
+    span_ms: float = 0.0
+    queue_wait_ms: float | None = None
+    previews: list[Preview] = field(default_factory=list)
+    questions: list[tuple[dict[str, Any], list[FormField]]] = field(default_factory=list)
+    cursor: str | None = None
+    trace_id: str | None = None
+    trace_url: str | None = None
+    usage: Any = None
+    cache_hits: int = 0
+    description: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        """Whether the page follows the job's stream."""
+        return self.job.status not in ("succeeded", "failed", "cancelled")
+
+
+def text_of(value: Any) -> str:
+    """An output as text: strings as they are, anything else as indented JSON."""
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, indent=2, default=str, ensure_ascii=False)
+
+
+def cap(text: str, max_bytes: int) -> tuple[str, bool]:
+    """``text`` cut to ``max_bytes`` of UTF-8, and whether it was cut."""
+    raw = text.encode()
+    if len(raw) <= max_bytes:
+        return text, False
+    return raw[:max_bytes].decode(errors="ignore"), True
+
+
+def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return (later - earlier).total_seconds() * 1000
+
+
+async def tail_events(jobs: JobService, job_id: str) -> tuple[list[Event], str | None]:
+    """The job's latest :data:`TAIL_EVENTS` events, oldest first, and the newest id (the
+    live stream's starting point: it sends only what came after)."""
+    services = jobs.services
+    raw = await services.redis.xrevrange(services.keys.events(job_id), count=TAIL_EVENTS)
+    events = [Event.from_stream(job_id, entry_id, fields) for entry_id, fields in reversed(raw)]
+    return events, events[-1].id if events else None
+
+
+async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
+    """Read a run for its page.
+
+    Raises:
+        JobNotFoundError: No such job, or one ``actor`` may not see (404 either way).
+    """
+    services = jobs.services
+    max_bytes = services.settings.ui.output_preview_bytes
+    await jobs.exists(job_id, actor)
+    # The tail first: anything after its newest id reaches the page through the live stream.
+    events, cursor = await tail_events(jobs, job_id)
+    view = await jobs.get(job_id, actor)
+    try:
+        description = services.registry.get(view.workflow).describe()
+    except WorkflowNotFoundError:
+        description = {"nodes": [], "edges": []}
+    live = await services.state.get_job(job_id)
+    statuses = {s["name"]: s["status"] for s in view.steps}
+    if live is not None:
+        statuses.update({n: st.status for n, st in live.steps.items()})
+    attempts = {s["name"]: s["attempts"] for s in view.steps}
+    rv = RunView(job=view, graph=layout(description, statuses, attempts), cursor=cursor,
+                 description=description)  # fmt: skip
+    rv.usage = getattr(view, "usage", None)  # the LLM layer's tokens and cost, when present
+
+    row = await services.trace.get_job(job_id)
+    template = services.settings.telemetry.trace_url_template
+    if row is not None:
+        rv.trace_id = row.trace_id
+        rv.trace_url = template.format(trace_id=row.trace_id) if template and row.trace_id else None
+        runs = await services.trace.list_step_runs(row.id)
+        rv.cache_hits = sum(1 for r in runs if getattr(r, "cache_hit", False))
+        rv.queue_wait_ms = _ms(row.started_at, row.created_at)
+        ends = [r.finished_at or r.started_at for r in runs if r.started_at]
+        end = view.finished_at or (max(ends) if ends else None)
+        rv.span_ms = max(_ms(end, row.created_at) or 0.0, 1.0)
+        for r in runs[:WATERFALL_MAX_BARS]:
+            start = _ms(r.started_at, row.created_at) or 0.0
+            length = r.duration_ms if r.duration_ms is not None else (
+                _ms(r.finished_at, r.started_at) or (rv.span_ms - start))
+            code = (r.error or {}).get("code") if isinstance(r.error, dict) else None
+            label = f"{r.step} #{r.attempt}" + (f" ({code})" if code else "")
+            rv.bars.append(Bar(
+                step=r.step, attempt=r.attempt, status=r.status.value,
+                left_pct=min(100.0, 100 * start / rv.span_ms),
+                width_pct=max(0.5, min(100.0, 100 * length / rv.span_ms)),
+                label=label, error_code=code, cache_hit=bool(getattr(r, "cache_hit", False)),
+            ))  # fmt: skip
+        rv.hidden_bars = max(0, len(runs) - WATERFALL_MAX_BARS)
+
+    chunks: dict[str, list[str]] = {}
+    for e in events:
+        if e.type == "step.chunk" and e.step and split_instance(e.step)[1] is None:
+            chunks.setdefault(e.step, []).append(text_of(e.data))
+    names = [n.name for n in rv.graph.nodes if not n.fanout]
+    done = await services.state.load_checkpoints(job_id, names) if names else {}
+    for n in rv.graph.nodes:
+        if n.fanout:
+            continue
+        streams = bool(n.options.get("streams"))
+        if n.name in done:
+            text, cut = cap(text_of(loads(done[n.name])), max_bytes)
+            rv.previews.append(Preview(n.name, n.dom_id, text, cut, False, streams))
+        elif streams:
+            text, cut = cap("".join(chunks.get(n.name, [])), max_bytes)
+            rv.previews.append(Preview(n.name, n.dom_id, text, cut, True, streams))
+    rv.questions = [(q, fields_for(q.get("schema"))) for q in view.questions]
+    return rv
+
+
+__all__ = ["Bar", "Preview", "RunView", "build", "cap", "node_id", "tail_events", "text_of"]
