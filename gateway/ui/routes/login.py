@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.auth import audit_refusal, auth_of
 from gateway.ui.deps import Acting
 from gateway.ui.render import render
-from gateway.ui.session import COOKIE_NAME, check_origin, login, sessions_of
+from gateway.ui.session import COOKIE_NAME, CsrfError, login, sessions_of
 from orchestrator.errors import AuthenticationError
 from orchestrator.trace.records import AuditRecord
 
@@ -24,29 +26,47 @@ async def home() -> RedirectResponse:
     return RedirectResponse("/ui/runs", status_code=303)
 
 
+LOGIN_COOKIE = "orch_ui_login"
+"""Login CSRF (double submit): the form's token must match this SameSite=Strict cookie, which a
+cross-site POST does not carry. (``Origin`` cannot serve: the gateway's ``Referrer-Policy:
+no-referrer`` makes browsers send ``Origin: null`` on form posts.)"""
+
+
+def _login_page(request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", auth_enabled=auth_of(request).authenticator.enabled,
+                      error=error, login_token=token, status_code=status_code)  # fmt: skip
+    response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path="/ui/login", httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
+    return response
+
+
 @router.get("/ui/login")
 async def login_form(request: Request) -> Response:
     """The login form (an API key)."""
-    enabled = auth_of(request).authenticator.enabled
-    return render(request, "login.html", auth_enabled=enabled)
+    return _login_page(request)
 
 
 @router.post("/ui/login")
 async def login_submit(
-    request: Request, api_key: Annotated[str, Form(max_length=8192)] = ""
+    request: Request, api_key: Annotated[str, Form(max_length=8192)] = "",
+    login_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Check the key; set the session cookie and go to the runs list (303).
 
     The cookie is HttpOnly, SameSite=Strict, path ``/ui``, Secure over https (or as
     ``ORCH_UI__SECURE_COOKIE`` says). A wrong key re-renders the form with a 401.
     """
-    check_origin(request)  # login CSRF: a foreign page may not log a browser in
     request.state.action = "ui.login"
+    cookie_token = request.cookies.get(LOGIN_COOKIE) or ""
+    if not login_token or not hmac.compare_digest(login_token.encode(), cookie_token.encode()):
+        raise CsrfError("the login form's token is missing or stale: reload the form",
+                        details={"reason": "csrf_invalid"})
     try:
         principal, key_id = await login(auth_of(request), api_key)
     except AuthenticationError as exc:
         await audit_refusal(request, status=401, code=exc.code, reason=exc.details.get("reason"))
-        return render(request, "login.html", auth_enabled=True, error=exc.code, status_code=401)
+        return _login_page(request, error=exc.code, status_code=401)
     cookie, _ = await sessions_of(request).create(principal, key_id)
     await request.app.state.services.trace.add_audit(AuditRecord(
         at=datetime.now(UTC), actor=principal.subject, action="ui.login",
@@ -58,6 +78,7 @@ async def login_submit(
     secure = settings.cookie_secure if settings.cookie_secure is not None else (
         request.url.scheme == "https")
     response = RedirectResponse("/ui/runs", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/ui/login")
     response.set_cookie(COOKIE_NAME, cookie, max_age=settings.session_ttl_seconds, path="/ui",
                         httponly=True, samesite="strict", secure=secure)  # fmt: skip
     return response

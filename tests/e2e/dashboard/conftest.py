@@ -1,0 +1,103 @@
+"""A real browser (Debian's Chromium through pytest-playwright) on a real gateway and worker.
+
+The gateway is ``orchestrator gateway`` (uvicorn) on a free port and the worker a separate
+``orchestrator worker`` process (``tests/e2e/conftest.py``). Chromium comes from Debian
+(``.ci/run`` installs ``chromium-headless-shell``); ``playwright install`` is never run. Outside
+CI a machine without the binary skips these tests with the reason printed; under ``CI=true`` they
+run (and fail if the browser is missing).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ROOT, Stack, start_stack
+
+CHROMIUM = os.environ.get("ORCH_TEST_CHROMIUM", "/usr/lib/chromium/chromium-headless-shell")
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the browser tests where Chromium is missing, but never on CI."""
+    if Path(CHROMIUM).exists() or os.environ.get("CI") == "true":
+        return
+    reason = (f"no Chromium at {CHROMIUM}: apt-get install chromium-headless-shell "
+              "(or set ORCH_TEST_CHROMIUM); CI installs it")  # fmt: skip
+    print(f"\nskipping the dashboard browser tests: {reason}", file=sys.stderr)
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_before_browser(pg_url: str) -> str:
+    """Set up the (async) database fixture before Playwright's sync API starts its own event
+    loop in this thread; pytest-asyncio cannot run a fixture inside a running loop."""
+    return pg_url
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Launch Debian's Chromium (root in containers needs --no-sandbox; small /dev/shm)."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+    }
+
+
+@dataclass
+class Dashboard:
+    """The running stack with keys of three principals and a marker directory for gates."""
+
+    stack: Stack
+    admin_key: str
+    viewer_key: str
+    other_key: str
+    marker_dir: Path
+
+    @property
+    def url(self) -> str:
+        return self.stack.url
+
+
+def create_key(stack: Stack, tenant: str, role: str) -> str:
+    """An API key made with ``orchestrator keys create``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "keys", "create", "--tenant", tenant,
+         "--role", role, "--name", f"ui-{role}"],
+        cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def dashboard(
+    redis_url: str, pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Dashboard]:
+    """Gateway + worker running tests/e2e/dashboard/flows.py, with admin, viewer and
+    other-tenant keys."""
+    tmp = tmp_path_factory.mktemp("dash")
+    with start_stack(redis_url, pg_url, tmp, workflows="tests.e2e.dashboard.flows") as s:
+        tenant = "e2e-" + s.prefix[1:]
+        markers = tmp / "markers"
+        markers.mkdir()
+        yield Dashboard(s, s.key, create_key(s, tenant, "viewer"),
+                        create_key(s, f"other-{s.prefix}", "admin"), markers)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots go (git-ignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
