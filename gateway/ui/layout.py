@@ -176,6 +176,7 @@ def layout(
     for lay in sorted(by_layer):
         members = by_layer[lay]
         if lay > 0:
+
             def centre(n: str) -> float:
                 rows = [row_of[d] for d in deps[n] if d in row_of]
                 return sum(rows) / len(rows) if rows else 0.0
@@ -221,5 +222,13 @@ def _group_status(counts: Counter[str]) -> str:
     return "running" if counts.get("succeeded") else "pending"
 
 
-__all__ = ["INSTANCE", "Layout", "Node", "aggregate", "layers", "layout", "node_id",
-           "split_instance"]
+__all__ = [
+    "INSTANCE",
+    "Layout",
+    "Node",
+    "aggregate",
+    "layers",
+    "layout",
+    "node_id",
+    "split_instance",
+]

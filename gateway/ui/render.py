@@ -55,7 +55,11 @@ def environment() -> Environment:
 
 
 def render(
-    request: Request, template: str, user: UiUser | None = None, *, status_code: int = 200,
+    request: Request,
+    template: str,
+    user: UiUser | None = None,
+    *,
+    status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
     """Render a page (or fragment) with the user, its CSRF token and the request in context."""

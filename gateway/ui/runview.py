@@ -144,8 +144,11 @@ async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
         rv.span_ms = max(_ms(end, row.created_at) or 0.0, 1.0)
         for r in runs[:WATERFALL_MAX_BARS]:
             start = _ms(r.started_at, row.created_at) or 0.0
-            length = r.duration_ms if r.duration_ms is not None else (
-                _ms(r.finished_at, r.started_at) or (rv.span_ms - start))
+            length = (
+                r.duration_ms
+                if r.duration_ms is not None
+                else (_ms(r.finished_at, r.started_at) or (rv.span_ms - start))
+            )
             code = (r.error or {}).get("code") if isinstance(r.error, dict) else None
             label = f"{r.step} #{r.attempt}" + (f" ({code})" if code else "")
             rv.bars.append(Bar(

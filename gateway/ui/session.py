@@ -131,8 +131,12 @@ class SessionStore:
             return None
         h = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes)
              else v) for k, v in raw.items()}  # fmt: skip
-        principal = Principal(subject=h["subject"], tenant_id=h["tenant"] or None,
-                              role=Role(h["role"]), method=h["method"])  # type: ignore[arg-type]
+        principal = Principal(
+            subject=h["subject"],
+            tenant_id=h["tenant"] or None,
+            role=Role(h["role"]),
+            method=h["method"],
+        )  # type: ignore[arg-type]
         return UiSession(principal, h["key_id"] or None, h["csrf"], float(h["expires_at"]))
 
     async def delete(self, cookie: str | None) -> None:
@@ -205,8 +209,9 @@ async def check_csrf(request: Request, user: UiUser) -> None:
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not sent or not hmac.compare_digest(sent.encode(), user.session.csrf.encode()):
-        raise CsrfError("the request lacks this session's CSRF token",
-                        details={"reason": "csrf_invalid"})
+        raise CsrfError(
+            "the request lacks this session's CSRF token", details={"reason": "csrf_invalid"}
+        )
 
 
 def check_origin(conn: HTTPConnection) -> None:
@@ -226,8 +231,10 @@ def check_origin(conn: HTTPConnection) -> None:
         own = f"https://{conn.headers.get('host', '')}"
     allowed = {own, *auth_of(conn).services.settings.auth.cors_origins}
     if origin not in allowed:
-        raise OriginError(f"origin {origin!r} may not open this stream",
-                          details={"reason": "origin_forbidden", "origin": origin})
+        raise OriginError(
+            f"origin {origin!r} may not open this stream",
+            details={"reason": "origin_forbidden", "origin": origin},
+        )
 
 
 __all__ = [

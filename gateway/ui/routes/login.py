@@ -49,7 +49,8 @@ async def login_form(request: Request) -> Response:
 
 @router.post("/ui/login")
 async def login_submit(
-    request: Request, api_key: Annotated[str, Form(max_length=8192)] = "",
+    request: Request,
+    api_key: Annotated[str, Form(max_length=8192)] = "",
     login_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Check the key; set the session cookie and go to the runs list (303).
@@ -60,8 +61,10 @@ async def login_submit(
     request.state.action = "ui.login"
     cookie_token = request.cookies.get(LOGIN_COOKIE) or ""
     if not login_token or not hmac.compare_digest(login_token.encode(), cookie_token.encode()):
-        raise CsrfError("the login form's token is missing or stale: reload the form",
-                        details={"reason": "csrf_invalid"})
+        raise CsrfError(
+            "the login form's token is missing or stale: reload the form",
+            details={"reason": "csrf_invalid"},
+        )
     try:
         principal, key_id = await login(auth_of(request), api_key)
     except AuthenticationError as exc:
@@ -75,8 +78,11 @@ async def login_submit(
         client_ip=request.client.host if request.client else None,
     ))  # fmt: skip
     settings = request.app.state.services.settings.ui
-    secure = settings.cookie_secure if settings.cookie_secure is not None else (
-        request.url.scheme == "https")
+    secure = (
+        settings.cookie_secure
+        if settings.cookie_secure is not None
+        else (request.url.scheme == "https")
+    )
     response = RedirectResponse("/ui/runs", status_code=303)
     response.delete_cookie(LOGIN_COOKIE, path="/ui/login")
     response.set_cookie(COOKIE_NAME, cookie, max_age=settings.session_ttl_seconds, path="/ui",

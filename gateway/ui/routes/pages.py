@@ -42,8 +42,9 @@ async def workflow_page(request: Request, name: Name, jobs: Jobs, user: User) ->
     """A workflow's DAG and a run form generated from its inputs schema."""
     need(user, Permission.WORKFLOW_READ)
     wf = jobs.services.registry.get(name).describe()
-    return render(request, "workflow.html", user, wf=wf, graph=layout(wf),
-                  fields=fields_for(wf["inputs"]))
+    return render(
+        request, "workflow.html", user, wf=wf, graph=layout(wf), fields=fields_for(wf["inputs"])
+    )
 
 
 @router.post("/ui/workflows/{name}/run")
@@ -64,14 +65,24 @@ async def run_workflow(request: Request, name: Name, jobs: Jobs, user: Acting) -
             await request.app.state.auth.limits.hit("submit", principal)
         record = await jobs.submit(name, inputs, actor=user.actor)
     except OrchestratorError as exc:
-        return render(request, "error.html", user, status_code=status_for(exc), code=exc.code,
-                      message=exc.message, details=exc.details, back=f"/ui/workflows/{name}")
+        return render(
+            request,
+            "error.html",
+            user,
+            status_code=status_for(exc),
+            code=exc.code,
+            message=exc.message,
+            details=exc.details,
+            back=f"/ui/workflows/{name}",
+        )
     return RedirectResponse(f"/ui/runs/{record.id}", status_code=303)
 
 
 @router.get("/ui/system")
 async def system_page(
-    request: Request, jobs: Jobs, user: User,
+    request: Request,
+    jobs: Jobs,
+    user: User,
     cluster: Annotated[Cluster, Depends(get_cluster)],
 ) -> Response:
     """Queue depth, jobs by status, step latency percentiles (``/v1/system/metrics``'s data)."""
@@ -81,13 +92,16 @@ async def system_page(
         services.queue.depth(), services.trace.count_jobs_by_status(),
         services.trace.step_latency_summary(), cluster_metrics(cluster),
     )  # fmt: skip
-    return render(request, "system.html", user, depth=depth, by_status=by_status,
-                  latency=latency, k8s=k8s)
+    return render(
+        request, "system.html", user, depth=depth, by_status=by_status, latency=latency, k8s=k8s
+    )
 
 
 @router.get("/ui/audit")
 async def audit_page(
-    request: Request, jobs: Jobs, user: User,
+    request: Request,
+    jobs: Jobs,
+    user: User,
     action: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:

@@ -57,31 +57,51 @@ async def _page(jobs: JobService, user: Any, params: dict[str, Any]) -> dict[str
     )  # fmt: skip
     offset = params["offset"]
     if blocked:
-        rows, _ = await services.trace.list_jobs(status="queued", limit=BLOCKED_SCAN_MAX,
-                                                 **query)  # type: ignore[arg-type]
+        rows, _ = await services.trace.list_jobs(status="queued", limit=BLOCKED_SCAN_MAX, **query)  # type: ignore[arg-type]
         states = await asyncio.gather(*(services.state.get_job(r.id) for r in rows))
-        matching = [(r, s) for r, s in zip(rows, states, strict=True)
-                    if s is not None and s.blocked and (blocked == "*" or blocked in s.blocked)]
+        matching = [
+            (r, s)
+            for r, s in zip(rows, states, strict=True)
+            if s is not None and s.blocked and (blocked == "*" or blocked in s.blocked)
+        ]
         total = len(matching)
-        page = matching[offset:offset + PAGE_SIZE]
+        page = matching[offset : offset + PAGE_SIZE]
         items = [(r, s.blocked if s else None) for r, s in page]
     else:
-        rows, total = await services.trace.list_jobs(status=status, limit=PAGE_SIZE,
-                                                     offset=offset, **query)  # type: ignore[arg-type]
+        rows, total = await services.trace.list_jobs(
+            status=status, limit=PAGE_SIZE, offset=offset, **query
+        )  # type: ignore[arg-type]
         queued = [r for r in rows if r.status is JobStatus.QUEUED]
         states = await asyncio.gather(*(services.state.get_job(r.id) for r in queued))
         reasons = {r.id: s.blocked for r, s in zip(queued, states, strict=True) if s is not None}
         items = [(r, reasons.get(r.id)) for r in rows]
-    return {"items": items, "total": total, "offset": offset, "page_size": PAGE_SIZE,
-            "filters": params, "workflows": [wf.name for wf in services.registry],
-            "statuses": [s.value for s in JobStatus]}
+    return {
+        "items": items,
+        "total": total,
+        "offset": offset,
+        "page_size": PAGE_SIZE,
+        "filters": params,
+        "workflows": [wf.name for wf in services.registry],
+        "statuses": [s.value for s in JobStatus],
+    }
 
 
-def _params(status: str | None, workflow: str | None, since: str | None, until: str | None,
-            blocked: str | None, offset: int) -> dict[str, Any]:
-    return {"status": status if status in {s.value for s in JobStatus} else "",
-            "workflow": workflow or "", "since": since or "", "until": until or "",
-            "blocked": blocked or "", "offset": offset}
+def _params(
+    status: str | None,
+    workflow: str | None,
+    since: str | None,
+    until: str | None,
+    blocked: str | None,
+    offset: int,
+) -> dict[str, Any]:
+    return {
+        "status": status if status in {s.value for s in JobStatus} else "",
+        "workflow": workflow or "",
+        "since": since or "",
+        "until": until or "",
+        "blocked": blocked or "",
+        "offset": offset,
+    }
 
 
 Filter = Annotated[str | None, Query(max_length=200)]
@@ -89,9 +109,14 @@ Filter = Annotated[str | None, Query(max_length=200)]
 
 @router.get("/ui/runs")
 async def runs_page(
-    request: Request, jobs: Jobs, user: User, status: Filter = None,
+    request: Request,
+    jobs: Jobs,
+    user: User,
+    status: Filter = None,
     workflow: Annotated[str | None, Query(max_length=200, pattern=f"{NAME_PATTERN}|^$")] = None,
-    since: Filter = None, until: Filter = None, blocked: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
+    blocked: Filter = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     """The runs list; its table refreshes itself every 2 s (htmx polling of the fragment)."""
@@ -102,9 +127,14 @@ async def runs_page(
 
 @router.get("/ui/runs/table")
 async def runs_table(
-    request: Request, jobs: Jobs, user: User, status: Filter = None,
+    request: Request,
+    jobs: Jobs,
+    user: User,
+    status: Filter = None,
     workflow: Annotated[str | None, Query(max_length=200, pattern=f"{NAME_PATTERN}|^$")] = None,
-    since: Filter = None, until: Filter = None, blocked: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
+    blocked: Filter = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     """The runs table alone (what the list page polls)."""
@@ -135,7 +165,11 @@ async def step_output(job_id: JobId, step: Step, jobs: Jobs, user: User) -> Resp
 
 @router.get("/ui/runs/{job_id}/steps/{step}/chunks")
 async def step_chunks(
-    request: Request, job_id: JobId, step: Step, jobs: Jobs, user: User,
+    request: Request,
+    job_id: JobId,
+    step: Step,
+    jobs: Jobs,
+    user: User,
     after: Annotated[str | None, Query(max_length=40, pattern=r"^\d+-\d+$")] = None,
 ) -> Response:
     """A step's streamed chunks, :data:`CHUNK_PAGE` at a time (a run with 100,000 chunks is
@@ -155,8 +189,16 @@ async def step_chunks(
                 chunks.append((e.id, text_of(e.data)))
                 if len(chunks) >= CHUNK_PAGE:
                     break
-    return render(request, "chunks.html", user, job_id=row.id, step=step, chunks=chunks,
-                  next_after=cursor if len(chunks) >= CHUNK_PAGE else None, after=after)
+    return render(
+        request,
+        "chunks.html",
+        user,
+        job_id=row.id,
+        step=step,
+        chunks=chunks,
+        next_after=cursor if len(chunks) >= CHUNK_PAGE else None,
+        after=after,
+    )
 
 
 async def _act(request: Request, job_id: str, work: Any) -> Response:
@@ -174,7 +216,10 @@ async def _act(request: Request, job_id: str, work: Any) -> Response:
 
 @router.post("/ui/runs/{job_id}/cancel")
 async def cancel(
-    request: Request, job_id: JobId, jobs: Jobs, user: Acting,
+    request: Request,
+    job_id: JobId,
+    jobs: Jobs,
+    user: Acting,
     cluster: Annotated[Cluster, Depends(get_cluster)],
 ) -> Response:
     """Cancel (form field ``hard=1``: also delete the worker pod, as the API's ``hard=true``)."""
@@ -212,8 +257,11 @@ async def answer(request: Request, job_id: JobId, jobs: Jobs, user: Acting) -> R
     if errors:
         exc = AnswerValidationError("the form has invalid fields", details={"errors": errors})
         return await _act(request, job_id, _raise(exc))
-    return await _act(request, job_id, jobs.answer(job_id, value, actor=user.actor,
-                                                   step=step if isinstance(step, str) else None))
+    return await _act(
+        request,
+        job_id,
+        jobs.answer(job_id, value, actor=user.actor, step=step if isinstance(step, str) else None),
+    )
 
 
 async def _raise(exc: Exception) -> None:

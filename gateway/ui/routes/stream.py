@@ -110,7 +110,8 @@ async def run_stream(
 ) -> Response:
     """Follow the job after ``after`` (the page's last event) as HTML fragments.
 
-    Answers 204 once the job ended and nothing follows (``EventSource`` stops reconnecting).
+    Answers 204 when the job has ended and nothing follows ``after`` (or no ``after`` is given:
+    a finished run's page shows everything), which stops ``EventSource`` reconnecting.
     """
     check_origin(request)
     need(user, Permission.JOB_READ)
@@ -118,10 +119,10 @@ async def run_stream(
     row = await jobs.exists(job_id, user.actor)
     services = jobs.services
     state = await services.state.get_job(row.id)
-    if (state is None or state.status.is_terminal) and not await services.state.read_events(
-        row.id, after=start, count=1
+    if (state is None or state.status.is_terminal) and (
+        start is None or not await services.state.read_events(row.id, after=start, count=1)
     ):
-        return Response(status_code=204)
+        return Response(status_code=204)  # a finished run's page has it all; nothing to follow
     try:
         description = services.registry.get(row.workflow).describe()
     except WorkflowNotFoundError:  # an unregistered workflow is drawn from its live steps
@@ -167,8 +168,9 @@ async def run_stream(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    return EventSourceResponse(messages(), ping=15,
-                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventSourceResponse(
+        messages(), ping=15, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 __all__ = ["router"]

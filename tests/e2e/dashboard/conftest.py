@@ -92,8 +92,13 @@ def dashboard(
         tenant = "e2e-" + s.prefix[1:]
         markers = tmp / "markers"
         markers.mkdir()
-        yield Dashboard(s, s.key, create_key(s, tenant, "viewer"),
-                        create_key(s, f"other-{s.prefix}", "admin"), markers)
+        yield Dashboard(
+            s,
+            s.key,
+            create_key(s, tenant, "viewer"),
+            create_key(s, f"other-{s.prefix}", "admin"),
+            markers,
+        )
 
 
 @pytest.fixture(scope="session")

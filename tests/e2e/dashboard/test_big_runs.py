@@ -26,8 +26,11 @@ MAX_ELEMENTS = 2_000
 def wait_for_success(dash: Dashboard, job_id: str) -> None:
     deadline = time.monotonic() + END_TIMEOUT_SECONDS
     while True:
-        r = httpx.get(f"{dash.url}/v1/jobs/{job_id}", timeout=10,
-                      headers={"Authorization": f"Bearer {dash.admin_key}"})
+        r = httpx.get(
+            f"{dash.url}/v1/jobs/{job_id}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {dash.admin_key}"},
+        )
         if r.json()["status"] == "succeeded":
             return
         assert r.json()["status"] in ("queued", "running"), r.text
