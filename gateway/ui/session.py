@@ -21,11 +21,13 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from starlette.requests import HTTPConnection, Request
 
 from gateway.auth import GatewayAuth, actor_of, auth_of
 from orchestrator.auth import Permission, Principal, Role
+from orchestrator.auth.principal import AuthMethod
 from orchestrator.errors import AuthenticationError, PermissionDeniedError
 from orchestrator.jobs import Actor
 from orchestrator.services import Services
@@ -135,8 +137,8 @@ class SessionStore:
             subject=h["subject"],
             tenant_id=h["tenant"] or None,
             role=Role(h["role"]),
-            method=h["method"],
-        )  # type: ignore[arg-type]
+            method=cast(AuthMethod, h["method"]),
+        )
         return UiSession(principal, h["key_id"] or None, h["csrf"], float(h["expires_at"]))
 
     async def delete(self, cookie: str | None) -> None:

@@ -49,7 +49,7 @@ async def _page(jobs: JobService, user: Any, params: dict[str, Any]) -> dict[str
     services = jobs.services
     status = params["status"] or None
     blocked = (params["blocked"] or "").strip()
-    query = dict(
+    query: dict[str, Any] = dict(
         tenant_id=None if actor.all_tenants else actor.tenant_id,
         user_id=actor.id if actor.own_jobs_only else None,
         workflow=params["workflow"] or None,
@@ -57,7 +57,7 @@ async def _page(jobs: JobService, user: Any, params: dict[str, Any]) -> dict[str
     )  # fmt: skip
     offset = params["offset"]
     if blocked:
-        rows, _ = await services.trace.list_jobs(status="queued", limit=BLOCKED_SCAN_MAX, **query)  # type: ignore[arg-type]
+        rows, _ = await services.trace.list_jobs(status="queued", limit=BLOCKED_SCAN_MAX, **query)
         states = await asyncio.gather(*(services.state.get_job(r.id) for r in rows))
         matching = [
             (r, s)
@@ -70,7 +70,7 @@ async def _page(jobs: JobService, user: Any, params: dict[str, Any]) -> dict[str
     else:
         rows, total = await services.trace.list_jobs(
             status=status, limit=PAGE_SIZE, offset=offset, **query
-        )  # type: ignore[arg-type]
+        )
         queued = [r for r in rows if r.status is JobStatus.QUEUED]
         states = await asyncio.gather(*(services.state.get_job(r.id) for r in queued))
         reasons = {r.id: s.blocked for r, s in zip(queued, states, strict=True) if s is not None}
