@@ -56,7 +56,7 @@ async def login_submit(
     """Check the key; set the session cookie and go to the runs list (303).
 
     The cookie is HttpOnly, SameSite=Strict, path ``/ui``, Secure over https (or as
-    ``ORCH_UI__SECURE_COOKIE`` says). A wrong key re-renders the form with a 401.
+    ``ORCH_UI__COOKIE_SECURE`` says). A wrong key re-renders the form with a 401.
     """
     request.state.action = "ui.login"
     cookie_token = request.cookies.get(LOGIN_COOKIE) or ""
