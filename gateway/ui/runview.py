@@ -97,13 +97,23 @@ def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
     return (later - earlier).total_seconds() * 1000
 
 
-async def tail_events(jobs: JobService, job_id: str) -> tuple[list[Event], str | None]:
-    """The job's latest :data:`TAIL_EVENTS` events, oldest first, and the newest id (the
-    live stream's starting point: it sends only what came after)."""
+async def last_event_id(jobs: JobService, job_id: str) -> str | None:
+    """The id of the job's newest event (where the page's live stream starts), if any."""
     services = jobs.services
-    raw = await services.redis.xrevrange(services.keys.events(job_id), count=TAIL_EVENTS)
-    events = [Event.from_stream(job_id, entry_id, fields) for entry_id, fields in reversed(raw)]
-    return events, events[-1].id if events else None
+    raw = await services.redis.xrevrange(services.keys.events(job_id), count=1)
+    if not raw:
+        return None
+    entry_id = raw[0][0]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+async def tail_events(jobs: JobService, job_id: str, upto: str) -> list[Event]:
+    """The job's latest :data:`TAIL_EVENTS` events up to ``upto`` (inclusive), oldest first:
+    the text a running stream has produced so far; later events reach the page live."""
+    services = jobs.services
+    raw = await services.redis.xrevrange(services.keys.events(job_id), max=upto,
+                                         count=TAIL_EVENTS)  # fmt: skip
+    return [Event.from_stream(job_id, entry_id, fields) for entry_id, fields in reversed(raw)]
 
 
 async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
@@ -115,8 +125,8 @@ async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
     services = jobs.services
     max_bytes = services.settings.ui.output_preview_bytes
     await jobs.exists(job_id, actor)
-    # The tail first: anything after its newest id reaches the page through the live stream.
-    events, cursor = await tail_events(jobs, job_id)
+    # The cursor first: anything after it reaches the page through the live stream.
+    cursor = await last_event_id(jobs, job_id)
     view = await jobs.get(job_id, actor)
     try:
         description = services.registry.get(view.workflow).describe()
@@ -159,12 +169,14 @@ async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
             ))  # fmt: skip
         rv.hidden_bars = max(0, len(runs) - WATERFALL_MAX_BARS)
 
+    names = [n.name for n in rv.graph.nodes if not n.fanout]
+    done = await services.state.load_checkpoints(job_id, names) if names else {}
+    streaming = any(n.options.get("streams") and n.name not in done for n in rv.graph.nodes)
+    events = await tail_events(jobs, job_id, cursor) if streaming and cursor else []
     chunks: dict[str, list[str]] = {}
     for e in events:
         if e.type == "step.chunk" and e.step and split_instance(e.step)[1] is None:
             chunks.setdefault(e.step, []).append(text_of(e.data))
-    names = [n.name for n in rv.graph.nodes if not n.fanout]
-    done = await services.state.load_checkpoints(job_id, names) if names else {}
     for n in rv.graph.nodes:
         if n.fanout:
             continue
@@ -179,4 +191,14 @@ async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
     return rv
 
 
-__all__ = ["Bar", "Preview", "RunView", "build", "cap", "node_id", "tail_events", "text_of"]
+__all__ = [
+    "Bar",
+    "Preview",
+    "RunView",
+    "build",
+    "cap",
+    "last_event_id",
+    "node_id",
+    "tail_events",
+    "text_of",
+]
