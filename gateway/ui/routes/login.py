@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,6 +14,7 @@ from gateway.auth import audit_refusal, auth_of
 from gateway.ui.deps import Acting
 from gateway.ui.render import render
 from gateway.ui.session import COOKIE_NAME, CsrfError, login, sessions_of
+from orchestrator.auth import Principal
 from orchestrator.errors import AuthenticationError
 from orchestrator.trace.records import AuditRecord
 
@@ -39,6 +40,17 @@ def _login_page(request: Request, *, error: str | None = None, status_code: int 
     response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path="/ui/login", httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
     return response
+
+
+async def _audit(
+    request: Request, principal: Principal, action: str, details: dict[str, Any]
+) -> None:
+    await request.app.state.services.trace.add_audit(AuditRecord(
+        at=datetime.now(UTC), actor=principal.subject, action=action,
+        tenant_id=principal.tenant_id, job_id=None, details=details,
+        request_id=getattr(request.state, "request_id", None),
+        client_ip=request.client.host if request.client else None,
+    ))  # fmt: skip
 
 
 @router.get("/ui/login")
@@ -71,12 +83,7 @@ async def login_submit(
         await audit_refusal(request, status=401, code=exc.code, reason=exc.details.get("reason"))
         return _login_page(request, error=exc.code, status_code=401)
     cookie, _ = await sessions_of(request).create(principal, key_id)
-    await request.app.state.services.trace.add_audit(AuditRecord(
-        at=datetime.now(UTC), actor=principal.subject, action="ui.login",
-        tenant_id=principal.tenant_id, job_id=None, details={"key_id": key_id},
-        request_id=getattr(request.state, "request_id", None),
-        client_ip=request.client.host if request.client else None,
-    ))  # fmt: skip
+    await _audit(request, principal, "ui.login", {"key_id": key_id})
     settings = request.app.state.services.settings.ui
     secure = (
         settings.cookie_secure
@@ -94,6 +101,7 @@ async def login_submit(
 async def logout(request: Request, user: Acting) -> Response:
     """End the session and go back to the login form."""
     await sessions_of(request).delete(request.cookies.get(COOKIE_NAME))
+    await _audit(request, user.session.principal, "ui.logout", {"key_id": user.session.key_id})
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/ui")
     return response

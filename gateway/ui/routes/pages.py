@@ -10,10 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.cluster import cluster_metrics, get_cluster
 from gateway.deps import get_jobs
-from gateway.errors import status_for
 from gateway.schemas import NAME_PATTERN
 from gateway.security import check_inputs
-from gateway.ui.deps import Acting, User, need
+from gateway.ui.deps import Acting, User, error_page, need
 from gateway.ui.forms import fields_for, read_form
 from gateway.ui.layout import layout
 from gateway.ui.render import render
@@ -65,16 +64,7 @@ async def run_workflow(request: Request, name: Name, jobs: Jobs, user: Acting) -
             await request.app.state.auth.limits.hit("submit", principal)
         record = await jobs.submit(name, inputs, actor=user.actor)
     except OrchestratorError as exc:
-        return render(
-            request,
-            "error.html",
-            user,
-            status_code=status_for(exc),
-            code=exc.code,
-            message=exc.message,
-            details=exc.details,
-            back=f"/ui/workflows/{name}",
-        )
+        return await error_page(request, user, exc, f"/ui/workflows/{name}")
     return RedirectResponse(f"/ui/runs/{record.id}", status_code=303)
 
 

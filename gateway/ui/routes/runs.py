@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from gateway.cluster import delete_job_pod, get_cluster
 from gateway.deps import get_jobs
 from gateway.schemas import NAME_PATTERN, STEP_PATTERN
-from gateway.ui.deps import Acting, User, need
+from gateway.ui.deps import Acting, User, error_page, need
 from gateway.ui.forms import fields_for, read_form
 from gateway.ui.render import render
 from gateway.ui.runview import build, text_of
@@ -206,11 +206,8 @@ async def _act(request: Request, job_id: str, work: Any) -> Response:
     try:
         await work
     except OrchestratorError as exc:
-        from gateway.errors import status_for
-
-        return render(request, "error.html", getattr(request.state, "ui_user", None),
-                      status_code=status_for(exc), code=exc.code, message=exc.message,
-                      details=exc.details, back=f"/ui/runs/{job_id}")  # fmt: skip
+        user = getattr(request.state, "ui_user", None)
+        return await error_page(request, user, exc, f"/ui/runs/{job_id}")
     return RedirectResponse(f"/ui/runs/{job_id}", status_code=303)
 
 
