@@ -88,7 +88,12 @@ def dashboard(
     """Gateway + worker running tests/e2e/dashboard/flows.py, with admin, viewer and
     other-tenant keys."""
     tmp = tmp_path_factory.mktemp("dash")
-    with start_stack(redis_url, pg_url, tmp, workflows="tests.e2e.dashboard.flows") as s:
+    # The e2e default lease (1.5 s) is for crash tests; a step yielding 100,000 chunks on a
+    # busy shared machine can starve its heartbeat that long, and the job would restart.
+    lease = {"ORCH_LEASE__TTL_SECONDS": "15", "ORCH_LEASE__CHECK_INTERVAL_SECONDS": "1"}
+    with start_stack(
+        redis_url, pg_url, tmp, workflows="tests.e2e.dashboard.flows", extra_env=lease
+    ) as s:
         tenant = "e2e-" + s.prefix[1:]
         markers = tmp / "markers"
         markers.mkdir()

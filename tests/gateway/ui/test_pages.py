@@ -129,6 +129,13 @@ async def test_actions_need_the_csrf_token_and_the_role(isolated_settings: Setti
             assert f'href="/ui/runs/{job_id}"' in audit.text
             again = await client.post(f"/ui/runs/{job_id}/cancel", data={"csrf_token": token})
             assert again.status_code == 409 and 'data-error-code="job_state_conflict"' in again.text
+            other = await submit(stack, "greeting", {"word": "b", "count": 1})
+            hard = await client.post(
+                f"/ui/runs/{other}/cancel", data={"csrf_token": token, "hard": "1"}
+            )
+            assert hard.status_code == 303
+            state = await stack.services.state.get_job(other)
+            assert state is not None and state.status.value == "cancelled"
 
 
 async def test_another_tenants_run_is_a_404_everywhere(isolated_settings: SettingsFactory) -> None:
