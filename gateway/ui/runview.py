@@ -8,6 +8,7 @@ read from at most :data:`TAIL_EVENTS` recent events and every preview is cut at
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -97,6 +98,61 @@ def _ms(later: datetime | None, earlier: datetime | None) -> float | None:
     return (later - earlier).total_seconds() * 1000
 
 
+@dataclass(slots=True)
+class _Row:
+    step: str
+    attempt: int
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    error: Any = None
+    cache_hit: bool = False
+    label: str = ""
+
+
+def _waterfall_rows(runs: list[Any]) -> list[_Row]:
+    """One row per attempt, except fan-out instances: one row per step spanning all of them
+    (first start to last end), labelled with their count and statuses."""
+    rows: list[_Row] = []
+    groups: dict[str, tuple[_Row, Counter[str]]] = {}
+    for r in runs:
+        step, index = split_instance(r.step)
+        if index is None:
+            rows.append(
+                _Row(
+                    r.step,
+                    r.attempt,
+                    r.status.value,
+                    r.started_at,
+                    r.finished_at,
+                    r.duration_ms,
+                    r.error,
+                    bool(getattr(r, "cache_hit", False)),
+                )
+            )
+            continue
+        if step not in groups:
+            group = _Row(step, 1, r.status.value, r.started_at, r.finished_at, None)
+            groups[step] = (group, Counter())
+            rows.append(group)
+        group, counts = groups[step]
+        counts[r.status.value] += 1
+        group.attempt = max(group.attempt, r.attempt)
+        if r.started_at and (group.started_at is None or r.started_at < group.started_at):
+            group.started_at = r.started_at
+        if r.finished_at and (group.finished_at is None or r.finished_at > group.finished_at):
+            group.finished_at = r.finished_at
+    for group, counts in groups.values():
+        group.status = next(
+            (s for s in ("failed", "running", "waiting") if counts.get(s)),
+            "succeeded" if set(counts) == {"succeeded"} else "pending",
+        )
+        detail = ", ".join(f"{n} {s}" for s, n in counts.most_common())
+        group.label = f"{group.step} x{sum(counts.values())} instances ({detail})"
+    return rows  # fmt: skip
+
+
 async def last_event_id(jobs: JobService, job_id: str) -> str | None:
     """The id of the job's newest event (where the page's live stream starts), if any."""
     services = jobs.services
@@ -152,22 +208,23 @@ async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
         ends = [r.finished_at or r.started_at for r in runs if r.started_at]
         end = view.finished_at or (max(ends) if ends else None)
         rv.span_ms = max(_ms(end, row.created_at) or 0.0, 1.0)
-        for r in runs[:WATERFALL_MAX_BARS]:
-            start = _ms(r.started_at, row.created_at) or 0.0
+        rows = _waterfall_rows(runs)
+        for r in rows[:WATERFALL_MAX_BARS]:
+            begin = _ms(r.started_at, row.created_at) or 0.0
             length = (
                 r.duration_ms
                 if r.duration_ms is not None
-                else (_ms(r.finished_at, r.started_at) or (rv.span_ms - start))
+                else (_ms(r.finished_at, r.started_at) or (rv.span_ms - begin))
             )
             code = (r.error or {}).get("code") if isinstance(r.error, dict) else None
-            label = f"{r.step} #{r.attempt}" + (f" ({code})" if code else "")
+            label = r.label or f"{r.step} #{r.attempt}" + (f" ({code})" if code else "")
             rv.bars.append(Bar(
-                step=r.step, attempt=r.attempt, status=r.status.value,
-                left_pct=min(100.0, 100 * start / rv.span_ms),
+                step=r.step, attempt=r.attempt, status=r.status,
+                left_pct=min(100.0, 100 * begin / rv.span_ms),
                 width_pct=max(0.5, min(100.0, 100 * length / rv.span_ms)),
-                label=label, error_code=code, cache_hit=bool(getattr(r, "cache_hit", False)),
+                label=label, error_code=code, cache_hit=r.cache_hit,
             ))  # fmt: skip
-        rv.hidden_bars = max(0, len(runs) - WATERFALL_MAX_BARS)
+        rv.hidden_bars = max(0, len(rows) - WATERFALL_MAX_BARS)
 
     names = [n.name for n in rv.graph.nodes if not n.fanout]
     done = await services.state.load_checkpoints(job_id, names) if names else {}
