@@ -27,6 +27,7 @@ from starlette.requests import HTTPConnection, Request
 
 from gateway.auth import GatewayAuth, actor_of, auth_of
 from orchestrator.auth import Permission, Principal, Role
+from orchestrator.auth.apikeys import looks_like_key, parse
 from orchestrator.auth.principal import AuthMethod
 from orchestrator.errors import AuthenticationError, PermissionDeniedError
 from orchestrator.jobs import Actor
@@ -163,8 +164,6 @@ async def login(auth: GatewayAuth, api_key: str) -> tuple[Principal, str | None]
         AuthenticationError: Not a valid, live API key (JWTs and the metrics token are for
             API clients, not for dashboard logins).
     """
-    from orchestrator.auth.apikeys import looks_like_key, parse
-
     authenticator = auth.authenticator
     if not authenticator.enabled:
         principal = await authenticator.authenticate(None)

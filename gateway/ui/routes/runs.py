@@ -16,6 +16,7 @@ from gateway.ui.deps import Acting, User, error_page, need
 from gateway.ui.forms import fields_for, read_form
 from gateway.ui.render import render
 from gateway.ui.runview import build, text_of
+from gateway.ui.session import UiUser
 from orchestrator.auth import Permission
 from orchestrator.errors import AnswerValidationError, OrchestratorError
 from orchestrator.jobs import JobService
@@ -44,7 +45,8 @@ def _instant(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-async def _page(jobs: JobService, user: Any, params: dict[str, Any]) -> dict[str, Any]:
+async def _page(jobs: JobService, user: UiUser, params: dict[str, Any]) -> dict[str, Any]:
+    """The runs table's rows (with blocked reasons from Redis), total and filters."""
     actor = user.actor
     services = jobs.services
     status = params["status"] or None
