@@ -172,6 +172,40 @@ async def tail_events(jobs: JobService, job_id: str, upto: str) -> list[Event]:
     return [Event.from_stream(job_id, entry_id, fields) for entry_id, fields in reversed(raw)]
 
 
+async def read_trace(jobs: JobService, rv: RunView) -> None:
+    """Fill ``rv``'s waterfall, trace id and link, and cache hits from the trace store
+    (``GET /v1/jobs/{id}/trace``'s data; its rows trail the live state by a group commit)."""
+    services = jobs.services
+    row = await services.trace.get_job(rv.job.job_id)
+    template = services.settings.telemetry.trace_url_template
+    if row is not None:
+        rv.trace_id = row.trace_id
+        rv.trace_url = template.format(trace_id=row.trace_id) if template and row.trace_id else None
+        runs = await services.trace.list_step_runs(row.id)
+        rv.cache_hits = sum(1 for r in runs if getattr(r, "cache_hit", False))
+        rv.queue_wait_ms = _ms(row.started_at, row.created_at)
+        ends = [r.finished_at or r.started_at for r in runs if r.started_at]
+        end = rv.job.finished_at or (max(ends) if ends else None)
+        rv.span_ms = max(_ms(end, row.created_at) or 0.0, 1.0)
+        rows = _waterfall_rows(runs)
+        for r in rows[:WATERFALL_MAX_BARS]:
+            begin = _ms(r.started_at, row.created_at) or 0.0
+            length = (
+                r.duration_ms
+                if r.duration_ms is not None
+                else (_ms(r.finished_at, r.started_at) or (rv.span_ms - begin))
+            )
+            code = (r.error or {}).get("code") if isinstance(r.error, dict) else None
+            label = r.label or f"{r.step} #{r.attempt}" + (f" ({code})" if code else "")
+            rv.bars.append(Bar(
+                step=r.step, attempt=r.attempt, status=r.status,
+                left_pct=min(100.0, 100 * begin / rv.span_ms),
+                width_pct=max(0.5, min(100.0, 100 * length / rv.span_ms)),
+                label=label, error_code=code, cache_hit=r.cache_hit,
+            ))  # fmt: skip
+        rv.hidden_bars = max(0, len(rows) - WATERFALL_MAX_BARS)
+
+
 async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
     """Read a run for its page.
 
@@ -197,34 +231,7 @@ async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
                  description=description)  # fmt: skip
     rv.usage = getattr(view, "usage", None)  # the LLM layer's tokens and cost, when present
 
-    row = await services.trace.get_job(job_id)
-    template = services.settings.telemetry.trace_url_template
-    if row is not None:
-        rv.trace_id = row.trace_id
-        rv.trace_url = template.format(trace_id=row.trace_id) if template and row.trace_id else None
-        runs = await services.trace.list_step_runs(row.id)
-        rv.cache_hits = sum(1 for r in runs if getattr(r, "cache_hit", False))
-        rv.queue_wait_ms = _ms(row.started_at, row.created_at)
-        ends = [r.finished_at or r.started_at for r in runs if r.started_at]
-        end = view.finished_at or (max(ends) if ends else None)
-        rv.span_ms = max(_ms(end, row.created_at) or 0.0, 1.0)
-        rows = _waterfall_rows(runs)
-        for r in rows[:WATERFALL_MAX_BARS]:
-            begin = _ms(r.started_at, row.created_at) or 0.0
-            length = (
-                r.duration_ms
-                if r.duration_ms is not None
-                else (_ms(r.finished_at, r.started_at) or (rv.span_ms - begin))
-            )
-            code = (r.error or {}).get("code") if isinstance(r.error, dict) else None
-            label = r.label or f"{r.step} #{r.attempt}" + (f" ({code})" if code else "")
-            rv.bars.append(Bar(
-                step=r.step, attempt=r.attempt, status=r.status,
-                left_pct=min(100.0, 100 * begin / rv.span_ms),
-                width_pct=max(0.5, min(100.0, 100 * length / rv.span_ms)),
-                label=label, error_code=code, cache_hit=r.cache_hit,
-            ))  # fmt: skip
-        rv.hidden_bars = max(0, len(rows) - WATERFALL_MAX_BARS)
+    await read_trace(jobs, rv)
 
     names = [n.name for n in rv.graph.nodes if not n.fanout]
     done = await services.state.load_checkpoints(job_id, names) if names else {}

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
@@ -25,9 +25,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from gateway.deps import get_jobs
 from gateway.streaming.events import check_event_id, job_events
 from gateway.ui.deps import User, need
-from gateway.ui.layout import layout, split_instance
+from gateway.ui.layout import Layout, layout, split_instance
 from gateway.ui.render import environment, fragment
-from gateway.ui.runview import build, text_of
+from gateway.ui.runview import RunView, build, read_trace, text_of
 from gateway.ui.session import UiUser, check_origin
 from orchestrator.auth import Permission
 from orchestrator.errors import WorkflowNotFoundError
@@ -37,6 +37,7 @@ from orchestrator.jobs import JobService
 router = APIRouter(include_in_schema=False)
 
 BATCH_SECONDS = 0.05
+WATERFALL_EVERY_SECONDS = 1.0
 STATUS_OF_EVENT = {
     "step.started": "running",
     "step.succeeded": "succeeded",
@@ -60,6 +61,12 @@ class _Batcher:
         self.description = description
         self.sent_bytes: dict[str, int] = {}
         self.max_bytes = jobs.services.settings.ui.output_preview_bytes
+        self.waterfall_at = 0.0
+
+    @staticmethod
+    def macros() -> Any:
+        """The run page's panel macros (``_run.html``)."""
+        return environment().get_template("_run.html").module
 
     async def render(self, events: list[Event]) -> str:
         changed: set[str] = set()
@@ -75,11 +82,19 @@ class _Batcher:
             elif e.type.startswith("job."):
                 job_changed = True
         parts: list[str] = []
+        ended = any(e.type in ("step.succeeded", "step.failed", "step.retrying") for e in events)
+        now = time.monotonic()
+        if ended and not job_changed and now - self.waterfall_at >= WATERFALL_EVERY_SECONDS:
+            # Attempts reach the trace store in batches: redraw the waterfall, at most 1/s.
+            self.waterfall_at = now
+            view = await self.jobs.get(self.job_id, self.user.actor)
+            rv = RunView(job=view, graph=Layout([], [], 0, 0))
+            await read_trace(self.jobs, rv)
+            parts.append(str(self.macros().waterfall(rv, True)))
         if job_changed:
             rv = await build(self.jobs, self.job_id, self.user.actor)
             self.statuses.update({n.name: n.status for n in rv.graph.nodes if not n.fanout})
-            env = environment().get_template("_run.html").module
-            parts.append(str(env.live_panels(rv, self.user, self.user.session.csrf)))  # type: ignore[attr-defined]
+            parts.append(str(self.macros().live_panels(rv, self.user, self.user.session.csrf)))
             changed = {n.name for n in rv.graph.nodes}
         graph = layout(self.description, self.statuses)
         for node in graph.nodes:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 
 from tests.e2e.conftest import ROOT, Stack, start_stack
 
@@ -43,6 +44,54 @@ def _database_before_browser(pg_url: str) -> str:
     """Set up the (async) database fixture before Playwright's sync API starts its own event
     loop in this thread; pytest-asyncio cannot run a fixture inside a running loop."""
     return pg_url
+
+
+# pytest-playwright's sync API keeps an event loop running in this thread from its start to its
+# stop; its fixtures are session-scoped, so every async test collected after this package would
+# fail ("Runner.run() cannot be called from a running event loop"). The same fixtures, scoped to
+# this package: Playwright stops when its tests are done.
+
+
+@pytest.fixture(scope="package")
+def playwright(_pw_api_request_contexts: Any) -> Iterator[Playwright]:
+    """Playwright for this package's tests only."""
+    pw = sync_playwright().start()
+    if _pw_api_request_contexts:
+        _pw_api_request_contexts.instrument(pw)
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    """The browser type (Chromium), on this package's Playwright."""
+    return cast(BrowserType, getattr(playwright, browser_name))
+
+
+@pytest.fixture(scope="package")
+def launch_browser(
+    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    """Launch the browser with the launch arguments below."""
+
+    def launch(**kwargs: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    """One browser for this package's tests."""
+    launched = launch_browser()
+    yield launched
+    launched.close()
+
+
+@pytest.fixture(scope="package")
+def browser_context_args() -> dict[str, Any]:
+    """Each test's browser context: a desktop viewport (no device emulation, no video)."""
+    return {"viewport": {"width": 1280, "height": 900}}
 
 
 @pytest.fixture(scope="session")
