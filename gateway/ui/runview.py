@@ -69,6 +69,15 @@ class RunView:
     cache_hits: int = 0
     description: dict[str, Any] = field(default_factory=dict)
 
+    def preview_of(self, step: str) -> Preview | None:
+        """The output preview of ``step``, if it has one."""
+        return next((p for p in self.previews if p.step == step), None)
+
+    @property
+    def asked(self) -> str:
+        """The open questions shown, ``step:index,…`` (the live stream leaves their forms be)."""
+        return ",".join(f"{q['step']}:{q.get('index')}" for q, _ in self.questions)
+
     @property
     def live(self) -> bool:
         """Whether the page follows the job's stream."""
@@ -151,6 +160,12 @@ def _waterfall_rows(runs: list[Any]) -> list[_Row]:
         detail = ", ".join(f"{n} {s}" for s, n in counts.most_common())
         group.label = f"{group.step} x{sum(counts.values())} instances ({detail})"
     return rows  # fmt: skip
+
+
+def finished_preview(step: str, checkpoint: bytes, streams: bool, max_bytes: int) -> Preview:
+    """The preview of a finished step: its checkpointed output, cut at ``max_bytes``."""
+    text, cut = cap(text_of(loads(checkpoint)), max_bytes)
+    return Preview(step, node_id(step), text, cut, False, streams)
 
 
 async def last_event_id(jobs: JobService, job_id: str) -> str | None:
@@ -246,8 +261,7 @@ async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
             continue
         streams = bool(n.options.get("streams"))
         if n.name in done:
-            text, cut = cap(text_of(loads(done[n.name])), max_bytes)
-            rv.previews.append(Preview(n.name, n.dom_id, text, cut, False, streams))
+            rv.previews.append(finished_preview(n.name, done[n.name], streams, max_bytes))
         elif streams:
             text, cut = cap("".join(chunks.get(n.name, [])), max_bytes)
             rv.previews.append(Preview(n.name, n.dom_id, text, cut, True, streams))

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
@@ -27,7 +27,7 @@ from gateway.streaming.events import check_event_id, job_events
 from gateway.ui.deps import User, need
 from gateway.ui.layout import Layout, layout, split_instance
 from gateway.ui.render import environment, fragment
-from gateway.ui.runview import RunView, build, read_trace, text_of
+from gateway.ui.runview import RunView, build, finished_preview, read_trace, text_of
 from gateway.ui.session import UiUser, check_origin
 from orchestrator.auth import Permission
 from orchestrator.errors import WorkflowNotFoundError
@@ -53,8 +53,9 @@ class _Batcher:
     """Turns events into one message of fragments per batch."""
 
     def __init__(self, jobs: JobService, job_id: str, user: UiUser, statuses: dict[str, str],
-                 description: dict[str, object]) -> None:  # fmt: skip
+                 description: dict[str, object], asked: set[tuple[str, str]]) -> None:  # fmt: skip
         self.jobs = jobs
+        self.asked = asked  # the open questions the page shows: {(step, index)}
         self.job_id = job_id
         self.user = user
         self.statuses = statuses
@@ -62,6 +63,10 @@ class _Batcher:
         self.sent_bytes: dict[str, int] = {}
         self.max_bytes = jobs.services.settings.ui.output_preview_bytes
         self.waterfall_at = 0.0
+        nodes = cast(list[dict[str, Any]], description.get("nodes", []))
+        self.outputs = {  # steps with an output panel: {step: streams}
+            n["name"]: bool(n.get("streams")) for n in nodes if not n.get("map_over")
+        }
 
     @staticmethod
     def macros() -> Any:
@@ -94,12 +99,28 @@ class _Batcher:
         if job_changed:
             rv = await build(self.jobs, self.job_id, self.user.actor)
             self.statuses.update({n.name: n.status for n in rv.graph.nodes if not n.fanout})
-            parts.append(str(self.macros().live_panels(rv, self.user, self.user.session.csrf)))
+            # The question forms only when the open questions changed: a form re-rendered
+            # under the user's typing would lose what was typed.
+            asked = {(str(q.get("step")), str(q.get("index"))) for q in rv.job.questions}
+            renew = asked != self.asked
+            self.asked = asked
+            csrf = self.user.session.csrf
+            parts.append(str(self.macros().live_panels(rv, self.user, csrf, renew)))
             changed = {n.name for n in rv.graph.nodes}
         graph = layout(self.description, self.statuses)
         for node in graph.nodes:
             if node.name in changed:
                 parts.append(fragment("_dag.html", "node", node, True))
+        finished = [
+            e.step
+            for e in events
+            if e.type == "step.succeeded"
+            and e.step
+            and split_instance(e.step)[1] is None
+            and e.step in self.outputs
+        ]
+        for step in finished:
+            text.pop(step, None)  # the checkpoint replaces the streamed text
         for step, pieces in text.items():
             sent = self.sent_bytes.get(step, 0)
             if sent >= self.max_bytes:
@@ -111,6 +132,12 @@ class _Batcher:
             chunk = data[:room].decode(errors="ignore") if cut else chunk
             self.sent_bytes[step] = sent + len(chunk.encode())
             parts.append(fragment("_dag.html", "append_output", step, chunk, cut, self.job_id))
+        if finished:
+            found = await self.jobs.services.state.load_checkpoints(self.job_id, finished)
+            for step in finished:
+                if step in found:
+                    p = finished_preview(step, found[step], self.outputs[step], self.max_bytes)
+                    parts.append(str(self.macros().preview(self.job_id, p, True)))
         return "".join(parts)
 
 
@@ -121,9 +148,13 @@ async def run_stream(
     jobs: Annotated[JobService, Depends(get_jobs)],
     user: User,
     after: Annotated[str | None, Query(max_length=40)] = None,
+    asked: Annotated[
+        str | None, Query(max_length=4000, description="The page's open questions: step:index,…")
+    ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Response:
-    """Follow the job after ``after`` (the page's last event) as HTML fragments.
+    """Follow the job after ``after`` (the page's last event) as HTML fragments; ``asked``
+    names the questions whose forms the page already shows (they are not re-rendered).
 
     Answers 204 when the job has ended and nothing follows ``after`` (or no ``after`` is given:
     a finished run's page shows everything), which stops ``EventSource`` reconnecting.
@@ -143,7 +174,9 @@ async def run_stream(
     except WorkflowNotFoundError:  # an unregistered workflow is drawn from its live steps
         description = {"nodes": [], "edges": []}
     statuses = {n: st.status for n, st in (state.steps.items() if state else [])}
-    batcher = _Batcher(jobs, row.id, user, statuses, description)
+    pairs = (item.rpartition(":") for item in (asked or "").split(","))
+    shown = {(step, index) for step, _, index in pairs if step}
+    batcher = _Batcher(jobs, row.id, user, statuses, description, shown)
     hub = request.app.state.hub
 
     async def messages() -> AsyncIterator[ServerSentEvent]:

@@ -57,12 +57,17 @@ def test_a_run_submitted_from_its_form_is_watched_live_from_pending_to_succeeded
     # run_llm waits for its gate: render_doc has not started.
     expect(node(page, "run_llm")).to_have_attribute("data-status", "running", timeout=TIMEOUT_MS)
     expect(node(page, "render_doc")).to_have_attribute("data-status", "pending")
+    expect(page.locator('[data-output-step="run_llm"]')).to_be_hidden()
     expect(node(page, "fetch_context")).to_have_attribute(
         "data-status", "succeeded", timeout=TIMEOUT_MS
     )
     (dashboard.marker_dir / "llm-gate").touch()
     # render_doc streams its first chunk and waits: seen running, with the chunk, live.
     expect(node(page, "render_doc")).to_have_attribute("data-status", "running", timeout=TIMEOUT_MS)
+    # run_llm's output panel was empty at load; its checkpoint arrives live when it ends.
+    expect(page.locator('[data-output-step="run_llm"] pre')).to_have_text(
+        "context about acme x4", timeout=TIMEOUT_MS
+    )
     output = page.locator('[data-output-step="render_doc"] pre.stream')
     expect(output).to_contain_text("chunk-0 context about acme x4", timeout=TIMEOUT_MS)
     expect(output).not_to_contain_text("chunk-1")
