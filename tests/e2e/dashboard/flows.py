@@ -8,6 +8,7 @@ is seen pending), so a test sees the run *while* it streams without sleeping.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Literal
 
@@ -94,6 +95,10 @@ ui_fanout = workflow("ui_fanout", total)
 async def chatter(n: int, mode: Literal["short", "long"] = "short") -> AsyncIterator[str]:
     for i in range(n):
         yield f"t{i} "
+        if i % 100 == 99:
+            # A real stream awaits its source between tokens; a loop that never awaits starves
+            # the worker's lease heartbeat on a busy machine, and the job would be resumed.
+            await asyncio.sleep(0)
 
 
 ui_chunks = workflow("ui_chunks", chatter)
