@@ -217,3 +217,16 @@ def test_no_page_links_outside_the_gateway(page: Page, dashboard: Dashboard) -> 
         external += [f"{path}: {u}" for u in URL.findall(html) if not u.startswith(dashboard.url)]
     assert external == []
     assert [u for u in requests if not u.startswith(dashboard.url)] == []
+
+
+def test_the_runs_list_updates_without_a_reload(page: Page, dashboard: Dashboard) -> None:
+    log_in(page, dashboard, dashboard.admin_key)
+    job_id = submit_api(dashboard, "ui_hold", {"marker_dir": str(dashboard.marker_dir)})
+    row = page.locator(f'tr[data-job="{job_id}"]')
+    expect(row).to_have_attribute("data-status", "running", timeout=TIMEOUT_MS)
+    page.evaluate("window.__same_document = true")
+    r = httpx.post(f"{dashboard.url}/v1/jobs/{job_id}/cancel", timeout=10,
+                   headers={"Authorization": f"Bearer {dashboard.admin_key}"})  # fmt: skip
+    assert r.status_code == 202
+    expect(row).to_have_attribute("data-status", "cancelled", timeout=TIMEOUT_MS)
+    assert page.evaluate("window.__same_document") is True  # polled, not reloaded
