@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import ui
 from gateway.access import AccessLogMiddleware
 from gateway.auth import GatewayAuth
 from gateway.docs import install_docs
@@ -118,6 +119,7 @@ def create_app(
         app.state.cluster = open_cluster(settings.kubernetes)
         app.state.hub = StreamHub(svc.state)
         app.state.tools = build_manager(svc)  # MCP connections open on first use
+        ui.open_sessions(app)
         try:
             yield
         finally:
@@ -142,6 +144,8 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(AccessLogMiddleware)  # inside the request id: its lines carry the id
+    if settings.ui.enabled:
+        ui.mount(app)  # the dashboard at /ui (DESIGN §19)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.auth.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

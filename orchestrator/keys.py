@@ -48,6 +48,8 @@ class Keys:
       against the tenant's ``tag_generation`` on every read, so a change never waits for it.
     - ``tag_generation``: no TTL; a counter bumped on every change of a tenant's tags. It must
       outlive every cached policy (were it to vanish and restart at 0, an old entry could match).
+    - ``ui_session``: ``ui.session_ttl_seconds`` from login: a dashboard session ends then even
+      if nobody logs out.
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
       dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
@@ -91,6 +93,11 @@ class Keys:
     def idempotency(self, tenant: str | None, key: str) -> str:
         """String: the job id first submitted with this idempotency key by this tenant."""
         return f"{self.prefix}:idem:{tenant or '-'}:{key}"
+
+    def ui_session(self, session_hash: str) -> str:
+        """Hash: a dashboard session (principal, key id, CSRF token), by the SHA-256 of its
+        cookie value, so that a read of Redis does not yield usable cookies."""
+        return f"{self.prefix}:ui:session:{session_hash}"
 
     def slots(self, workflow: str, concurrency_key: str) -> str:
         """Sorted set: running job id → slot deadline (ms) under a concurrency limit."""
