@@ -138,3 +138,45 @@ def test_a_one_job_worker_without_redis_exits_non_zero(
     assert done.returncode != 0
     assert "redis unavailable" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+async def test_a_one_job_worker_cut_off_mid_job_exits_non_zero_and_the_job_resumes_later(
+    private_redis: RedisServer, pg_url: str, tmp_path: Path
+) -> None:
+    with start_stack(private_redis.url, pg_url, tmp_path, workers=0,
+                     workflows="tests.e2e.hardening_flows") as stack:  # fmt: skip
+        async with httpx.AsyncClient(base_url=stack.url, headers=stack.headers,
+                                     timeout=30) as client:  # fmt: skip
+            r = await client.post("/v1/jobs", json={"workflow": "hard_chain", "inputs": {
+                "marker_dir": str(tmp_path), "tag": "pod", "pause_seconds": 1.0}})  # fmt: skip
+            assert r.status_code == 202, r.text
+            job_id = r.json()["job_id"]
+            pod = stack.start_worker("--one-job")
+
+            async def second_step_started() -> bool:
+                return (tmp_path / "pod-link_b").exists()  # link_a is checkpointed
+
+            await wait_until(second_step_started, timeout_seconds=30, what="link_b to start")
+            private_redis.stop()
+            code = pod.wait(60)
+            log = (stack.logs / "worker-0.log").read_text(errors="replace")
+            assert code != 0, log[-3000:]
+            assert "redis unavailable" in log and "Traceback" not in log
+
+            private_redis.start()
+            stack.start_worker()  # KEDA's next pod, or a long-lived worker
+
+            async def succeeded() -> bool:
+                try:
+                    view = (await client.get(f"/v1/jobs/{job_id}")).json()
+                except httpx.TransportError:
+                    return False
+                return bool(view.get("status") == "succeeded")
+
+            await wait_until(succeeded, timeout_seconds=60, interval_seconds=0.2,
+                             what="the job to be resumed and finished")  # fmt: skip
+            view = (await client.get(f"/v1/jobs/{job_id}")).json()
+            assert view["result"] == {"link_c": "abc"}
+            # The checkpointed step did not run again; the one cut off did.
+            assert (tmp_path / "pod-link_a").read_text().count("\n") == 1
+            assert (tmp_path / "pod-link_b").read_text().count("\n") == 2

@@ -8,7 +8,9 @@ must be empty once they are gone, and the next stream is a 200 that runs to the 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,11 +61,17 @@ async def open_and_abort(url: str, headers: dict[str, str], job_id: str) -> int:
             return response.status_code  # leaving both blocks closes the socket mid-stream
 
 
+async def hold_open(url: str, headers: dict[str, str], job_id: str) -> None:
+    """Read the job's SSE stream until the server ends it."""
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+        async with client.stream("GET", f"/v1/jobs/{job_id}/events") as response:
+            async for _ in response.aiter_lines():
+                pass
+
+
 async def test_forty_sse_streams_aborted_mid_job_leave_the_key_free(
     slot_stack: Stack, tmp_path: Path, redis: Redis
 ) -> None:
-    import asyncio
-
     async with httpx.AsyncClient(
         base_url=slot_stack.url, headers=slot_stack.headers, timeout=30
     ) as client:
@@ -95,3 +103,21 @@ async def test_forty_sse_streams_aborted_mid_job_leave_the_key_free(
                     types.append(json.loads(line[5:])["type"])
         assert types[-1] == "job.succeeded"
         await wait_until(none_open, timeout_seconds=10, what="the last stream's slot")
+
+        # A gateway shutting down ends its open streams and gives their slots back.
+        r = await client.post("/v1/jobs", json={"workflow": "hard_trickle", "inputs": {
+            "marker_dir": str(tmp_path), "gate": "held-gate"}})  # fmt: skip
+        held_job = r.json()["job_id"]
+        held = [
+            asyncio.ensure_future(hold_open(slot_stack.url, slot_stack.headers, held_job))
+            for _ in range(CAP)
+        ]
+
+        async def all_held() -> bool:
+            return await slot_members(redis, slot_stack.prefix) == CAP
+
+        await wait_until(all_held, timeout_seconds=15, what="the held streams to take slots")
+        slot_stack.gateway.send_signal(signal.SIGTERM)
+        slot_stack.gateway.wait(30)  # uvicorn re-raises SIGTERM after its graceful shutdown
+        await asyncio.gather(*held, return_exceptions=True)
+        assert await slot_members(redis, slot_stack.prefix) == 0
