@@ -11,6 +11,8 @@ from orchestrator.mcp.policy import ToolPolicy
 from orchestrator.mcp.tokens_base import TokenSource
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
     from orchestrator.mcp.manager import McpManager
     from orchestrator.services import Services
 
@@ -31,6 +33,7 @@ def build_manager(
     *,
     policy: ToolPolicy | None = None,
     tokens: TokenSource | None = None,
+    tracer: Tracer | None = None,
 ) -> McpManager:
     """The process's manager on its services (Redis cache, trace-store audit).
 
@@ -38,6 +41,7 @@ def build_manager(
         services: The process's open services.
         policy: The tool policy (default: allow all; the tags layer provides the real one).
         tokens: The OAuth token source (default: none; the token manager provides it).
+        tracer: The tracer of tool-call spans (default: this process's pipeline's).
 
     Raises:
         ConfigError: The MCP configuration is invalid.
@@ -52,6 +56,7 @@ def build_manager(
         policy=policy,
         tokens=tokens,
         audit=services.trace.add_audit,
+        tracer=tracer,
     )
 
 
