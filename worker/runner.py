@@ -90,7 +90,7 @@ def build_worker(
         services.trace, flush_interval_seconds=settings.worker.trace_flush_interval_seconds
     )
     tel = telemetry if telemetry is not None else current_telemetry()
-    tools_hook = tools if tools is not None else ToolsHook(services)
+    tools_hook = tools if tools is not None else ToolsHook(services, tracer=tel.tracer)
     llm = LLMHook(services, tracer=tel.tracer)  # ctx.llm (DESIGN §16)
     hooks: list[ExecutionHook] = [
         recorder,
