@@ -168,11 +168,9 @@ SECRET = "s3cret-for-tests-" + "x" * 32
 
 
 def hs256(**overrides: Any) -> str:
-    # Built at collection: valid for an hour, so a long suite does not turn them into expired ones.
+    """An HS256 JWT; valid for an hour (parametrized tokens are made when the suite is
+    collected, and the suite runs for minutes before reaching them)."""
     now = int(time.time())
-    # Tokens are made at collection: valid for an hour, so a suite that reaches these tests
-    # after many minutes of e2e runs does not see them expire (then every refusal would read
-    # token_expired, whatever the test meant to show).
     claims = {"sub": "alice", "tenant": "acme", "role": "submitter", "iss": "https://idp.test",
               "aud": "orchestrator", "iat": now, "exp": now + 3600, **overrides}
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, SECRET, algorithm="HS256")
