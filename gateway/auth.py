@@ -30,6 +30,7 @@ from orchestrator.errors import (
     JobNotVisibleError,
     OrchestratorError,
     PermissionDeniedError,
+    ToolForbiddenError,
 )
 from orchestrator.jobs import Actor
 from orchestrator.services import Services
@@ -176,7 +177,13 @@ def require(
 
 
 def should_audit(conn: HTTPConnection, exc: OrchestratorError | None, status: int) -> bool:
-    """Refusals always; other 4xx answers to mutating calls (a rejected submit, cancel, ...)."""
+    """Refusals always; other 4xx answers to mutating calls (a rejected submit, cancel, ...).
+
+    Not a tool policy's refusal (``tool_forbidden``): the tool plane writes its own row,
+    ``tool.refused``, naming the deciding tag (orchestrator/mcp/manager.py); one row per refusal.
+    """
+    if isinstance(exc, ToolForbiddenError):
+        return False
     if isinstance(exc, AuthError | JobNotVisibleError):
         return True
     method = conn.scope.get("method", "GET") if conn.scope["type"] == "http" else "WEBSOCKET"

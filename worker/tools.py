@@ -72,9 +72,11 @@ class ToolsHook(ExecutionHook):
         await asyncio.to_thread(importlib.import_module, "orchestrator.mcp.manager")
 
     async def on_step_context(self, run: JobRun, ctx: StepContext) -> None:
-        """Set ``ctx.tools`` for this attempt."""
+        """Set ``ctx.tools`` for this attempt: the job's submitter, for the job's intent (its
+        workflow's name, as ``ctx.policy`` decides in worker/tags.py)."""
         actor = Actor(id=run.user_id or "anonymous", tenant_id=run.tenant_id, role=run.role)
-        ctx.tools = StepTools(self.manager, actor, journal=ctx.calls, job_id=run.job_id)
+        ctx.tools = StepTools(self.manager, actor, journal=ctx.calls, job_id=run.job_id,
+                              intent=run.workflow)  # fmt: skip
 
     async def close(self) -> None:
         """Close the manager, if it was built (stdio servers are terminated)."""

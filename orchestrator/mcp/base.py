@@ -21,9 +21,14 @@ class ToolPlane(Protocol):
     """Lists and calls ``server/tool`` tools as an actor."""
 
     async def list_tools(
-        self, actor: Actor | None = None, *, server: str | None = None, refresh: bool = False
+        self,
+        actor: Actor | None = None,
+        *,
+        server: str | None = None,
+        refresh: bool = False,
+        intent: str | None = None,
     ) -> list[ToolInfo]:
-        """The tools ``actor`` may use (all when ``None``)."""
+        """The tools ``actor`` may use for ``intent`` (all when ``actor`` is ``None``)."""
         ...
 
     async def tool(self, name: str) -> ToolInfo:

@@ -184,7 +184,12 @@ class McpManager:
         await self._catalog.invalidate(server)
 
     async def list_tools(
-        self, actor: Actor | None = None, *, server: str | None = None, refresh: bool = False
+        self,
+        actor: Actor | None = None,
+        *,
+        server: str | None = None,
+        refresh: bool = False,
+        intent: str | None = None,
     ) -> list[ToolInfo]:
         """The tools ``actor`` may use (every tool when ``actor`` is ``None``), by server.
 
@@ -194,6 +199,7 @@ class McpManager:
             server: Only this server's tools (its failure is raised); otherwise every server's,
                 a server that cannot be reached being left out with a warning.
             refresh: Ask the servers again instead of the caches.
+            intent: Passed to the policy, as for :meth:`call` (a job's: its workflow's name).
 
         Raises:
             ToolNotFoundError: ``server`` is not configured.
@@ -215,7 +221,9 @@ class McpManager:
             CALL_AUTH.reset(token)
         if actor is None:
             return found
-        decisions = await asyncio.gather(*(self.policy.decide(actor, t.name, None) for t in found))
+        decisions = await asyncio.gather(
+            *(self.policy.decide(actor, t.name, None, intent=intent) for t in found)
+        )
         return [t for t, d in zip(found, decisions, strict=True) if d.allowed]
 
     async def tool(self, name: str) -> ToolInfo:
@@ -253,7 +261,8 @@ class McpManager:
             name: ``server/tool``.
             arguments: The tool's arguments (a JSON object).
             job_id: The job the call belongs to, for the audit row.
-            intent: Passed to the policy.
+            intent: Passed to the policy (and named in a ``tool.refused`` row): a job's intent
+                is its workflow's name, as for ``ctx.policy``; ``None`` from the HTTP API.
 
         Returns:
             The result; ``is_error`` when the tool itself reported a failure.
@@ -274,7 +283,8 @@ class McpManager:
                                        "reason": decision.reason}  # fmt: skip
             if decision.argument is not None:
                 details.update(argument=decision.argument, constraint=decision.constraint)
-            self._audit.submit(tool_record(actor, "tool.refused", details, job_id=job_id))
+            row = details if intent is None else {**details, "intent": intent}
+            self._audit.submit(tool_record(actor, "tool.refused", row, job_id=job_id))
             TOOL_CALLS.labels(info.server, info.tool, ToolForbiddenError.code).inc()
             raise ToolForbiddenError(
                 f"{actor.id} may not call {info.name}"

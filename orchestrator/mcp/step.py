@@ -1,5 +1,8 @@
 """``ctx.tools``: the tool plane as a step sees it, acting as the job's submitter (DESIGN §13, §14).
 
+The policy decides for the job's intent, its workflow's name: the same principal and intent as
+``ctx.policy`` (worker/tags.py), so ``ctx.tools.list()`` and ``ctx.policy.visible()`` agree.
+
 Every call is a durable call: the ``n``-th tool call of a step attempt is checkpointed with its
 request's fingerprint, and a later attempt of the step (retry, crash resume, answer to
 ``ctx.ask``) gets the recorded result back instead of calling the server again.
@@ -42,6 +45,8 @@ class StepTools:
         actor: Who calls (the job's submitter).
         journal: The attempt's durable-call journal (``ctx.calls``); ``None``: not durable.
         job_id: The job, for the audit rows.
+        intent: What the calls are for, passed to the tool policy: the job's workflow name
+            (``None``: no intent, as from the HTTP API).
     """
 
     def __init__(
@@ -51,11 +56,13 @@ class StepTools:
         *,
         journal: CallJournal | None = None,
         job_id: JobId | None = None,
+        intent: str | None = None,
     ) -> None:
         self._manager = manager
         self.actor = actor
         self.journal = journal
         self.job_id = job_id
+        self.intent = intent
 
     @property
     def manager(self) -> ToolPlane:
@@ -65,8 +72,9 @@ class StepTools:
         return self._manager
 
     async def list(self) -> list[ToolInfo]:
-        """The tools this job's submitter may use (``name`` is ``server/tool``)."""
-        return await self.manager.list_tools(self.actor)
+        """The tools this job's submitter may use for the job's intent (``name`` is
+        ``server/tool``); hand them to ``ctx.llm.complete(..., tools=...)`` as they are."""
+        return await self.manager.list_tools(self.actor, intent=self.intent)
 
     async def call(
         self, name: str, arguments: Mapping[str, Any] | None = None, /, **kwargs: Any
@@ -122,7 +130,9 @@ class StepTools:
             record = await slot.lookup()
             if record is not None and isinstance(record.result, dict):
                 return ToolResult.from_dict(record.result, replayed=True)
-        result = await self.manager.call(self.actor, name, args, job_id=self.job_id)
+        result = await self.manager.call(
+            self.actor, name, args, job_id=self.job_id, intent=self.intent
+        )
         if slot is not None:
             await slot.record(result.to_dict(), result.duration_ms)
         return result
