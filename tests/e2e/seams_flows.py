@@ -56,19 +56,19 @@ async def _wait_for(gate: str) -> None:
 
 
 @step(retries=2, retry_backoff_seconds=0.01, timeout_seconds=90)
-async def ping_twice(gate: str, ctx: StepContext) -> list[Any]:
+async def ping_twice(gate: str, ctx: StepContext) -> list[str]:
     """Ping the OAuth-protected server, wait for ``gate`` (the test lets the token fall due),
     ping again."""
     first = await ctx.tools.call("secure/ping")
     await _wait_for(gate)
     second = await ctx.tools.call("secure/ping")
-    return [first.output, second.output]
+    return [first.text, second.text]
 
 
 @step(retries=2, retry_backoff_seconds=0.01)
-async def ping_once(ctx: StepContext) -> Any:
+async def ping_once(ctx: StepContext) -> str:
     """One call to the OAuth-protected server."""
-    return (await ctx.tools.call("secure/ping")).output
+    return (await ctx.tools.call("secure/ping")).text
 
 
 tools_listed = workflow("e2e_tools_listed", listed_then_git)
