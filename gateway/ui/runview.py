@@ -65,9 +65,18 @@ class RunView:
     cursor: str | None = None
     trace_id: str | None = None
     trace_url: str | None = None
-    usage: Any = None
+    usage: dict[str, Any] | None = None
     cache_hits: int = 0
     description: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def usage_steps(self) -> list[tuple[str, dict[str, Any]]]:
+        """Per-step LLM totals, in the DAG's order (fan-out instances after their step)."""
+        steps: dict[str, dict[str, Any]] = (self.usage or {}).get("steps") or {}
+        order = {n.name: i for i, n in enumerate(self.graph.nodes)}
+        last = len(order)
+        return sorted(steps.items(),
+                      key=lambda kv: (order.get(split_instance(kv[0])[0], last), kv[0]))  # fmt: skip
 
     def preview_of(self, step: str) -> Preview | None:
         """The output preview of ``step``, if it has one."""
@@ -187,6 +196,15 @@ async def tail_events(jobs: JobService, job_id: str, upto: str) -> list[Event]:
     return [Event.from_stream(job_id, entry_id, fields) for entry_id, fields in reversed(raw)]
 
 
+async def read_usage(jobs: JobService, rv: RunView) -> None:
+    """Fill ``rv.usage`` with the job's LLM tokens and cost, in total and per step: the
+    ``usage`` of ``GET /v1/jobs/{id}`` (the ``llm_calls`` rows; they trail a call by a flush).
+    ``None`` when the job made no LLM call."""
+    usage = await jobs.services.trace.job_usage(rv.job.job_id)
+    usage.pop("attempts", None)
+    rv.usage = usage if usage.get("calls") else None
+
+
 async def read_trace(jobs: JobService, rv: RunView) -> None:
     """Fill ``rv``'s waterfall, trace id and link, and cache hits from the trace store
     (``GET /v1/jobs/{id}/trace``'s data; its rows trail the live state by a group commit)."""
@@ -244,9 +262,8 @@ async def build(jobs: JobService, job_id: str, actor: Actor) -> RunView:
     attempts = {s["name"]: s["attempts"] for s in view.steps}
     rv = RunView(job=view, graph=layout(description, statuses, attempts), cursor=cursor,
                  description=description)  # fmt: skip
-    rv.usage = getattr(view, "usage", None)  # the LLM layer's tokens and cost, when present
-
     await read_trace(jobs, rv)
+    await read_usage(jobs, rv)
 
     names = [n.name for n in rv.graph.nodes if not n.fanout]
     done = await services.state.load_checkpoints(job_id, names) if names else {}
@@ -277,6 +294,7 @@ __all__ = [
     "cap",
     "last_event_id",
     "node_id",
+    "read_usage",
     "tail_events",
     "text_of",
 ]
