@@ -199,7 +199,7 @@ class McpManager:
             server: Only this server's tools (its failure is raised); otherwise every server's,
                 a server that cannot be reached being left out with a warning.
             refresh: Ask the servers again instead of the caches.
-            intent: Passed to the policy, as for :meth:`call` (a job's: its workflow's name).
+            intent: Passed to the policy (in a worker: the job's workflow name).
 
         Raises:
             ToolNotFoundError: ``server`` is not configured.

@@ -45,8 +45,8 @@ class StepTools:
         actor: Who calls (the job's submitter).
         journal: The attempt's durable-call journal (``ctx.calls``); ``None``: not durable.
         job_id: The job, for the audit rows.
-        intent: What the calls are for, passed to the tool policy: the job's workflow name
-            (``None``: no intent, as from the HTTP API).
+        intent: What the calls are for, passed to the tool policy (in a worker: the job's
+            workflow name, as ``ctx.policy`` uses).
     """
 
     def __init__(
