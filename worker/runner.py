@@ -26,6 +26,7 @@ from orchestrator.telemetry import Telemetry
 from orchestrator.telemetry import current as current_telemetry
 from worker.control import listen_for_cancels
 from worker.executor import JobExecutor
+from worker.agents import AgentsHook
 from worker.hooks import ExecutionHook, HookChain
 from worker.llm import LLMHook
 from worker.metrics import MetricsHook
@@ -100,6 +101,7 @@ def build_worker(
         llm,
         # The audit sink resolves the (deferred) trace store only when a refusal is written.
         TagPolicyHook(services.tags.policy, lambda record: services.trace.add_audit(record)),
+        AgentsHook(services),  # ctx.agents (DESIGN §17)
     ]
     executor = JobExecutor(
         services,
