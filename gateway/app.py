@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
+from gateway.routes import agent, tasks
 from gateway.routes import audit, control, jobs, policy, system, tags, tools, usage, workflows
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -49,6 +50,8 @@ ROUTERS = tuple(
         usage,
         tags,
         policy,
+        agent,
+        tasks,
     )
 )
 """Every router of the API; each route declares its permission (tests/gateway/test_auth_matrix.py)."""

@@ -57,6 +57,20 @@ class TaskNotFoundError(OrchestratorError):
     code = "task_not_found"
 
 
+
+
+class TaskEmptyError(OrchestratorError):
+    """``task`` is empty or only whitespace (422)."""
+
+    code = "task_empty"
+
+
+class TaskTooLongError(OrchestratorError):
+    """``task`` is longer than ``ORCH_AGENTS__MAX_TASK_CHARS`` (422); ``details["max_chars"]``."""
+
+    code = "task_too_long"
+
+
 __all__ = [
     "AgentError",
     "AgentLimitError",
@@ -64,6 +78,8 @@ __all__ = [
     "AgentReportedError",
     "EnvelopeInvalidError",
     "SessionNotFoundError",
+    "TaskEmptyError",
     "TaskNotFoundError",
+    "TaskTooLongError",
     "UnknownTaskTypeError",
 ]

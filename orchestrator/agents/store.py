@@ -75,13 +75,13 @@ class AgentStore:
         now = datetime.now(UTC)
         tid = uuid.UUID(task_id)
         try:
-            async with self.engine.begin() as conn:
-                known = (await conn.execute(
-                    select(agent_runs.c.task_id).where(agent_runs.c.task_id == tid))).first()  # fmt: skip
-                if known is None:
+            try:
+                async with self.engine.begin() as conn:
                     await conn.execute(insert(agent_runs).values(
                         task_id=tid, tenant_id=tenant_id, user_id=user_id, session_id=session_id,
                         task=task, created_at=now))  # fmt: skip
+            except IntegrityError:
+                return  # recorded already (the gateway and the route step both record it)
             await self._message(tid, "user", task, session_id, tenant_id, now)
         except SQLAlchemyError as exc:
             raise TraceError(f"cannot record the task: {exc}") from exc
