@@ -32,7 +32,8 @@ router = APIRouter(prefix="/v1/tasks", tags=["agents"])
 class Routing(BaseModel):
     """The router's decision."""
 
-    agent_name: str | None
+    agent_name: str | None = Field(description="The agent the router named.")
+    accepted: bool | None = Field(description="Whether it passed ORCH_AGENTS__MIN_CONFIDENCE.")
     confidence: float | None
     reasoning: str | None
     routed_at: datetime | None
@@ -106,8 +107,9 @@ async def get_task(
     usage.pop("attempts", None)
     return TaskOut(
         task_id=row.task_id, session_id=row.session_id, task=row.task, status=view.status,
-        selected_agent=row.selected_agent, agent_type=row.selected_agent,
-        routing=Routing(agent_name=row.selected_agent, confidence=row.confidence,
+        selected_agent=_selected(row), agent_type=_selected(row),
+        routing=Routing(agent_name=row.selected_agent, accepted=row.accepted,
+                        confidence=row.confidence,
                         reasoning=row.reasoning, routed_at=row.routed_at),
         result=result, error=_step_error(view.error), usage=usage,
         cost_usd=usage.get("cost_usd"), created_at=row.created_at, started_at=view.started_at,
@@ -135,7 +137,7 @@ async def list_tasks(
         until=until, limit=limit, offset=offset,
     )  # fmt: skip
     items = [TaskSummary(task_id=r.task_id, session_id=r.session_id, status=r.status,
-                         selected_agent=r.selected_agent, agent_type=r.selected_agent,
+                         selected_agent=_selected(r), agent_type=_selected(r),
                          confidence=r.confidence, created_at=r.created_at) for r in rows]  # fmt: skip
     return TaskPage(items=items, total=total, limit=limit, offset=offset)
 
@@ -155,6 +157,11 @@ async def task_events(
     row = await _own_row(store, task_id, actor)
     await jobs.exists(row.task_id, actor)
     return await event_stream(request, jobs.services, row.task_id, None, query_token=True)
+
+
+def _selected(row: TaskRow) -> str | None:
+    """The agent that runs the task: the router's choice when it passed the threshold."""
+    return row.selected_agent if row.accepted else None
 
 
 def _step_error(error: Any) -> Any:

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("selected_agent", sa.String(200), nullable=True),
         sa.Column("confidence", sa.Float(), nullable=True),
         sa.Column("reasoning", sa.String(), nullable=True),
+        sa.Column("accepted", sa.Boolean(), nullable=True),
         sa.Column("routed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("result", json_type, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, true, update
+from sqlalchemy import and_, case, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,8 +28,9 @@ class TaskRow:
     Attributes:
         task_id: The job's id.
         status: The job's status (``queued`` ... ``cancelled``).
-        selected_agent: The routed agent (``None`` before routing).
+        selected_agent: The agent the router named (``None`` before routing).
         confidence, reasoning, routed_at: The routing decision.
+        accepted: Whether the decision passed the threshold (``None`` before routing).
         result: The ``AgentOutput`` as JSON, once the agent replied.
     """
 
@@ -42,6 +43,7 @@ class TaskRow:
     selected_agent: str | None
     confidence: float | None
     reasoning: str | None
+    accepted: bool | None
     routed_at: datetime | None
     result: Any
     created_at: datetime
@@ -87,8 +89,9 @@ class AgentStore:
             raise TraceError(f"cannot record the task: {exc}") from exc
 
     async def record_route(
-        self, task_id: str, *, agent_name: str, confidence: float, reasoning: str, task: str,
-        tenant_id: str | None, user_id: str | None, session_id: str | None,
+        self, task_id: str, *, agent_name: str, confidence: float, reasoning: str,
+        accepted: bool, task: str, tenant_id: str | None, user_id: str | None,
+        session_id: str | None,
     ) -> None:  # fmt: skip
         """Store the routing decision (creating the task's row when the ``agent`` workflow was
         submitted some other way, e.g. ``POST /v1/jobs``).
@@ -103,7 +106,7 @@ class AgentStore:
                 await conn.execute(update(agent_runs).where(
                     agent_runs.c.task_id == uuid.UUID(task_id)).values(
                     selected_agent=agent_name[:200], confidence=confidence, reasoning=reasoning,
-                    routed_at=datetime.now(UTC)))  # fmt: skip
+                    accepted=accepted, routed_at=datetime.now(UTC)))  # fmt: skip
         except SQLAlchemyError as exc:
             raise TraceError(f"cannot record the routing decision: {exc}") from exc
 
@@ -177,6 +180,7 @@ class AgentStore:
             conds.append(jobs.c.status == status)
         if agent_type is not None:
             conds.append(agent_runs.c.selected_agent == agent_type)
+            conds.append(agent_runs.c.accepted.is_(True))
         if since is not None:
             conds.append(agent_runs.c.created_at >= since)
         if until is not None:
@@ -198,9 +202,10 @@ class AgentStore:
         Raises:
             TraceError: The database failed.
         """
-        query = (select(agent_runs.c.selected_agent, jobs.c.status, func.count())
+        agent = case((agent_runs.c.accepted.is_(True), agent_runs.c.selected_agent), else_=None)
+        query = (select(agent, jobs.c.status, func.count())
                  .select_from(agent_runs.join(jobs, jobs.c.id == agent_runs.c.task_id))
-                 .group_by(agent_runs.c.selected_agent, jobs.c.status))  # fmt: skip
+                 .group_by(agent, jobs.c.status))  # fmt: skip
         if tenant_id is not None:
             query = query.where(agent_runs.c.tenant_id == tenant_id)
         try:
@@ -208,7 +213,8 @@ class AgentStore:
                 rows = (await conn.execute(query)).all()
         except SQLAlchemyError as exc:
             raise TraceError(f"cannot count tasks: {exc}") from exc
-        return [{"agent": r[0] or "unrouted", "status": r[1], "count": int(r[2])} for r in rows]
+        return [{"agent": r[0] or "unrouted", "status": r[1], "count": int(r[2])}
+                for r in rows]
 
 
 def _select() -> Any:
@@ -223,7 +229,7 @@ def _row(row: Any) -> TaskRow:
         task_id=str(m["task_id"]), tenant_id=m["tenant_id"], user_id=m["user_id"],
         session_id=m["session_id"], task=m["task"], status=m["status"],
         selected_agent=m["selected_agent"], confidence=m["confidence"], reasoning=m["reasoning"],
-        routed_at=m["routed_at"], result=m["result"], created_at=m["created_at"],
+        accepted=m["accepted"], routed_at=m["routed_at"], result=m["result"], created_at=m["created_at"],
     )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from orchestrator.agents.engine import AgentEngine
+from orchestrator.agents.errors import UnknownTaskTypeError
 from orchestrator.agents.router import RoutingDecision, classify_task, route_to_agent
 from orchestrator.agents.runtime import AgentRuntime
 from orchestrator.dag.context import StepContext
@@ -63,13 +64,18 @@ async def route(
     else:
         decision = await classify_task(ctx.llm, rt.registry, task, history=history or [],
                                        model=rt.settings.router_model)  # fmt: skip
+    try:
+        route_to_agent(decision, rt.registry, min_confidence=rt.settings.min_confidence)
+        accepted = True
+    except UnknownTaskTypeError:
+        accepted = False
     if rt.store is not None:
         p = ctx.principal
         await rt.store.record_route(
-            ctx.job_id, **decision.model_dump(), task=task, tenant_id=p.get("tenant_id"),
-            user_id=p.get("user_id"), session_id=session_id,
+            ctx.job_id, **decision.model_dump(), accepted=accepted, task=task,
+            tenant_id=p.get("tenant_id"), user_id=p.get("user_id"), session_id=session_id,
         )  # fmt: skip
-    ctx.emit({"event": "agent.routed", **decision.model_dump(),
+    ctx.emit({"event": "agent.routed", **decision.model_dump(), "accepted": accepted,
               "min_confidence": rt.settings.min_confidence})  # fmt: skip
     route_to_agent(decision, rt.registry, min_confidence=rt.settings.min_confidence)
     return decision.model_dump()

@@ -238,6 +238,8 @@ agent_runs = Table(
     Column("selected_agent", String(200), nullable=True),
     Column("confidence", Float(), nullable=True),
     Column("reasoning", String(), nullable=True),
+    # Whether the decision passed (confidence at or above the threshold, a registered agent).
+    Column("accepted", Boolean(), nullable=True),
     Column("routed_at", _timestamp(), nullable=True),
     Column("result", _json(), nullable=True),
     Column("created_at", _timestamp(), nullable=False),
