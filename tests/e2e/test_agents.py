@@ -197,7 +197,7 @@ async def test_a_tools_envelope_runs_three_calls_concurrently_and_answers_in_one
     blocks, results = last_results(second)
     assert blocks == 1  # ONE message, one tool_result answering the envelope
     assert [(r["tool"], r["ok"], r["content"]) for r in results["results"]] == [
-        ("t/sleep", True, f"slept {400 + n}") for n in range(3)]  # fmt: skip
+        ("t/sleep", True, {"result": f"slept {400 + n}"}) for n in range(3)]  # fmt: skip
     progress = [e["data"] for e in events if e["type"] == "step.progress"]
     kinds = [p["event"] for p in progress]
     assert kinds.count("agent.tool_call") == 3 and kinds.count("agent.tool_result") == 3
