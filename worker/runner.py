@@ -24,9 +24,9 @@ from orchestrator.queue.arq import RUN_JOB, connect_redis, wake_key
 from orchestrator.services import Services
 from orchestrator.telemetry import Telemetry
 from orchestrator.telemetry import current as current_telemetry
+from worker.agents import AgentsHook
 from worker.control import listen_for_cancels
 from worker.executor import JobExecutor
-from worker.agents import AgentsHook
 from worker.hooks import ExecutionHook, HookChain
 from worker.llm import LLMHook
 from worker.metrics import MetricsHook

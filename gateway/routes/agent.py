@@ -119,7 +119,9 @@ async def execute(
         inputs["agent"] = body.agent
     telemetry = current_telemetry()
     with telemetry.tracer.start_as_current_span(f"enqueue {AGENT_WORKFLOW}") as span:
-        record = await jobs.submit(AGENT_WORKFLOW, inputs, actor=actor, trace=telemetry.inject(span))
+        record = await jobs.submit(
+            AGENT_WORKFLOW, inputs, actor=actor, trace=telemetry.inject(span)
+        )
     JOBS_SUBMITTED.labels(workflow=AGENT_WORKFLOW).inc()
     await store.create(record.id, task=body.task, tenant_id=actor.tenant_id, user_id=actor.id,
                        session_id=body.session_id)  # fmt: skip

@@ -130,7 +130,7 @@ async def list_tasks(
 ) -> TaskPage:
     """The caller's tenant's tasks (a submitter's own), newest first, filtered by status,
     agent and creation time (``since`` inclusive, ``until`` exclusive)."""
-    rows, total = await store.list(
+    rows, total = await store.list_tasks(
         tenant_id=None if actor.all_tenants else actor.tenant_id,
         user_id=actor.id if actor.own_jobs_only and not actor.all_tenants else None,
         status=status.value if status else None, agent_type=agent_type, since=since,
@@ -149,8 +149,7 @@ async def task_events(
     task_id: str,
     jobs: Annotated[JobService, Depends(get_jobs)],
     store: Annotated[AgentStore, Depends(agent_store)],
-    actor: Annotated[Actor, Depends(require(Permission.JOB_READ, rate="stream",
-                                            query_token=True))],
+    actor: Annotated[Actor, Depends(require(Permission.JOB_READ, rate="stream", query_token=True))],
 ) -> Response:
     """The task's job's events (SSE) from the start: ``agent.*`` progress, the reply's
     ``step.chunk``s, the end. Resuming with ``Last-Event-ID``: ``/v1/jobs/{id}/events``."""

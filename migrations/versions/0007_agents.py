@@ -38,9 +38,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("task_id", name="pk_agent_runs"),
     )
-    op.create_index(
-        "ix_agent_runs_tenant_id_created_at", "agent_runs", ["tenant_id", "created_at"]
-    )
+    op.create_index("ix_agent_runs_tenant_id_created_at", "agent_runs", ["tenant_id", "created_at"])
     op.create_index("ix_agent_runs_session_id", "agent_runs", ["session_id"])
     op.create_table(
         "messages",
@@ -54,9 +52,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_messages"),
         sa.UniqueConstraint("task_id", "role", name="uq_messages_task_id_role"),
     )
-    op.create_index(
-        "ix_messages_session_id_created_at", "messages", ["session_id", "created_at"]
-    )
+    op.create_index("ix_messages_session_id_created_at", "messages", ["session_id", "created_at"])
 
 
 def downgrade() -> None:

@@ -31,12 +31,23 @@ class Agent(Protocol):
         instructions: Its own system prompt (tags' content is put before it).
     """
 
-    name: str
-    description: str
-    model: str | None
-    intent: str | None
-    tools: tuple[str, ...]
-    instructions: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def intent(self) -> str | None: ...
+
+    @property
+    def tools(self) -> tuple[str, ...]: ...
+
+    @property
+    def instructions(self) -> str: ...
 
     def output(self, reply: ReplyEnvelope) -> AgentOutput:
         """Turn the final ``reply`` envelope into the run's output."""

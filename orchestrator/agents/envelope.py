@@ -155,7 +155,10 @@ def envelope_schema() -> dict[str, Any]:
                 properties[prop]["description"] += f", {kind}"
             else:
                 text = spec.get("description", "")
-                properties[prop] = {**spec, "description": f"{text} (envelope type: {kind}".lstrip()}
+                properties[prop] = {
+                    **spec,
+                    "description": f"{text} (envelope type: {kind}".lstrip(),
+                }
     for spec in properties.values():
         spec["description"] += ")"
     return {

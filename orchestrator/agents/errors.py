@@ -57,8 +57,6 @@ class TaskNotFoundError(OrchestratorError):
     code = "task_not_found"
 
 
-
-
 class TaskEmptyError(OrchestratorError):
     """``task`` is empty or only whitespace (422)."""
 

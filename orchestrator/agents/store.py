@@ -161,7 +161,7 @@ class AgentStore:
             raise TraceError(f"cannot read the task: {exc}") from exc
         return _row(row) if row is not None else None
 
-    async def list(
+    async def list_tasks(
         self, *, tenant_id: str | None, user_id: str | None = None, status: str | None = None,
         agent_type: str | None = None, since: datetime | None = None,
         until: datetime | None = None, limit: int = 50, offset: int = 0,
@@ -213,8 +213,7 @@ class AgentStore:
                 rows = (await conn.execute(query)).all()
         except SQLAlchemyError as exc:
             raise TraceError(f"cannot count tasks: {exc}") from exc
-        return [{"agent": r[0] or "unrouted", "status": r[1], "count": int(r[2])}
-                for r in rows]
+        return [{"agent": r[0] or "unrouted", "status": r[1], "count": int(r[2])} for r in rows]
 
 
 def _select() -> Any:

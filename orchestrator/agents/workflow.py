@@ -60,7 +60,9 @@ async def route(
     rt = runtime_of(ctx)
     if agent is not None:
         rt.registry.get(agent)
-        decision = RoutingDecision(agent_name=agent, confidence=1.0, reasoning="chosen by the caller")
+        decision = RoutingDecision(
+            agent_name=agent, confidence=1.0, reasoning="chosen by the caller"
+        )
     else:
         decision = await classify_task(ctx.llm, rt.registry, task, history=history or [],
                                        model=rt.settings.router_model)  # fmt: skip

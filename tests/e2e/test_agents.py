@@ -241,7 +241,10 @@ async def test_a_tool_outside_the_users_tags_is_refused_before_it_is_sent_and_th
     _, results = last_results(second)
     [result] = results["results"]
     assert (result["tool"], result["ok"], result["error"]["code"]) == (
-        "t/count", False, "tool_forbidden")
+        "t/count",
+        False,
+        "tool_forbidden",
+    )
     [row] = refused["items"]
     assert (row["details"]["tool"], row["details"]["tag"]) == ("t/count", f"no-count-{tag}")
 
@@ -343,7 +346,9 @@ async def test_a_clarification_frees_the_worker_and_the_answer_resumes_the_loop(
         body = await task_ended(client, task_id)
     assert [q["prompt"] for q in job["questions"]] == ["Which language?"]
     assert body["result"]["content"] == "print(1)"
-    first, second = envelope_requests(llm, task)  # turn 1 replayed, not sent again
+    requests = envelope_requests(llm, task)
+    assert len(requests) == 2  # turn 1 replayed from its record, not sent again
+    second = requests[1]
     _, told = last_results(second)
     assert told == {"answer": "Python", "_is_error": False}
 
@@ -395,5 +400,3 @@ def create_key(stack: Stack, tenant: str) -> str:
 def _quiet(agent_stack: Stack) -> Iterator[None]:
     yield
     assert all(w.poll() is None for w in agent_stack.workers), "a worker died"
-
-
