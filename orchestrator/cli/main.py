@@ -279,6 +279,15 @@ def _register_tags() -> None:
 _register_tags()
 
 
+def _register_agent() -> None:
+    from orchestrator.cli.agent import register
+
+    register(app, _settings, _run)
+
+
+_register_agent()
+
+
 @app.command()
 def config() -> None:
     """Print the effective settings as JSON, secrets masked."""
