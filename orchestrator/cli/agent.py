@@ -52,23 +52,23 @@ def register(
                 help="Print the agent's envelopes and tool calls as they happen, and "
                 "the reply as it streams.",
             ),
-        ] = False,  # fmt: skip
+        ] = False,
         model: Annotated[
             str | None,
             typer.Option(
                 help="A model reference (provider:model), or 'fake' to replay the recorded model "
                 "of examples/repo_agent with fakellm."
             ),
-        ] = None,  # fmt: skip
+        ] = None,
         agent: Annotated[
             str | None, typer.Option(help="Skip the router: run this agent (content, code, ...).")
-        ] = None,  # fmt: skip
+        ] = None,
         repo: Annotated[
             Path | None,
             typer.Option(
                 help="A git repository the task is about (its path is given to the agent)."
             ),
-        ] = None,  # fmt: skip
+        ] = None,
     ) -> None:
         """Run an agent task here and print its answer (the router picks the agent)."""
         base = settings()
