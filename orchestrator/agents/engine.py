@@ -150,7 +150,7 @@ class AgentEngine:
                         details={"errors": errors, "turn": self.turn},
                     ) from None
                 messages.append(assistant)
-                messages.append(_error_reply(use.id if use else None, errors))
+                messages.append(_error_reply(result, use.id if use else None, errors))
                 continue
             invalid = 0
             if not result.replayed:
@@ -160,7 +160,7 @@ class AgentEngine:
             if isinstance(envelope, ReplyEnvelope):
                 if envelope.ask:
                     answer = await self.ctx.ask(envelope.ask)
-                    messages.append(_tool_reply(use.id, {"answer": answer}))
+                    messages.append(_tool_reply(result, use.id, {"answer": answer}))
                     continue
                 output = self.agent.output(envelope)
                 return output
@@ -178,7 +178,7 @@ class AgentEngine:
             else:
                 assert isinstance(envelope, PlanEnvelope)
                 payload = {"plan": await self._plan(envelope)}
-            messages.append(_tool_reply(use.id, payload))
+            messages.append(_tool_reply(result, use.id, payload))
 
     async def _system(self) -> str:
         parts: list[str] = []
@@ -304,21 +304,35 @@ def _assistant_message(result: Any) -> dict[str, Any]:
     return {"role": "assistant", "content": blocks or result.text or "(no answer)"}
 
 
-def _tool_reply(use_id: str, payload: Mapping[str, Any], *, error: bool = False) -> dict[str, Any]:
-    """ONE user message answering the envelope's tool use with every result."""
+def _tool_reply(
+    result: Any, use_id: str, payload: Mapping[str, Any], *, error: bool = False
+) -> dict[str, Any]:
+    """ONE user message answering the envelope's tool use with every result (and, should the
+    model have made other tool uses in the same answer, an error result for each: the API
+    wants every tool use answered)."""
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": use_id,
                              "content": json.dumps(payload, default=str)}  # fmt: skip
     if error:
         block["is_error"] = True
-    return {"role": "user", "content": [block]}
+    return {"role": "user", "content": [block, *_ignored(result, use_id)]}
 
 
-def _error_reply(use_id: str | None, errors: list[dict[str, str]]) -> dict[str, Any]:
+def _ignored(result: Any, answered: str | None) -> list[dict[str, Any]]:
+    return [{"type": "tool_result", "tool_use_id": u.id, "is_error": True,
+             "content": "ignored: call only the envelope tool, once per turn"}
+            for u in result.tool_uses if u.id != answered]  # fmt: skip
+
+
+def _error_reply(result: Any, use_id: str | None, errors: list[dict[str, str]]) -> dict[str, Any]:
     payload = {"error": "envelope_invalid", "errors": errors,
                "hint": "call the envelope tool again with a valid envelope"}  # fmt: skip
     if use_id is None:
-        return {"role": "user", "content": json.dumps(payload)}
-    return _tool_reply(use_id, payload, error=True)
+        others = _ignored(result, None)
+        text = json.dumps(payload)
+        if not others:
+            return {"role": "user", "content": text}
+        return {"role": "user", "content": [*others, {"type": "text", "text": text}]}
+    return _tool_reply(result, use_id, payload, error=True)
 
 
 def _summary(envelope: Envelope) -> dict[str, Any]:

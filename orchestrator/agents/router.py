@@ -113,7 +113,8 @@ def route_to_agent(
 
 
 def history_messages(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Session history as alternating user/assistant text messages (others dropped)."""
+    """Session history as alternating user/assistant text messages, starting with a user one
+    and ending with an assistant one (so the task can follow); other messages are dropped."""
     out: list[dict[str, Any]] = []
     for message in history:
         role, content = message.get("role"), message.get("content")
@@ -122,6 +123,8 @@ def history_messages(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
                 out[-1] = {"role": role, "content": f"{out[-1]['content']}\n\n{content}"}
             else:
                 out.append({"role": role, "content": content})
+    if out and out[0]["role"] == "assistant":  # the API wants a user message first
+        out.insert(0, {"role": "user", "content": "(earlier in this conversation)"})
     if out and out[-1]["role"] == "user":
         out.append({"role": "assistant", "content": "(noted)"})
     return out

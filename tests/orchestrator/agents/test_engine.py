@@ -231,3 +231,23 @@ def test_the_agent_workflow_has_the_agreed_inputs_and_streams_its_reply() -> Non
     text = "word " * 60
     assert "".join(pieces(text)) == text and all(len(p) <= 80 for p in pieces(text))
     assert pieces("") == [""]
+
+
+async def test_every_tool_use_of_an_answer_is_answered_in_the_one_next_message() -> None:
+    two = Reply(tool_uses=(
+        ToolUse("a", "envelope", {"type": "tool", "name": "t/echo", "confidence": 1, "reasoning": ""}),
+        ToolUse("b", "t/echo", {}),
+    ))  # fmt: skip
+    _, _, provider = await run([two, env(type="reply", content="x")])
+    [message] = provider.requests[1].messages[-1:]
+    assert [(b["tool_use_id"], b.get("is_error", False)) for b in message["content"]] == [
+        ("a", False), ("b", True)]  # fmt: skip
+
+
+def test_history_becomes_alternating_messages_that_start_with_the_user() -> None:
+    from orchestrator.agents.router import history_messages
+
+    got = history_messages([{"role": "assistant", "content": "hi"}, {"role": "user", "content": "a"},
+                            {"role": "user", "content": "b"}, {"role": "system", "content": "x"}])  # fmt: skip
+    assert [m["role"] for m in got] == ["user", "assistant", "user", "assistant"]
+    assert got[2]["content"] == "a\n\nb"
