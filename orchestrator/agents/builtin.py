@@ -24,6 +24,8 @@ class ContentAgent:
     Args:
         tools: Patterns of the tools it is offered (default: any tool whose name says search or
             fetch); the user's tags still decide each call.
+        cite_tools: When the model's reply names no citations, the engine cites the successful
+            tool calls of the run (their first URL, else the tool's name, with a snippet).
     """
 
     name: str = "content"
@@ -35,6 +37,7 @@ class ContentAgent:
     intent: str | None = "content"
     tools: tuple[str, ...] = ("*search*", "*fetch*")
     instructions: str = CONTENT_INSTRUCTIONS
+    cite_tools: bool = True  # a reply without citations cites the tool results it read
 
     def output(self, reply: ReplyEnvelope) -> AgentOutput:
         """The reply with its citations (de-duplicated by source, in order)."""

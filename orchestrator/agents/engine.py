@@ -40,6 +40,7 @@ from orchestrator.agents.envelope import (
     ENVELOPE_TOOL,
     FORCE_ENVELOPE,
     AgentOutput,
+    Citation,
     Envelope,
     ErrorEnvelope,
     PlanEnvelope,
@@ -100,6 +101,7 @@ class AgentEngine:
         self.tokens = 0
         self.cost_usd = 0.0
         self._offered: set[str] = set()
+        self.sources: list[Citation] = []
 
     async def run(self, task: str, history: Sequence[Mapping[str, Any]] = ()) -> AgentOutput:
         """Run the loop to a ``reply``.
@@ -163,6 +165,8 @@ class AgentEngine:
                     messages.append(_tool_reply(result, use.id, {"answer": answer}))
                     continue
                 output = self.agent.output(envelope)
+                if not output.citations and getattr(self.agent, "cite_tools", False):
+                    output.citations = list(self.sources)  # the tool results it read
                 return output
             if isinstance(envelope, ErrorEnvelope):
                 raise AgentReportedError(envelope.message, details={
@@ -276,6 +280,7 @@ class AgentEngine:
                                                       "message": "the tool reported an error"})  # fmt: skip
         else:
             outcome = _Outcome(name, True, content)
+            self.sources.append(_citation(name, args, result.output))
         if not result.replayed:
             self._emit_result(outcome)
         return outcome
@@ -350,6 +355,28 @@ def _summary(envelope: Envelope) -> dict[str, Any]:
     elif isinstance(envelope, ErrorEnvelope):
         data["message"] = envelope.message
     return data
+
+
+def _citation(tool: str, args: Mapping[str, Any], output: Any) -> Citation:
+    """A source of the answer: a successful tool call (its URL when the result names one)."""
+    text = output if isinstance(output, str) else json.dumps(output, default=str)
+    url = _first_url(output)
+    title = f"{tool} {json.dumps(dict(args), sort_keys=True, default=str)}"[:500]
+    return Citation(source=url or tool, title=title, snippet=text[:300] or None)
+
+
+def _first_url(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("url", "uri", "link"):
+            if isinstance(value.get(key), str):
+                return str(value[key])[:2000]
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            found = _first_url(item)
+            if found:
+                return found
+    return None
 
 
 def _cut(value: Any, max_chars: int) -> Any:

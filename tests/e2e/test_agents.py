@@ -176,6 +176,28 @@ async def test_tasks_are_routed_to_content_code_or_fail_below_the_threshold(
     assert "- ops: Operates the test server" in routed["system"]
 
 
+async def test_content_agent_searches_through_mcp_and_cites_the_results_it_read(
+    agent_stack: Stack, llm: LLMServer, mcp_server: HttpServer
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    task = f"write a report on durable agents {tag}"
+    script(llm, task, "content", [
+        envelope(type="tool", name="t/search", arguments={"query": "durable agents"}),
+        envelope(type="reply", content="Durable agents resume where they stopped."),
+    ])  # fmt: skip
+    mcp_server.reset()
+    async with client_of(agent_stack) as client:
+        body = await task_ended(client, await execute(client, task))
+    first, second = envelope_requests(llm, task)
+    assert "t/search" in first["system"] and "t/count" not in first["system"]  # *search*, *fetch*
+    _, results = last_results(second)
+    assert results["results"][0]["content"]["results"][0]["url"] == "https://example.org/1"
+    citation = body["result"]["citations"][0]
+    assert citation["source"] == "https://example.org/1"
+    assert "What source 1 says about durable agents." in citation["snippet"]
+    assert mcp_server.stats()["calls"] == {"search": 1}
+
+
 async def test_a_tools_envelope_runs_three_calls_concurrently_and_answers_in_one_message(
     agent_stack: Stack, llm: LLMServer, mcp_server: HttpServer
 ) -> None:
