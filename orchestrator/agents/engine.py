@@ -102,6 +102,7 @@ class AgentEngine:
         self.cost_usd = 0.0
         self._offered: set[str] = set()
         self.sources: list[Citation] = []
+        self._replaying = False
 
     async def run(self, task: str, history: Sequence[Mapping[str, Any]] = ()) -> AgentOutput:
         """Run the loop to a ``reply``.
@@ -134,6 +135,7 @@ class AgentEngine:
                 tool_choice=FORCE_ENVELOPE, max_tokens=self.limits.turn_max_tokens,
             )  # fmt: skip
             self._meter(result)
+            self._replaying = result.replayed
             use = next((u for u in result.tool_uses if u.name == ENVELOPE_TOOL), None)
             assistant = _assistant_message(result)
             try:
@@ -264,15 +266,19 @@ class AgentEngine:
         if getattr(self.ctx, "tools", None) is None:
             return _Outcome(name, False, None, {"code": "tool_not_found",
                             "message": "no tool plane is configured"})  # fmt: skip
+        live = not self._replaying  # a live turn's calls were never made before: announce them
+        if live:
+            self._emit("agent.tool_call", tool=name, arguments=args)
         try:
             result = await self.ctx.tools.call(name, args)
         except OrchestratorError as exc:
             outcome = _Outcome(name, False, None, {"code": exc.code, "message": exc.message,
                                                    "details": exc.details})  # fmt: skip
-            self._emit("agent.tool_call", tool=name, arguments=args)
+            if not live:
+                self._emit("agent.tool_call", tool=name, arguments=args)
             self._emit_result(outcome)
             return outcome
-        if not result.replayed:
+        if not live and not result.replayed:
             self._emit("agent.tool_call", tool=name, arguments=args)
         content = _cut(result.output, self.limits.tool_result_max_chars)
         if result.is_error:
