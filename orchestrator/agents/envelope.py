@@ -16,6 +16,7 @@ providers return envelopes natively as tool-use blocks.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -131,13 +132,15 @@ def envelope_errors(exc: ValidationError) -> list[dict[str, str]]:
             for e in exc.errors()[:10]]  # fmt: skip
 
 
+@functools.cache
 def envelope_schema() -> dict[str, Any]:
     """The JSON Schema handed to the model: one object whose ``type`` picks the variant.
 
     Providers reject ``oneOf`` at the top of a tool's input schema (Anthropic's API does), so
     the variants' properties are merged into one object with ``type`` an enum; each property's
     description says which variant it belongs to. The engine validates the answer against the
-    exact discriminated union (:func:`parse_envelope`) and re-asks with the errors.
+    exact discriminated union (:func:`parse_envelope`) and re-asks with the errors. Built once
+    per process (pydantic's schema generation costs milliseconds); do not mutate it.
     """
     full = ENVELOPE.json_schema()
     defs: dict[str, Any] = dict(full.get("$defs", {}))
