@@ -253,3 +253,16 @@ def test_history_becomes_alternating_messages_that_start_with_the_user() -> None
                             {"role": "user", "content": "b"}, {"role": "system", "content": "x"}])  # fmt: skip
     assert [m["role"] for m in got] == ["user", "assistant", "user", "assistant"]
     assert got[2]["content"] == "a\n\nb"
+
+
+def test_an_installed_package_adds_an_agent_by_entry_point(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist = tmp_path / "orch_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: orch-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[orchestrator.agents]\nops = tests.e2e.agent_plugins:OPS\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # as if pip had installed the package
+    assert "ops" in AgentRegistry.load().names()
