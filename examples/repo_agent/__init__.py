@@ -8,9 +8,10 @@ Run it in this process (the model of ``ORCH_LLM__*``; the servers of this folder
     orchestrator agent "What changed recently in this repository?" --repo . --stream
     orchestrator agent "What changed recently in this repository?" --repo . --model fake
 
-or on the stack, as a task (the worker needs the git server in ``ORCH_MCP__SERVERS``)::
+or on the stack, as a task under the user's tags, audited and durable (the worker needs the git
+server in ``ORCH_MCP__SERVERS``)::
 
-    curl -X POST $GATEWAY/v1/agent/execute -d '{"task": "...", "agent": "code"}'
+    orchestrator agent "What changed recently in this repository?" --repo . --url $ORCH_GATEWAY__URL --stream
 
 ``--model fake`` replays the recorded model of ``fakellm.yaml`` from a local fakellm server
 (no API key, no network): the tool calls are real, the model's words are a recording.

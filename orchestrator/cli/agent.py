@@ -63,6 +63,14 @@ def register(
         agent: Annotated[
             str | None, typer.Option(help="Skip the router: run this agent (content, code, ...).")
         ] = None,
+        url: Annotated[
+            str | None,
+            typer.Option(
+                help="Run the task on a running stack instead (a gateway URL, e.g. "
+                "$ORCH_GATEWAY__URL): POST /v1/agent/execute as ORCH_GATEWAY__API_KEY, under "
+                "the tags, audit and durability of the stack."
+            ),
+        ] = None,
         repo: Annotated[
             Path | None,
             typer.Option(
@@ -82,6 +90,11 @@ def register(
                 typer.secho(f"{prefix}{part}", **style)
             return fake
 
+        if url is not None:
+            if repo is not None:
+                task = f"{task}\n\n(The repository is at {repo.resolve()}; pass it as repo_path.)"
+            key = base.gateway.api_key.get_secret_value() if base.gateway.api_key else None
+            raise typer.Exit(run(run_remote(url, key, task, agent=agent, stream=stream, say=say)))
         if not fake and not _has_provider(base, model):
             typer.echo(NO_PROVIDER, err=True)
             raise typer.Exit(2)
@@ -196,6 +209,86 @@ async def run_task(settings: Settings, task: str, *, agent: str | None, stream: 
         await providers.aclose()
 
 
+async def run_remote(url: str, api_key: str | None, task: str, *, agent: str | None,
+                     stream: bool, say: Callable[..., Any]) -> int:  # fmt: skip
+    """Submit ``task`` to a gateway and follow it: ``POST /v1/agent/execute``, the task's
+    events (SSE), then ``GET /v1/tasks/{id}``.
+
+    Returns:
+        The exit code: 0 when the task succeeded, 1 when it failed or was cancelled, 2 when the
+        gateway refused it (its error code printed in one line).
+    """
+    import json
+
+    import httpx
+
+    from orchestrator.agents.workflow import pieces
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(base_url=url, headers=headers,
+                                 timeout=httpx.Timeout(30, read=None)) as http:  # fmt: skip
+        body: dict[str, Any] = {"task": task, **({"agent": agent} if agent else {})}
+        try:
+            accepted = await http.post("/v1/agent/execute", json=body)
+        except httpx.TransportError as exc:
+            typer.echo(
+                f"error: cannot reach the gateway at {url} ({exc}); is it running?", err=True
+            )
+            return 2
+        if accepted.status_code >= 400:
+            error = _error_of(accepted)
+            typer.echo(f"error [{error.get('code')}]: {error.get('message')}", err=True)
+            return 2
+        task_id = accepted.json()["task_id"]
+        if stream:
+            say(f"· task {task_id}", dim=True)
+        view = LocalContext(None, None, say, stream)
+        async with http.stream("GET", f"/v1/tasks/{task_id}/events") as events:
+            async for line in events.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                event = json.loads(line[5:])
+                kind = event.get("type")
+                if kind == "step.progress":
+                    data = event.get("data")
+                    if stream and isinstance(data, dict) and data.get("event") == "agent.routed":
+                        say(f"· routed to {data['agent_name']} (confidence "
+                            f"{data['confidence']}): {data['reasoning']}", dim=True)  # fmt: skip
+                    view.emit(data)
+                elif kind == "step.chunk" and stream:
+                    sys.stdout.write(str(event.get("data") or ""))
+                    sys.stdout.flush()
+                elif kind in ("job.succeeded", "job.failed", "job.cancelled"):
+                    break
+        if stream:
+            sys.stdout.write("\n")
+        got = (await http.get(f"/v1/tasks/{task_id}")).json()
+    result = got.get("result") or {}
+    if got.get("status") != "succeeded":
+        error = got.get("error") or {}
+        typer.echo(f"task {got.get('status')} [{error.get('code')}]: {error.get('message')}",
+                   err=True)  # fmt: skip
+        return 1
+    if not stream:
+        say("".join(pieces(str(result.get("content") or ""))))
+    for c in result.get("citations") or []:
+        title = f" — {c['title']}" if c.get("title") else ""
+        say(f"[source] {c['source']}{title}", dim=True)
+    usage = got.get("usage") or {}
+    say(f"({got.get('selected_agent')} agent, {usage.get('calls', 0)} LLM calls, "
+        f"{usage.get('total_tokens', 0)} tokens, ${got.get('cost_usd') or 0:.4f})", dim=True)  # fmt: skip
+    return 0
+
+
+def _error_of(response: Any) -> dict[str, Any]:
+    try:
+        error = response.json().get("error")
+    except ValueError:
+        error = None
+    return error if isinstance(error, dict) else {"code": str(response.status_code),
+                                                   "message": response.text[:200]}  # fmt: skip
+
+
 def _has_provider(settings: Settings, model: str | None) -> bool:
     reference = model or settings.llm.default_model
     provider = reference.partition(":")[0]
@@ -250,4 +343,4 @@ def _fakellm() -> Iterator[str]:
             proc.wait()
 
 
-__all__ = ["FAKE_PREFIX", "NO_PROVIDER", "LocalContext", "register", "run_task"]
+__all__ = ["FAKE_PREFIX", "NO_PROVIDER", "LocalContext", "register", "run_remote", "run_task"]

@@ -422,3 +422,35 @@ def create_key(stack: Stack, tenant: str) -> str:
 def _quiet(agent_stack: Stack) -> Iterator[None]:
     yield
     assert all(w.poll() is None for w in agent_stack.workers), "a worker died"
+
+
+async def test_the_cli_runs_a_task_on_the_stack_and_streams_it(
+    agent_stack: Stack, llm: LLMServer, mcp_server: HttpServer
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT
+
+    tag = uuid.uuid4().hex[:8]
+    task = f"echo through the cli {tag}"
+    script(llm, task, "ops", [
+        envelope(type="tool", name="t/echo", arguments={"text": "hello"}),
+        envelope(type="reply", content="The server said hello."),
+    ])  # fmt: skip
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "orchestrator.cli", "agent", task, "--url", agent_stack.url,
+         "--stream"],
+        cwd=ROOT, env=agent_stack.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "routed to ops (confidence 0.9)" in done.stdout
+    assert "t/echo: ok" in done.stdout
+    assert "The server said hello." in done.stdout
+    refused = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "orchestrator.cli", "agent", " ", "--url", agent_stack.url],
+        cwd=ROOT, env=agent_stack.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 2 and refused.stderr.startswith("error [task_empty]")
