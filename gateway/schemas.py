@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orchestrator.storable import text_problem
 
 API_VERSION = "v1"
 
@@ -38,6 +40,18 @@ class SubmitJob(BaseModel):
         max_length=64,
         description="Pin the job to this workflow version (GET /v1/workflows shows it).",
     )
+
+
+    @field_validator("idempotency_key", "version")
+    @classmethod
+    def _storable_text(cls, value: str | None) -> str | None:
+        # Stored in PostgreSQL (no NUL) and in Redis key names (UTF-8: no lone surrogate).
+        problem = None if value is None else text_problem(value)
+        if problem == "nul":
+            raise ValueError("must not contain a NUL character (\\u0000)")
+        if problem == "surrogate":
+            raise ValueError("must not contain a lone UTF-16 surrogate")
+        return value
 
 
 class JobAccepted(BaseModel):
