@@ -52,6 +52,7 @@ bench: install services
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.tool_overhead
 	$(BIN)/python -m benchmarks.llm_ttft
+	$(BIN)/python -m benchmarks.agent_engine
 
 ## make bench-llm: time to first token through the whole stack against the anthropic SDK alone
 ## (benchmarks/llm_ttft.py, a local wire-format server; no key, no network).

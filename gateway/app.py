@@ -18,7 +18,19 @@ from gateway.docs import install_docs
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
 from gateway.openapi import install_openapi
-from gateway.routes import audit, control, jobs, policy, system, tags, tools, usage, workflows
+from gateway.routes import (
+    agent,
+    audit,
+    control,
+    jobs,
+    policy,
+    system,
+    tags,
+    tasks,
+    tools,
+    usage,
+    workflows,
+)
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.streaming import sse, ws
@@ -53,6 +65,8 @@ ROUTERS = tuple(
         usage,
         tags,
         policy,
+        agent,
+        tasks,
     )
 )
 """Every router of the API; each route declares its permission (tests/gateway/test_auth_matrix.py)."""

@@ -14,6 +14,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.auth import audit_refusal, should_audit, www_authenticate
+from orchestrator.agents.errors import (
+    AgentNotFoundError,
+    SessionNotFoundError,
+    TaskEmptyError,
+    TaskNotFoundError,
+    TaskTooLongError,
+)
 from orchestrator.errors import (
     AuthenticationError,
     ConfigError,
@@ -69,6 +76,11 @@ STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
     ToolError: 502,  # the MCP server failed: mcp_unavailable, mcp_auth_required, tool_failed
     TagInvalidError: 422,
     TagNotFoundError: 404,
+    TaskEmptyError: 422,
+    TaskTooLongError: 422,
+    TaskNotFoundError: 404,
+    SessionNotFoundError: 404,
+    AgentNotFoundError: 404,
 }
 """HTTP status of each error class; subclasses inherit their nearest ancestor's status."""
 

@@ -548,6 +548,54 @@ class TagsSettings(BaseModel):
         return _split_csv(value)
 
 
+class AgentsSettings(BaseModel):
+    """Agents: the router, the envelope engine's limits, extra agent modules (DESIGN §17, §20)."""
+
+    min_confidence: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Below this routing confidence a task fails unknown_task_type.",
+    )  # fmt: skip
+    router_model: str | None = Field(
+        default=None, description="Model reference of the router's call (unset: llm.default_model)."
+    )
+    modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated module paths whose Agent objects (or AGENTS list) are "
+        "registered beside the entry point group orchestrator.agents.",
+    )
+    max_turns: int = Field(default=12, ge=1, le=200, description="LLM turns of one agent run.")
+    max_tool_calls: int = Field(
+        default=32, ge=0, le=1000, description="Tool calls of one agent run."
+    )
+    max_tokens: int = Field(
+        default=200_000, ge=1, description="Tokens (all kinds) the LLM calls of one run may use."
+    )
+    max_cost_usd: float | None = Field(
+        default=None, gt=0, description="Cost of one run's LLM calls; unset: no limit."
+    )
+    max_envelope_retries: int = Field(
+        default=2, ge=0, le=10,
+        description="An invalid envelope is re-asked this many times, then the run fails "
+        "envelope_invalid.",
+    )  # fmt: skip
+    turn_max_tokens: int = Field(
+        default=4096, ge=1, description="max_tokens of each of the engine's LLM calls."
+    )
+    max_task_chars: int = Field(
+        default=20_000, ge=1, description="Longest task POST /v1/agent/execute accepts."
+    )
+    event_max_chars: int = Field(
+        default=2000, ge=64, description="agent.tool_result events carry at most this much text."
+    )
+    tool_result_max_chars: int = Field(
+        default=20_000, ge=64, description="A tool result is cut to this many characters for the model."
+    )
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: Any) -> Any:
+        return _split_csv(value)
+
 class UiSettings(BaseModel):
     """The web dashboard served by the gateway at ``/ui`` (docs/dashboard.md)."""
 
@@ -601,6 +649,7 @@ class Settings(BaseSettings):
     mcp: McpSettings = Field(default_factory=McpSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tags: TagsSettings = Field(default_factory=TagsSettings)
+    agents: AgentsSettings = Field(default_factory=AgentsSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
 
     @field_validator("workflows", mode="before")
@@ -634,6 +683,7 @@ def mask_url(url: str) -> str:
 
 
 __all__ = [
+    "AgentsSettings",
     "AuthSettings",
     "DatabaseSettings",
     "GatewaySettings",

@@ -79,6 +79,7 @@ class Services:
             )
         if registry is None:
             registry = WorkflowRegistry.from_modules(settings.workflows)
+        register_builtin_workflows(registry)
         redis = connect_redis(settings.redis.url, max_connections=settings.redis.max_connections)
         keys = Keys(settings.state.key_prefix)
         state = RedisStateStore(
@@ -115,4 +116,13 @@ class Services:
         await self.redis.aclose(close_connection_pool=True)
 
 
-__all__ = ["Services"]
+def register_builtin_workflows(registry: WorkflowRegistry) -> None:
+    """Add the built-in workflows (the ``agent`` workflow, DESIGN §20) unless a workflow of
+    that name is already registered."""
+    from orchestrator.agents.workflow import AGENT_WORKFLOW, agent
+
+    if AGENT_WORKFLOW not in {wf.name for wf in registry}:
+        registry.register(agent)
+
+
+__all__ = ["Services", "register_builtin_workflows"]

@@ -24,6 +24,7 @@ from orchestrator.queue.arq import RUN_JOB, connect_redis, wake_key
 from orchestrator.services import Services
 from orchestrator.telemetry import Telemetry
 from orchestrator.telemetry import current as current_telemetry
+from worker.agents import AgentsHook
 from worker.control import listen_for_cancels
 from worker.executor import JobExecutor
 from worker.hooks import ExecutionHook, HookChain
@@ -101,6 +102,7 @@ def build_worker(
         llm,
         # The audit sink resolves the (deferred) trace store only when a refusal is written.
         TagPolicyHook(services.tags.policy, lambda record: services.trace.add_audit(record)),
+        AgentsHook(services),  # ctx.agents (DESIGN §17)
     ]
     executor = JobExecutor(
         services,

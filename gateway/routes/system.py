@@ -42,16 +42,20 @@ async def system_metrics(
     services: Annotated[Services, Depends(get_services)],
     cluster: Annotated[Cluster, Depends(get_cluster)],
 ) -> dict[str, Any]:
-    """Queue depth, jobs by status, a step latency summary (p50/p95/p99 per step) and, in a
+    """Queue depth, jobs by status, a step latency summary (p50/p95/p99 per step), agent tasks
+    by agent and status (``tasks_by_agent``: ``[{"agent", "status", "count"}]``) and, in a
     cluster, the worker Jobs and pods by phase (``kubernetes``; ``null`` outside a cluster)."""
-    depth, by_status, latency, k8s = await asyncio.gather(
+    from orchestrator.agents.store import AgentStore
+
+    depth, by_status, latency, k8s, tasks = await asyncio.gather(
         services.queue.depth(),
         services.trace.count_jobs_by_status(),
         services.trace.step_latency_summary(),
         cluster_metrics(cluster),
+        AgentStore(services.trace.engine).counts(),
     )
     return {"queue_depth": depth, "jobs_by_status": by_status, "step_latency": latency,
-            "kubernetes": k8s}
+            "kubernetes": k8s, "tasks_by_agent": tasks}
 
 
 @router.get("/healthz", dependencies=PUBLIC)

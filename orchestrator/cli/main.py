@@ -312,6 +312,13 @@ def _register_tags() -> None:
 _register_tags()
 
 
+def _register_agent() -> None:
+    from orchestrator.cli.agent import register
+
+    register(app, _settings, _run)
+
+
+_register_agent()
 def _register_jobs() -> None:
     from orchestrator.cli.jobs import app as jobs_app
 

@@ -29,10 +29,11 @@ class StepContext:
         policy: The principal's tag policy (``orchestrator/tags``: a
             :class:`~orchestrator.tags.view.StepPolicy`, live), when configured.
         prompter: What :meth:`prompt` delegates to (set by the tags hook with ``policy``).
+        agents: The agent layer's runtime (registry, settings, task store), when configured.
     """
 
     __slots__ = (
-        "_ask", "_asked", "_emit", "attempt", "calls", "inputs", "job_id", "llm", "logger",
+        "_ask", "_asked", "_emit", "agents", "attempt", "calls", "inputs", "job_id", "llm", "logger",
         "policy", "principal", "prompter", "step", "tools",
     )  # fmt: skip
 
@@ -66,6 +67,7 @@ class StepContext:
         self.llm: Any = None
         self.policy: Any = None
         self.prompter: Callable[[str | None], Awaitable[str]] | None = None
+        self.agents: Any = None  # the agent layer (orchestrator/agents), for the agent workflow
 
     def emit(self, data: JSONValue) -> None:
         """Publish a ``step.progress`` event carrying ``data`` (any JSON value).

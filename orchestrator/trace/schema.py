@@ -226,13 +226,53 @@ tag_versions = Table(
 )
 """Every change of a tag (``put`` or ``delete``), with its author and time; never updated."""
 
+agent_runs = Table(
+    "agent_runs",
+    metadata,
+    # task_id = job_id; no foreign key, like llm_calls: the row is the task's history.
+    Column("task_id", Uuid(), primary_key=True),
+    Column("tenant_id", String(200), nullable=True),
+    Column("user_id", String(200), nullable=True),
+    Column("session_id", String(200), nullable=True),
+    Column("task", String(), nullable=False),
+    Column("selected_agent", String(200), nullable=True),
+    Column("confidence", Float(), nullable=True),
+    Column("reasoning", String(), nullable=True),
+    # Whether the decision passed (confidence at or above the threshold, a registered agent).
+    Column("accepted", Boolean(), nullable=True),
+    Column("routed_at", _timestamp(), nullable=True),
+    Column("result", _json(), nullable=True),
+    Column("created_at", _timestamp(), nullable=False),
+    Index("ix_agent_runs_tenant_id_created_at", "tenant_id", "created_at"),
+    Index("ix_agent_runs_session_id", "session_id"),
+)
+"""Agent tasks (DESIGN §17): the task, the routing decision (agent, confidence, reasoning) and
+the :class:`~orchestrator.agents.envelope.AgentOutput`; the status is the job's."""
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", _big_id(), primary_key=True, autoincrement=True),
+    Column("task_id", Uuid(), nullable=False),
+    Column("session_id", String(200), nullable=True),
+    Column("tenant_id", String(200), nullable=True),
+    Column("role", String(20), nullable=False),
+    Column("content", String(), nullable=False),
+    Column("created_at", _timestamp(), nullable=False),
+    UniqueConstraint("task_id", "role", name="uq_messages_task_id_role"),
+    Index("ix_messages_session_id_created_at", "session_id", "created_at"),
+)
+"""The conversation of agent tasks: the user's task and the agent's reply (one of each per task)."""
+
 __all__ = [
     "NAMING_CONVENTION",
+    "agent_runs",
     "api_keys",
     "audit_log",
     "jobs",
     "llm_calls",
     "mcp_tokens",
+    "messages",
     "metadata",
     "step_runs",
     "tag_versions",

@@ -218,7 +218,7 @@ async def test_workflows_are_listed_with_nodes_options_edges_and_inputs_schema(
         assert response.status_code == 200
         by_name = {w["name"]: w for w in response.json()["items"]}
 
-        assert set(by_name) == {"greeting", "pages"}
+        assert set(by_name) == {"greeting", "pages", "agent"}  # agent: built in (DESIGN §20)
         pages = by_name["pages"]
         nodes = {n["name"]: n for n in pages["nodes"]}
         assert list(nodes) == ["fetch", "measure", "render"]

@@ -51,6 +51,11 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("PUT", "/v1/tags/{tag}"): P.TAG_WRITE,
     ("DELETE", "/v1/tags/{tag}"): P.TAG_WRITE,
     ("GET", "/v1/tags/{tag}/versions"): P.TAG_READ,
+    ("POST", "/v1/agent/execute"): P.JOB_SUBMIT,
+    ("GET", "/v1/agents"): P.WORKFLOW_READ,
+    ("GET", "/v1/tasks"): P.JOB_READ,
+    ("GET", "/v1/tasks/{task_id}"): P.JOB_READ,
+    ("GET", "/v1/tasks/{task_id}/events"): P.JOB_READ,
     ("GET", "/v1/policy/effective"): P.POLICY_READ,
 }
 """The permission each route needs: changing one is a reviewed decision."""
@@ -132,7 +137,7 @@ async def test_each_role_reaches_exactly_the_routes_its_permissions_allow(
             if method == "WS":
                 continue  # tests/gateway/test_auth.py covers the WebSocket's refusals
             url = path.format(job_id=job_id, step="repeat", name="greeting", server="none",
-                              tool="none", tag="matrix")  # unknown tool and tag: 404 for those who may
+                              tool="none", tag="matrix", task_id="none")  # unknown: 404 for those who may
             if path == "/v1/jobs/{job_id}/events":
                 url = path.format(job_id=stream_job_id) + "?after=0-1"
             for who, (role, headers) in callers.items():

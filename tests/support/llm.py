@@ -26,12 +26,15 @@ class LLMServer:
         self.openai_url = f"{url}/v1"  # the OpenAI SDK appends /chat/completions
 
     def rule(
-        self, responses: list[dict[str, Any]], *, match: str | None = None, model: str | None = None
-    ) -> None:
-        """Answer requests whose last user message contains ``match`` (and of ``model``)."""
+        self, responses: list[dict[str, Any]], *, match: str | None = None,
+        model: str | None = None, first: str | None = None, tool: str | None = None,
+    ) -> None:  # fmt: skip
+        """Answer requests whose last user message contains ``match`` (and of ``model``, whose
+        first user message contains ``first``, offering a tool named ``tool``)."""
         httpx.post(
             f"{self.url}/_rules",
-            json={"match": match, "model": model, "responses": responses},
+            json={"match": match, "model": model, "first": first, "tool": tool,
+                  "responses": responses},
             timeout=5,
         ).raise_for_status()
 
@@ -39,10 +42,12 @@ class LLMServer:
         """Let the streams waiting at ``name`` go on."""
         httpx.post(f"{self.url}/_gates/{name}", timeout=5).raise_for_status()
 
-    def log(self, match: str | None = None) -> list[dict[str, Any]]:
-        """Requests received so far (those whose last user message contains ``match``)."""
+    def log(self, match: str | None = None, *, first: str | None = None) -> list[dict[str, Any]]:
+        """Requests received so far (those whose last user message contains ``match``, and
+        whose first contains ``first``); each with its ``messages``, ``system`` and ``tools``."""
         entries: list[dict[str, Any]] = httpx.get(f"{self.url}/_log", timeout=5).json()
-        return [e for e in entries if match is None or match in e["user"]]
+        return [e for e in entries if (match is None or match in e["user"])
+                and (first is None or first in e["first"])]  # fmt: skip
 
     def reset(self) -> None:
         """Forget rules, gates and the log."""

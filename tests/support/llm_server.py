@@ -8,8 +8,9 @@ usage, and holds a stream at a gate until the test opens it. Run it in its own p
     python -m tests.support.llm_server PORT
 
 Control endpoints (JSON): ``POST /_rules`` adds ``{"match": substring of the last user message
-or null, "model": name or null, "responses": [...]}`` (responses are served in order; the last
-repeats); ``POST /_gates/{name}`` opens a gate; ``GET /_log`` lists requests; ``POST /_reset``.
+or null, "model": name or null, "first": substring of the first user message or null, "tool": a
+tool name the request must offer or null, "responses": [...]}`` (responses are served in order;
+the last repeats); ``POST /_gates/{name}`` opens a gate; ``GET /_log`` lists requests; ``POST /_reset``.
 A response: ``{"text", "tool_uses": [{"name", "input"}], "usage": {"input_tokens",
 "output_tokens", "cache_read", "cache_write"}, "status", "retry_after", "malformed": bool,
 "hold": gate (before anything is sent), "gate": gate (after the first delta)}``.
@@ -54,12 +55,27 @@ def _last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
+def _first_user_text(body: dict[str, Any]) -> str:
+    for message in body.get("messages") or []:
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
+def _tool_names(body: dict[str, Any]) -> list[str]:
+    return [t.get("name") or t.get("function", {}).get("name") for t in body.get("tools") or []]
+
+
 def _respond(body: dict[str, Any]) -> dict[str, Any]:
     text = _last_user_text(body)
     for rule in RULES:
         if rule.get("match") and rule["match"] not in text:
             continue
         if rule.get("model") and rule["model"] != body.get("model"):
+            continue
+        if rule.get("first") and rule["first"] not in _first_user_text(body):
+            continue
+        if rule.get("tool") and rule["tool"] not in _tool_names(body):
             continue
         responses = rule["responses"]
         return responses.pop(0) if len(responses) > 1 else responses[0]
@@ -72,9 +88,9 @@ async def _handle(request: Request, api: str) -> Response:
     LOG.append({
         "api": api, "model": body.get("model"), "stream": bool(body.get("stream")),
         "user": _last_user_text(body), "at": time.time(), "status": reply.get("status", 200),
-        "tools": [t.get("name") or t.get("function", {}).get("name")
-                  for t in body.get("tools") or []],
-        "stream_options": body.get("stream_options"),
+        "tools": _tool_names(body), "first": _first_user_text(body),
+        "stream_options": body.get("stream_options"), "messages": body.get("messages"),
+        "system": body.get("system"), "tool_choice": body.get("tool_choice"),
     })  # fmt: skip
     if reply.get("hold"):
         await _gate(reply["hold"]).wait()

@@ -4,7 +4,7 @@ Run as a child process: ``python tests/support/mcp_test_server.py --port N [--to
 or over stdio: ``python tests/support/mcp_test_server.py --stdio``.
 
 Tools: ``echo(text)``, ``sleep(ms)`` (counts calls in flight: the most seen at once is
-``max_in_flight``), ``count()`` (a side effect: increments a counter), ``hang()`` (never answers), ``add_tool(name)``
+``max_in_flight``), ``count()`` (a side effect: increments a counter), ``search(query)`` (canned results), ``hang()`` (never answers), ``add_tool(name)``
 (registers a tool and sends ``tools/list_changed``).
 ``GET /stats`` returns ``{"count", "max_in_flight", "calls", "rejected"}``; ``POST /reset`` zeroes
 them. With ``--tokens-file``, every MCP request must carry ``Authorization: Bearer <token>`` with a
@@ -71,6 +71,14 @@ async def count() -> dict[str, int]:
     STATE["count"] += 1
     _save()
     return {"count": STATE["count"]}
+
+
+@server.tool()
+async def search(query: str) -> dict[str, list[dict[str, str]]]:
+    """Search (canned): two results about ``query``, each with a title, URL and snippet."""
+    _called("search")
+    return {"results": [{"title": f"{query}: part {n}", "url": f"https://example.org/{n}",
+                         "snippet": f"What source {n} says about {query}."} for n in (1, 2)]}  # fmt: skip
 
 
 @server.tool()
