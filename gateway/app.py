@@ -14,7 +14,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.auth import GatewayAuth
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
-from gateway.routes import audit, control, jobs, policy, system, tags, tools, usage, workflows
+from gateway.routes import (
+    audit,
+    control,
+    flows,
+    jobs,
+    policy,
+    system,
+    tags,
+    tools,
+    usage,
+    workflows,
+)
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.streaming import sse, ws
@@ -43,6 +54,7 @@ ROUTERS = tuple(
         sse,
         ws,
         workflows,
+        flows,
         system,
         audit,
         tools,

@@ -13,6 +13,7 @@ from orchestrator.dag.workflow import Workflow
 from orchestrator.errors import (
     VersionNotFoundError,
 )
+from orchestrator.flows.compiler import FlowWorkflow
 from orchestrator.jobs.actor import Actor
 from orchestrator.services import Services
 from orchestrator.trace.records import AuditRecord, JobRecord
@@ -100,13 +101,18 @@ class JobSubmission:
         trace: Mapping[str, str] | None = None,
         priority: int = 0,
         version: str | None = None,
+        flow: FlowWorkflow | None = None,
     ) -> tuple[JobRecord, bool]:
         """Like :meth:`submit`, and also tell whether the job was an idempotent replay.
+
+        Args:
+            flow: A compiled flow to run instead of the registered workflow ``workflow`` (its
+                definition is stored with the job; ``workflow`` should be ``flow.name``).
 
         Returns:
             ``(job row, replayed)``.
         """
-        wf = self.services.registry.get(workflow)
+        wf: Workflow = flow if flow is not None else self.services.registry.get(workflow)
         if version is not None and version != wf.version:
             raise VersionNotFoundError(
                 f"workflow {workflow!r} has no version {version!r}",
@@ -192,6 +198,7 @@ class JobSubmission:
                 "tenant": actor.tenant_id or "",
                 "user": actor.id,
                 "role": actor.role or "",
+                **({"flow": wf.source} if isinstance(wf, FlowWorkflow) else {}),
             },
         )
         await self.services.queue.enqueue(job_id, trace=trace, priority=priority)

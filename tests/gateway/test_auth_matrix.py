@@ -52,6 +52,10 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("DELETE", "/v1/tags/{tag}"): P.TAG_WRITE,
     ("GET", "/v1/tags/{tag}/versions"): P.TAG_READ,
     ("GET", "/v1/policy/effective"): P.POLICY_READ,
+    ("GET", "/v1/flows"): P.JOB_SUBMIT,
+    ("GET", "/v1/flows/schema"): P.JOB_READ,
+    ("POST", "/v1/flows/validate"): P.JOB_SUBMIT,
+    ("GET", "/v1/flows/{name}"): P.JOB_SUBMIT,
 }
 """The permission each route needs: changing one is a reviewed decision."""
 
