@@ -56,6 +56,13 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/v1/flows/schema"): P.JOB_READ,
     ("POST", "/v1/flows/validate"): P.JOB_SUBMIT,
     ("GET", "/v1/flows/{name}"): P.JOB_SUBMIT,
+    ("POST", "/v1/sessions"): P.JOB_SUBMIT,
+    ("GET", "/v1/sessions/{session_id}"): P.JOB_READ,
+    ("GET", "/v1/sessions/{session_id}/messages"): P.JOB_READ,
+    ("POST", "/v1/sessions/{session_id}/interact"): P.JOB_SUBMIT,
+    ("POST", "/v1/sessions/{session_id}/cancel"): P.JOB_CANCEL,
+    ("GET", "/v1/sessions/{session_id}/events"): P.JOB_READ,
+    ("WS", "/v1/sessions/{session_id}/ws"): P.JOB_READ,
 }
 """The permission each route needs: changing one is a reviewed decision."""
 
