@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export ORCH_WORKFLOWS ?= examples.repo_brief
 
-.PHONY: install run test test-unit lint services bench bench-llm bench-policy e2e-kind clean tools helm
+.PHONY: install run test test-unit lint services bench bench-llm bench-policy e2e-kind clean tools helm docs-assets
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -35,6 +35,10 @@ helm: $(TOOLS)/bin/helm
 $(TOOLS)/bin/helm: deploy/tools/fetch_helm.py | $(STAMP)
 	$(BIN)/python deploy/tools/fetch_helm.py --dest $(TOOLS)
 
+## make docs-assets: vendor Swagger UI and ReDoc (npm) into gateway/static/docs, with manifest.
+docs-assets: | $(STAMP)
+	$(BIN)/python deploy/tools/vendor_docs_assets.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -44,7 +48,7 @@ lint: install
 ## Then the MCP tool-call overhead of ctx.tools over a direct mcp client (benchmarks/tool_overhead.py).
 BENCH_ARGS ?=
 bench: install services
-	$(BIN)/python -m pip install --quiet -e '.[bench]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.tool_overhead
 	$(BIN)/python -m benchmarks.llm_ttft

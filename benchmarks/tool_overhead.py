@@ -1,9 +1,9 @@
 """The overhead of a tool call through the MCP manager and ``ctx.tools`` over a direct ``mcp``
 client call to the same stdio server: ``python -m benchmarks.tool_overhead [--calls N]``.
 
-Three paths call ``get_current_time`` of the real ``mcp-server-time`` (each its own server
-process, started the same way), interleaved call by call so that drift on a shared machine hits
-all three alike:
+Three paths call ``get_current_time`` of the real ``mcp-server-time`` (the direct client and the
+manager each with its own server process, started the same way), interleaved call by call so
+that drift on a shared machine hits all three alike:
 
 - ``direct``: the official SDK's ``mcp.Client`` (the floor);
 - ``manager``: ``McpManager.call`` (tool lookup, policy hook, schema validation, semaphore,
@@ -79,7 +79,7 @@ async def measure(calls: int, warmup: int) -> dict[str, Any]:
         async with (
             Client(params, cache=None) as direct,
             McpManager(
-                parse_servers([server, {**server, "name": "time2"}], source="bench"),
+                parse_servers([server], source="bench"),
                 redis=redis,
                 keys=keys,
                 audit=no_audit,
@@ -94,7 +94,7 @@ async def measure(calls: int, warmup: int) -> dict[str, Any]:
                 t1 = time.perf_counter()
                 await manager.call(actor, f"time/{TOOL}", ARGS)
                 t2 = time.perf_counter()
-                await tools.call(f"time2/{TOOL}", ARGS)
+                await tools.call(f"time/{TOOL}", ARGS)
                 t3 = time.perf_counter()
                 if n >= warmup:
                     samples["direct"].append(t1 - t0)

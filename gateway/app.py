@@ -11,9 +11,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import ui
+from gateway.access import AccessLogMiddleware
 from gateway.auth import GatewayAuth
+from gateway.docs import install_docs
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
+from gateway.openapi import install_openapi
 from gateway.routes import (
     audit,
     control,
@@ -129,10 +133,12 @@ def create_app(
         app.state.cluster = open_cluster(settings.kubernetes)
         app.state.hub = StreamHub(svc.state)
         app.state.tools = build_manager(svc)  # MCP connections open on first use
+        ui.open_sessions(app)
         try:
             yield
         finally:
             await app.state.tools.close()
+            await app.state.auth.limits.close()
             await app.state.hub.close()
             await app.state.cluster.close()
             if owned:
@@ -143,10 +149,17 @@ def create_app(
         version="0.1.0",
         summary="Step-DAG runtime for AI-agent work: jobs, workflows, live event streams.",
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by install_docs, not from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app)
+    install_docs(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(AccessLogMiddleware)  # inside the request id: its lines carry the id
+    if settings.ui.enabled:
+        ui.mount(app)  # the dashboard at /ui (DESIGN §19)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.auth.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -41,6 +41,7 @@ from orchestrator.errors import (
     WorkflowNotFoundError,
 )
 from orchestrator.k8s.base import ClusterError
+from orchestrator.storable import printable
 
 log = structlog.get_logger("gateway.errors")
 
@@ -102,8 +103,13 @@ def auth_headers(exc: OrchestratorError) -> dict[str, str] | None:
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    """The error envelope of DESIGN §6."""
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    """The error envelope of DESIGN §6.
+
+    Message and details may echo parts of a hostile request (a key with a lone surrogate, a
+    NaN): they are made printable, so writing the error can never fail in turn.
+    """
+    return {"error": {"code": code, "message": printable(message),
+                      "details": printable(details or {})}}  # fmt: skip
 
 
 def install_error_handlers(app: FastAPI) -> None:

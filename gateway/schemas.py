@@ -6,7 +6,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from orchestrator.storable import text_problem
 
 API_VERSION = "v1"
 
@@ -56,6 +58,18 @@ class SubmitJob(BaseModel):
         if isinstance(self.flow, str) and not re.fullmatch(TAG_PATTERN, self.flow):
             raise ValueError("flow must be a flow tag's name or a flow definition object")
         return self
+
+
+    @field_validator("idempotency_key", "version")
+    @classmethod
+    def _storable_text(cls, value: str | None) -> str | None:
+        # Stored in PostgreSQL (no NUL) and in Redis key names (UTF-8: no lone surrogate).
+        problem = None if value is None else text_problem(value)
+        if problem == "nul":
+            raise ValueError("must not contain a NUL character (\\u0000)")
+        if problem == "surrogate":
+            raise ValueError("must not contain a lone UTF-16 surrogate")
+        return value
 
 
 class JobAccepted(BaseModel):

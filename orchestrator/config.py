@@ -562,6 +562,33 @@ class TagsSettings(BaseModel):
         return _split_csv(value)
 
 
+class UiSettings(BaseModel):
+    """The web dashboard served by the gateway at ``/ui`` (docs/dashboard.md)."""
+
+    enabled: bool = Field(default=True, description="Serve the dashboard at /ui.")
+    session_ttl_seconds: int = Field(
+        default=8 * 3600,
+        ge=60,
+        description="A dashboard session ends this long after login (revoking its API key or "
+        "logging out ends it sooner).",
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure; unset: when the request came over https.",
+    )
+    grafana_url: str | None = Field(
+        default=None,
+        description="Link to the Grafana dashboards, shown on the System page (e.g. "
+        "https://grafana.example.com/d/orchestrator).",
+    )
+    output_preview_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Most bytes of a step's output shown on a run page (the full output has "
+        "its own route).",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of a process; read from ``ORCH_*`` environment variables and ``.env``."""
 
@@ -589,6 +616,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tags: TagsSettings = Field(default_factory=TagsSettings)
     sessions: SessionsSettings = Field(default_factory=SessionsSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
     @field_validator("workflows", mode="before")
     @classmethod
@@ -637,6 +665,7 @@ __all__ = [
     "StateSettings",
     "TagsSettings",
     "TelemetrySettings",
+    "UiSettings",
     "WorkerSettings",
     "mask_url",
 ]

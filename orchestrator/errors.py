@@ -22,6 +22,7 @@ Every error a caller may catch derives from :class:`OrchestratorError` and carri
     │   └── LeaseLostError             lease_lost
     ├── QueueError                     queue_unavailable
     ├── TraceError                     trace_unavailable
+    │   └── NotMigratedError           database_not_migrated
     ├── AuthError
     │   ├── AuthenticationError        unauthenticated
     │   ├── PermissionDeniedError      forbidden
@@ -186,6 +187,12 @@ class TraceError(OrchestratorError):
     """The trace store (PostgreSQL or SQLite) failed."""
 
     code = "trace_unavailable"
+
+
+class NotMigratedError(TraceError):
+    """The trace database is behind the code's migrations: run ``orchestrator migrate``."""
+
+    code = "database_not_migrated"
 
 
 class AuthError(OrchestratorError):
@@ -366,6 +373,7 @@ __all__ = [
     "LeaseLostError",
     "McpAuthRequiredError",
     "McpUnavailableError",
+    "NotMigratedError",
     "OrchestratorError",
     "OutputNotFoundError",
     "OutputTooLargeError",

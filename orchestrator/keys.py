@@ -30,8 +30,9 @@ class Keys:
     - ``idem``: ``state.idempotency_window_seconds``: the window within which a repeated submit
       returns the first job.
     - ``rate_limits``: a prefix; the ``limits`` library's moving windows expire with their window.
-    - ``streams``: ``STREAM_SLOT_TTL_SECONDS`` (1 h), renewed on each open: a gateway that dies
-      with streams open cannot hold a key's slots for longer.
+    - ``streams``: a sorted set of open streams scored by heartbeat deadline; the key and each
+      member lapse ``STREAM_SLOT_TTL_SECONDS`` after the last heartbeat (renewed while a stream
+      is open), so a gateway that dies with streams open frees the key's slots within seconds.
     - ``mcp_tools``: ``mcp.tools_cache_ttl_seconds`` (5 min): a server's tool list changes with
       its deployment, rarely; the TTL bounds staleness when a ``tools/list_changed``
       notification is missed, and every process refreshes on one.
@@ -51,6 +52,8 @@ class Keys:
       session is a conversation a client holds open; PostgreSQL keeps its history.
     - ``session_lock``: ``SESSION_LOCK_SECONDS`` (5 s): a gateway that dies holding it cannot
       block the session for longer.
+    - ``ui_session``: ``ui.session_ttl_seconds`` from login: a dashboard session ends then even
+      if nobody logs out.
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
       dropped whenever a slot is taken, so a dead worker's slot frees itself.
     """
@@ -95,6 +98,11 @@ class Keys:
         """String: the job id first submitted with this idempotency key by this tenant."""
         return f"{self.prefix}:idem:{tenant or '-'}:{key}"
 
+    def ui_session(self, session_hash: str) -> str:
+        """Hash: a dashboard session (principal, key id, CSRF token), by the SHA-256 of its
+        cookie value, so that a read of Redis does not yield usable cookies."""
+        return f"{self.prefix}:ui:session:{session_hash}"
+
     def slots(self, workflow: str, concurrency_key: str) -> str:
         """Sorted set: running job id → slot deadline (ms) under a concurrency limit."""
         return f"{self.prefix}:slots:{workflow}:{concurrency_key}"
@@ -117,8 +125,12 @@ class Keys:
         return f"{self.prefix}:budget:{tenant}:{user if user is not None else '-'}:{window}"
 
     def streams(self, subject: str) -> str:
-        """String counter: open SSE/WebSocket connections of one principal."""
-        return f"{self.prefix}:streams:{subject}"
+        """Sorted set: the open SSE/WebSocket streams of one principal, by heartbeat deadline.
+
+        (Named apart from the former ``streams:`` counters, so a rolling upgrade never meets a
+        key of the other type.)
+        """
+        return f"{self.prefix}:streamslots:{subject}"
 
     def mcp_tools(self, server: str) -> str:
         """String: an MCP server's tool list (JSON), shared by gateways and workers."""

@@ -59,6 +59,7 @@ class EventType(StrEnum):
     STEP_FAILED = "step.failed"
     STEP_RETRYING = "step.retrying"
     JOB_WAITING = "job.waiting"
+    JOB_BLOCKED = "job.blocked"
     JOB_SUCCEEDED = "job.succeeded"
     JOB_FAILED = "job.failed"
     JOB_CANCELLED = "job.cancelled"

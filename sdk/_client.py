@@ -1,179 +1,284 @@
-"""The HTTP client of the gateway's API (v1), on httpx; streams events over SSE (httpx-sse)."""
+"""``Client``: the gateway's API (v1) on ``httpx.Client`` (blocking); events over SSE (httpx-sse).
+
+The same routes as :class:`sdk.AsyncClient` (both send :mod:`sdk._routes`' calls), for scripts,
+notebooks and the CLI.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+import builtins
+import time
+from collections.abc import Generator, Iterator, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
 
 import httpx
-from httpx_sse import aconnect_sse
+from httpx_sse import connect_sse
 
-from orchestrator.errors import OrchestratorError
+from sdk import _routes as routes
+from sdk._aclient import RECONNECT_PAUSE_SECONDS, STREAM_TIMEOUT, settings_from_env
+from sdk._errors import TransportError, error_for, unreachable
+from sdk._models import (
+    Answered,
+    Cancelled,
+    Event,
+    Job,
+    JobPage,
+    Retried,
+    StepOutput,
+    Submitted,
+    Trace,
+    WorkflowInfo,
+)
 
-TERMINAL = frozenset({"job.succeeded", "job.failed", "job.cancelled"})
+T = TypeVar("T")
 
 
-class ApiError(OrchestratorError):
-    """The gateway answered with an error.
+class EventStream:
+    """A job's events, read to the terminal event, or closed early with :meth:`close`.
 
-    Attributes:
-        status_code: The HTTP status.
-        code: The error's stable code from the body (``workflow_not_found``, ...).
+    Iterate it (``for event in stream``); to stop before the end, use it as a context manager
+    (``with client.events(id) as stream:``) or call :meth:`close`: the HTTP response is closed
+    either way.
     """
 
-    def __init__(self, status_code: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message, details=details if isinstance(details, dict) else {})
-        self.status_code = status_code
-        self.code = code
+    def __init__(self, source: Generator[Event, None, None]) -> None:
+        self._source = source
+        self.job_id: str | None = None
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> Event:
+        event = next(self._source)
+        self.job_id = event.job_id
+        return event
+
+    def close(self) -> None:
+        """Stop reading and close the connection."""
+        self._source.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Client:
-    """Async client of the AgentOrchestrator gateway.
+    """Blocking client of the AgentOrchestrator gateway.
 
     Args:
-        base_url: The gateway, e.g. ``http://127.0.0.1:8000``.
-        api_key: Sent as ``Authorization: Bearer <key>`` when given.
+        base_url: The gateway, e.g. ``http://127.0.0.1:8000``; default ``ORCH_GATEWAY__URL``.
+        api_key: Sent as ``Authorization: Bearer <key>`` (an API key or a JWT); default
+            ``ORCH_GATEWAY__API_KEY``.
         timeout_seconds: Per-request timeout (streams have no read timeout).
+        transport: An httpx transport (``httpx.MockTransport`` in unit tests).
 
-    Use as ``async with Client(url) as client: ...``.
+    Errors are those of :class:`sdk.AsyncClient`: :class:`sdk.ApiError` subclasses carrying
+    the API's ``code``.
+
+    Example::
+
+        with Client() as client:                       # ORCH_GATEWAY__URL, ORCH_GATEWAY__API_KEY
+            job = client.submit("company_brief", {"doc_id": "d1", "ticker": "ACME"})
+            for event in client.events(job.job_id):
+                if event.type == "step.chunk":
+                    print(event.data, end="")
+            print(client.get(job.job_id).result)
     """
 
     def __init__(
-        self, base_url: str, *, api_key: str | None = None, timeout_seconds: float = 30.0
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout_seconds: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.AsyncClient(
-            base_url=base_url, headers=headers, timeout=timeout_seconds
+        self.base_url, key = settings_from_env(base_url, api_key)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout_seconds, transport=transport
         )
 
-    async def __aenter__(self) -> Client:
+    def __enter__(self) -> Client:
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        self._http.close()
 
-    async def _json(self, response: httpx.Response) -> Any:
-        if response.status_code >= 400:
-            try:
-                err = response.json()["error"]
-                raise ApiError(response.status_code, err["code"], err["message"], err.get("details"))
-            except (ValueError, KeyError, TypeError):
-                raise ApiError(response.status_code, f"http_{response.status_code}",
-                               response.text[:200]) from None
-        return response.json()
-
-    async def submit(
-        self, workflow: str, inputs: dict[str, Any] | None = None, *,
-        idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
-        """Submit a job; returns ``{"job_id", "status", "workflow", "created_at", ...}``.
-
-        Raises:
-            ApiError: e.g. ``workflow_not_found`` (404) or ``inputs_invalid`` (422).
-        """
-        body: dict[str, Any] = {"workflow": workflow, "inputs": inputs or {}}
-        if idempotency_key:
-            body["idempotency_key"] = idempotency_key
-        result: dict[str, Any] = await self._json(await self._http.post("/v1/jobs", json=body))
-        return result
-
-    async def run(
-        self, workflow: str, inputs: dict[str, Any] | None = None, *,
-        idempotency_key: str | None = None, max_reconnects: int = 5,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Submit a job and yield its events until the terminal one, in one request.
-
-        ``POST /v1/jobs`` with ``Accept: text/event-stream``; the first event is ``job.queued``
-        (each carries ``job_id``). If the stream breaks, it resumes with :meth:`events` from
-        the last event received.
-
-        Raises:
-            ApiError: As :meth:`submit`, or the stream kept failing.
-        """
-        body: dict[str, Any] = {"workflow": workflow, "inputs": inputs or {}}
-        if idempotency_key:
-            body["idempotency_key"] = idempotency_key
-        job_id: str | None = None
-        last: str | None = None
+    def _response(self, call: routes.Call[Any]) -> httpx.Response:
         try:
-            async with aconnect_sse(
-                self._http, "POST", "/v1/jobs", json=body,
-                timeout=httpx.Timeout(30.0, read=None),
-            ) as source:
-                if source.response.status_code >= 400:
-                    await source.response.aread()
-                    await self._json(source.response)
-                async for sse in source.aiter_sse():
-                    if not sse.data:
-                        continue
-                    event: dict[str, Any] = sse.json()
-                    job_id, last = event["job_id"], event["id"]
-                    yield event
-                    if event["type"] in TERMINAL:
-                        return
-        except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
-            if job_id is None:
-                raise ApiError(0, "stream_failed", f"event stream failed: {exc}") from exc
-        if job_id is None:
-            raise ApiError(0, "stream_failed", "the event stream ended before any event")
-        async for event in self.events(job_id, last_event_id=last, max_reconnects=max_reconnects):
-            yield event
+            response = self._http.request(
+                call.method, call.path, params=call.params, json=call.json
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise unreachable(self.base_url, exc) from exc
+        except httpx.TransportError as exc:
+            raise TransportError(
+                0,
+                "gateway_unreachable",
+                f"no answer from {self.base_url}: {type(exc).__name__}",
+                {"url": self.base_url},
+            ) from exc
+        if response.status_code >= 400:
+            raise error_for(response)
+        return response
 
-    async def get_job(self, job_id: str) -> dict[str, Any]:
-        """The job with its steps and result."""
-        result: dict[str, Any] = await self._json(await self._http.get(f"/v1/jobs/{job_id}"))
-        return result
+    def _send(self, call: routes.Call[T]) -> T:
+        return call.parse(self._response(call).json())
 
-    async def cancel(self, job_id: str) -> dict[str, Any]:
-        """Cancel a job; raises :class:`ApiError` ``job_state_conflict`` if it finished."""
-        result: dict[str, Any] = await self._json(
-            await self._http.post(f"/v1/jobs/{job_id}/cancel")
+    def submit(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        priority: int | None = None,
+        version: str | None = None,
+    ) -> Submitted:
+        """Submit a job; see :meth:`sdk.AsyncClient.submit`."""
+        call = routes.submit(
+            workflow, inputs, idempotency_key=idempotency_key, priority=priority, version=version
         )
-        return result
+        response = self._response(call)
+        job = call.parse(response.json())
+        job.replayed = response.headers.get("idempotent-replayed") == "true"
+        return job
 
-    async def workflows(self) -> list[dict[str, Any]]:
-        """Registered workflows with their DAGs."""
-        result: dict[str, Any] = await self._json(await self._http.get("/v1/workflows"))
-        return list(result["items"])
+    def run(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        priority: int | None = None,
+        version: str | None = None,
+        max_reconnects: int = 5,
+    ) -> EventStream:
+        """Submit a job and stream its events in one request; see :meth:`sdk.AsyncClient.run`."""
+        body = routes.submit_body(
+            workflow, inputs, idempotency_key=idempotency_key, priority=priority, version=version
+        )
+        return EventStream(self._run(body, max_reconnects))
 
-    async def events(
+    def _run(self, body: dict[str, Any], max_reconnects: int) -> Generator[Event, None, None]:
+        job_id: str | None = None
+        last: Event | None = None
+        try:
+            for event in self._sse("POST", "/v1/jobs", json=body):
+                job_id, last = event.job_id, event
+                yield event
+            if last is not None and last.terminal:
+                return  # the gateway ends the stream after the job's (last) terminal event
+        except TransportError:
+            if job_id is None:
+                raise
+        if job_id is None:
+            raise TransportError(0, "stream_failed", "the event stream ended before any event")
+        yield from self._events(job_id, last.id if last else None, max_reconnects)
+
+    def _sse(self, method: str, path: str, **kwargs: Any) -> Iterator[Event]:
+        try:
+            with connect_sse(self._http, method, path, timeout=STREAM_TIMEOUT, **kwargs) as source:
+                if source.response.status_code >= 400:
+                    source.response.read()
+                    raise error_for(source.response)
+                for sse in source.iter_sse():
+                    if sse.data:
+                        yield Event.model_validate_json(sse.data)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise unreachable(self.base_url, exc) from exc
+        except httpx.TransportError as exc:
+            raise TransportError(
+                0, "stream_failed", f"event stream failed: {exc!r}", {"url": self.base_url}
+            ) from exc
+
+    def events(
         self, job_id: str, *, last_event_id: str | None = None, max_reconnects: int = 5
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Yield the job's events until the terminal one, reconnecting with ``Last-Event-ID``.
+    ) -> EventStream:
+        """The job's events until the terminal one; see :meth:`sdk.AsyncClient.events`."""
+        return EventStream(self._events(job_id, last_event_id, max_reconnects))
 
-        Raises:
-            ApiError: The job does not exist, or the stream kept failing.
-        """
-        last = last_event_id
+    def _events(
+        self, job_id: str, last: str | None, max_reconnects: int
+    ) -> Generator[Event, None, None]:
         failures = 0
         while True:
             headers = {"Last-Event-ID": last} if last else {}
             try:
-                async with aconnect_sse(
-                    self._http, "GET", f"/v1/jobs/{job_id}/events", headers=headers,
-                    timeout=httpx.Timeout(30.0, read=None),
-                ) as source:
-                    if source.response.status_code >= 400:
-                        await source.response.aread()
-                        await self._json(source.response)
-                    async for sse in source.aiter_sse():
-                        if not sse.data:
-                            continue
-                        event: dict[str, Any] = sse.json()
-                        last = event["id"]
-                        failures = 0
-                        yield event
-                        if event["type"] in TERMINAL:
-                            return
+                for event in self._sse("GET", routes.events_path(job_id), headers=headers):
+                    last, failures = event.id, 0
+                    yield event
+                # The gateway ends the stream after the job's terminal event; a terminal event
+                # followed by more (the job was retried) does not end it.
                 return
-            except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+            except TransportError as exc:
                 failures += 1
-                if failures > max_reconnects:
-                    raise ApiError(0, "stream_failed", f"event stream failed: {exc}") from exc
+                if failures > max_reconnects or (
+                    exc.code == "gateway_unreachable" and last is None
+                ):
+                    raise
+                time.sleep(RECONNECT_PAUSE_SECONDS * failures)  # back off before reconnecting
+
+    def get(self, job_id: str) -> Job:
+        """The job with its steps, result, open questions and ``blocked`` reason."""
+        return self._send(routes.get(job_id))
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> JobPage:
+        """The caller's jobs, newest first; see :meth:`sdk.AsyncClient.list`."""
+        return self._send(
+            routes.list_jobs(
+                status=status,
+                workflow=workflow,
+                created_after=created_after,
+                created_before=created_before,
+                limit=limit,
+                offset=offset,
+            )
+        )
+
+    def cancel(self, job_id: str, *, hard: bool = False) -> Cancelled:
+        """Cancel a job; see :meth:`sdk.AsyncClient.cancel`."""
+        return self._send(routes.cancel(job_id, hard=hard))
+
+    def retry(self, job_id: str) -> Retried:
+        """Queue a failed or cancelled job again; see :meth:`sdk.AsyncClient.retry`."""
+        return self._send(routes.retry(job_id))
+
+    def answer(self, job_id: str, answer: Any, *, step: str | None = None) -> Answered:
+        """Answer a waiting job's question; see :meth:`sdk.AsyncClient.answer`."""
+        return self._send(routes.answer(job_id, answer, step=step))
+
+    def trace(self, job_id: str) -> Trace:
+        """The job's step-level waterfall."""
+        return self._send(routes.trace(job_id))
+
+    def step_output(self, job_id: str, step: str) -> StepOutput:
+        """A step's checkpointed output; see :meth:`sdk.AsyncClient.step_output`."""
+        return self._send(routes.step_output(job_id, step))
+
+    def workflows(self) -> builtins.list[WorkflowInfo]:
+        """The registered workflows with their DAGs and inputs schemas."""
+        return self._send(routes.workflows())
+
+    def workflow(self, name: str) -> WorkflowInfo:
+        """One workflow's DAG; ``NotFoundError`` (``workflow_not_found``) if unknown."""
+        return self._send(routes.workflow(name))
 
 
-__all__ = ["ApiError", "Client"]
+__all__ = ["Client", "EventStream"]

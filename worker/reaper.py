@@ -6,7 +6,8 @@ its deadline out), its dead arq job is dropped, and a new arq job resumes it. Th
 runs only the steps without a checkpoint. A worker started under a stable id (``worker.id``)
 reclaims its previous process's jobs at once rather than after the lease TTL, as DBOS recovers
 an executor's workflows by its ``executor_id``. A job that ended but whose worker died before
-freeing the lease (its trace row may be unwritten) gets its end recorded from Redis instead.
+freeing the lease (its trace row may be unwritten) gets its end, and the step runs its buffer
+held, recorded from Redis instead.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from datetime import UTC, datetime
 
 import structlog
 
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, QueueError, StateError
+from orchestrator.jobs.reconcile import reconcile_step_runs
 from orchestrator.services import Services
 from orchestrator.trace.records import JobFinish
+from worker.redis_health import RedisHealth
 
 log = structlog.get_logger("worker.reaper")
 
@@ -69,6 +72,8 @@ async def _record_end(services: Services, job_id: str) -> None:
     """Write the end of a job whose worker died between its terminal event and its trace row."""
     state = await services.state.get_job(job_id)
     if state is not None and state.status.is_terminal:
+        # Its last step runs may have died in the worker's buffer: rows first, then the end.
+        await reconcile_step_runs(services.state, services.trace, job_id)
         at = datetime.fromtimestamp(state.finished_at or time.time(), UTC)
         await services.trace.write_batch(
             [], finished=JobFinish(job_id, state.status, at, result=state.result, error=state.error)
@@ -77,15 +82,29 @@ async def _record_end(services: Services, job_id: str) -> None:
     await services.state.release_lease(job_id, "")
 
 
-async def reap_forever(services: Services) -> None:
-    """Run :func:`reap_once` now and every ``lease.check_interval_seconds`` until cancelled."""
+async def reap_forever(services: Services, *, health: RedisHealth | None = None) -> None:
+    """Run :func:`reap_once` now and every ``lease.check_interval_seconds`` until cancelled.
+
+    Args:
+        services: Connections.
+        health: This process's Redis health: a Redis failure is reported there (logged once
+            per outage, with a backoff) instead of logged on every check; the poll loop says
+            when Redis is back.
+    """
     interval = services.settings.lease.check_interval_seconds
     while True:
+        delay = interval
         try:
             await reap_once(services)
+        except (StateError, QueueError) as exc:
+            if health is None:
+                log.warning("lease check failed", error=str(exc))
+            else:
+                health.failed(exc, source="reaper")
+                delay = max(interval, health.delay_seconds())
         except OrchestratorError as exc:
             log.warning("lease check failed", error=str(exc))
-        await asyncio.sleep(interval)
+        await asyncio.sleep(delay)
 
 
 async def reclaim_own(services: Services, worker_id: str) -> list[str]:

@@ -18,8 +18,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from orchestrator.dag.workflow import Workflow
-from orchestrator.errors import DagError, LeaseLostError, WorkflowNotFoundError
+from orchestrator.errors import (
+    DagError,
+    LeaseLostError,
+    OrchestratorError,
+    WorkflowNotFoundError,
+)
 from orchestrator.flows.jobs import workflow_of
+from orchestrator.jobs.reconcile import reconcile_step_runs
 from orchestrator.serialization import dumps, loads
 from orchestrator.state.base import NewEvent
 from orchestrator.state.codec import question_field, step_field
@@ -141,6 +147,18 @@ class Run:
                     ),
                 )  # fmt: skip
 
+    async def _reconcile_trace(self) -> None:
+        """Bring the earlier runs' step_runs rows in line with Redis before this run starts a
+        step: a worker killed with rows in its buffer left them ``running`` or unwritten."""
+        services = self.ex.services
+        try:
+            fixed = await reconcile_step_runs(services.state, services.trace, self.state.job_id)
+        except OrchestratorError as exc:  # the reaper's end of the job tries again
+            log.warning("step run reconciliation failed", job_id=self.state.job_id, error=str(exc))
+            return
+        if fixed:
+            log.info("step runs reconciled from redis", job_id=self.state.job_id, rows=fixed)
+
     async def _execute(self, publisher: EventPublisher) -> JobStatus | None:
         job_id = self.state.job_id
         try:
@@ -155,6 +173,8 @@ class Run:
         outputs: dict[StepName, Any] = {name: loads(raw) for name, raw in stored.items()}
         self.sizes = {name: len(raw) for name, raw in stored.items()}
         await self._record_lost_attempts(stored)
+        if self.run.run > 1:
+            await self._reconcile_trace()
         fields: dict[str, str | int | float] = {
             "status": JobStatus.RUNNING.value,
             "runs": self.run.run,

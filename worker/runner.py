@@ -33,6 +33,7 @@ from worker.metrics import push as push_metrics
 from worker.metrics import serve as serve_metrics
 from worker.reaper import reap_forever, reclaim_own
 from worker.recorder import TraceRecorder
+from worker.redis_health import RedisHealth
 from worker.tags import TagPolicyHook
 from worker.tasks import run_job
 from worker.telemetry import LogContextHook, TracingHook
@@ -89,7 +90,7 @@ def build_worker(
         services.trace, flush_interval_seconds=settings.worker.trace_flush_interval_seconds
     )
     tel = telemetry if telemetry is not None else current_telemetry()
-    tools_hook = tools if tools is not None else ToolsHook(services)
+    tools_hook = tools if tools is not None else ToolsHook(services, tracer=tel.tracer)
     llm = LLMHook(services, tracer=tel.tracer)  # ctx.llm (DESIGN §16)
     hooks: list[ExecutionHook] = [
         recorder,
@@ -108,15 +109,20 @@ def build_worker(
         row_written=recorder.job_written,
     )
     background: list[asyncio.Task[Any]] = []
+    health = RedisHealth()  # one view of Redis for the poll loop, reaper and control channel
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         recorder.start()
         llm.start()
         if settings.worker.id:  # before the first poll: later leases under the id are ours
             await reclaim_own(services, executor.worker_id)
-        background.append(asyncio.get_running_loop().create_task(reap_forever(services)))
         background.append(
-            asyncio.get_running_loop().create_task(listen_for_cancels(services, executor))
+            asyncio.get_running_loop().create_task(reap_forever(services, health=health))
+        )
+        background.append(
+            asyncio.get_running_loop().create_task(
+                listen_for_cancels(services, executor, health=health)
+            )
         )
         log.info("worker started", worker_id=executor.worker_id, one_job=one_job)
         _warm_trace_store(services)
@@ -145,6 +151,7 @@ def build_worker(
     assert settings.redis.url is not None
     worker = WakeableWorker(
         wake_key=wake_key(settings.queue.name),
+        health=health,
         functions=[func(run_job, name=RUN_JOB)],
         queue_name=settings.queue.name,
         redis_pool=connect_redis(settings.redis.url, max_connections=16),
@@ -154,7 +161,7 @@ def build_worker(
         job_timeout=settings.worker.job_timeout_seconds,
         keep_result=0,  # the job's result lives in its state (orch:job), not in arq's key
         max_tries=5,
-        ctx={"executor": executor, "job_started": job_started},
+        ctx={"executor": executor, "job_started": job_started, "health": health},
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         on_job_start=on_job_start,

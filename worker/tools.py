@@ -23,6 +23,8 @@ from orchestrator.services import Services
 from worker.hooks import ExecutionHook, JobRun
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
     from orchestrator.mcp.manager import McpManager
 
 
@@ -35,6 +37,7 @@ class ToolsHook(ExecutionHook):
         policy: The tool policy (default: allow all).
         tokens: The OAuth token source (default: none).
         manager: A manager to use instead of building one (tests).
+        tracer: The worker's tracer, so tool spans join the step spans' pipeline.
 
     Raises:
         ConfigError: The MCP configuration is invalid.
@@ -47,18 +50,21 @@ class ToolsHook(ExecutionHook):
         policy: ToolPolicy | None = None,
         tokens: TokenSource | None = None,
         manager: McpManager | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         configured_servers(services.settings)  # fail at start on a bad configuration
         self._services = services
         self._policy = policy
         self._tokens = tokens
         self._manager = manager
+        self._tracer = tracer
 
     def manager(self) -> McpManager:
         """The process's manager, built on first use."""
         if self._manager is None:
-            self._manager = build_manager(self._services, policy=self._policy,
-                                          tokens=self._tokens)  # fmt: skip
+            self._manager = build_manager(
+                self._services, policy=self._policy, tokens=self._tokens, tracer=self._tracer
+            )
         return self._manager
 
     async def warm(self) -> None:

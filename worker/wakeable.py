@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import Worker
@@ -32,7 +34,10 @@ from arq.connections import create_pool, log_redis_info
 from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import logger as arq_logger
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
+
+from orchestrator.errors import StateError
+from worker.redis_health import REDIS_OUTAGE_ERRORS, RedisHealth
 
 # KEYS: in-progress key, queue; ARGV: arq job id, now (ms), in-progress timeout (ms).
 # arq's start check: not running anywhere, still queued and due; then marked in progress.
@@ -58,16 +63,25 @@ deferred job is not skipped: it may come due at any moment."""
 class WakeableWorker(Worker):
     """``arq.Worker`` whose idle wait ends when a job is enqueued.
 
+    It also rides out a Redis outage (issue 11): a long-lived worker backs off and polls again
+    (``health`` logs the outage once), a one-job worker raises :class:`StateError`.
+
     Args:
         wake_key: The list the queue pushes a token to for every due job it enqueues.
+        health: This process's Redis health (shared with the reaper and control channel).
         **kwargs: ``arq.Worker``'s.
     """
 
-    def __init__(self, *args: object, wake_key: str, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, wake_key: str, health: RedisHealth | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.wake_key = wake_key
         self._elsewhere: dict[str, float] = {}
         self._slot_freed = asyncio.Event()
+        self.health = health if health is not None else RedisHealth()
+        self._started_up = False
+        self._orphans: set[str] = set()
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         """Start due jobs among ``job_ids`` in the free slots: arq's check-and-mark, one
@@ -75,7 +89,8 @@ class WakeableWorker(Worker):
         now = time.monotonic()
         self._elsewhere = {j: t for j, t in self._elsewhere.items() if now - t < ELSEWHERE_SKIP_S}
         candidates = [
-            job_id for job_id in (b.decode() for b in job_ids)
+            job_id
+            for job_id in (b.decode() for b in job_ids)
             if job_id not in self.tasks and job_id not in self._elsewhere
         ]
         while candidates:
@@ -112,8 +127,15 @@ class WakeableWorker(Worker):
         for _ in range(2):
             async with self.pool.pipeline(transaction=False) as pipe:
                 for job_id in job_ids:
-                    pipe.evalsha(_START_SHA, 2, in_progress_key_prefix + job_id, self.queue_name,
-                                 job_id, str(now_ms), str(timeout_ms))
+                    pipe.evalsha(
+                        _START_SHA,
+                        2,
+                        in_progress_key_prefix + job_id,
+                        self.queue_name,
+                        job_id,
+                        str(now_ms),
+                        str(timeout_ms),
+                    )
                 results = await pipe.execute(raise_on_error=False)
             if not any(isinstance(r, NoScriptError) for r in results):
                 break
@@ -135,22 +157,101 @@ class WakeableWorker(Worker):
         arq_logger.info(
             "Starting worker for %d functions: %s", len(self.functions), ", ".join(self.functions)
         )
-        await log_redis_info(self.pool, arq_logger.info)
         self.ctx["redis"] = self.pool
-        if self.on_startup:
-            await self.on_startup(self.ctx)
+        await self._until_redis_answers(self._start_up)
 
         while True:
-            await self._poll_iteration()
-            if self.burst:
-                if 0 <= self.max_burst_jobs <= self._jobs_started():
-                    await asyncio.gather(*self.tasks.values())
-                    return None
-                queued_jobs = await self.pool.zcard(self.queue_name)
-                if queued_jobs == 0:
-                    await asyncio.gather(*self.tasks.values())
-                    return None
+            try:
+                if not self.health.up:
+                    # Another component saw the outage: back off, then ask (a poll may make no
+                    # Redis call at all when every slot is busy) before saying it is back.
+                    await asyncio.sleep(self.health.delay_seconds())
+                    await self.pool.ping()
+                    self.health.ok()
+                if self._orphans:
+                    await self._adopt_orphans()
+                await self._poll_iteration()
+                if self.burst:
+                    if 0 <= self.max_burst_jobs <= self._jobs_started():
+                        await asyncio.gather(*self.tasks.values())
+                        return self._end_burst()
+                    queued_jobs = await self.pool.zcard(self.queue_name)
+                    if queued_jobs == 0:
+                        await asyncio.gather(*self.tasks.values())
+                        return self._end_burst()
+            except REDIS_OUTAGE_ERRORS as exc:
+                await self._outage(exc)
+                continue
             await self._wait_for_work()
+
+    async def _start_up(self) -> None:
+        await log_redis_info(self.pool, arq_logger.info)
+        if self.on_startup and not self._started_up:
+            await self.on_startup(self.ctx)
+            self._started_up = True
+
+    async def _until_redis_answers(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` until it gets through to Redis (long-lived), or fail (one job)."""
+        while True:
+            try:
+                await step()
+            except REDIS_OUTAGE_ERRORS as exc:
+                await self._outage(exc)
+                continue
+            self.health.ok()
+            return
+
+    async def _outage(self, exc: BaseException) -> None:
+        """Redis failed: a one-job worker gives up (exit non-zero: KEDA starts another pod and
+        the job, still queued, waits for it); a long-lived one waits and tries again."""
+        self.health.failed(exc, source="poll")
+        if self.burst:
+            raise StateError(f"Redis is unavailable: {exc}", details={"error": type(exc).__name__})
+        await asyncio.sleep(self.health.delay_seconds())
+
+    def _end_burst(self) -> None:
+        """A one-job worker whose job met a Redis failure did not finish it: say so (non-zero
+        exit), rather than exit as if it had."""
+        if not self.health.up:
+            raise StateError("Redis became unavailable while the job ran; another worker resumes "
+                             "it from its checkpoints", details={"source": "job"})  # fmt: skip
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        """arq's ``run_job``, whose bookkeeping (result, retry, queue removal) may meet a Redis
+        outage: the job's lease then lapses and a reaper resumes it, so the outage is recorded,
+        not raised into the poll loop (arq re-raises a finished task's error there)."""
+        try:
+            await super().run_job(job_id, score)
+        except REDIS_OUTAGE_ERRORS as exc:
+            self.health.failed(exc, source="job")
+            self._orphans.add(job_id)
+
+    async def _adopt_orphans(self) -> None:
+        """Make the arq jobs whose bookkeeping an outage interrupted runnable again at once.
+
+        Their ``in-progress`` marks would otherwise hide them from every worker for
+        ``job_timeout + 10`` seconds; still queued, they are picked up again: a job that ended
+        is then only removed, one that did not resumes from its checkpoints.
+        """
+        orphans = set(self._orphans)
+        await self.pool.delete(*(in_progress_key_prefix + job_id for job_id in orphans))
+        self._orphans -= orphans  # only once Redis took it: an outage keeps them for later
+
+    async def close(self) -> None:
+        """arq's ``close``, tolerating an unreachable Redis (its health key is then left to
+        expire)."""
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        with contextlib.suppress(*REDIS_OUTAGE_ERRORS):
+            await self.pool.delete(self.health_check_key)
+        if self.on_shutdown and self._started_up:
+            await self.on_shutdown(self.ctx)
+        with contextlib.suppress(*REDIS_OUTAGE_ERRORS):
+            await self.pool.close(close_connection_pool=True)
+        self._pool = None
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
@@ -173,13 +274,13 @@ class WakeableWorker(Worker):
         try:
             # Redis >= 6 takes a fractional timeout; redis-py types it as int.
             woken = await self.pool.blpop([self.wake_key], timeout=self.poll_delay_s)  # type: ignore[arg-type,misc]
-        except RedisError:
+        except REDIS_OUTAGE_ERRORS:
             await asyncio.sleep(self.poll_delay_s)  # arq's own poll will report the outage
             return
         if woken:  # the token is the enqueued job's arq id: start it before the next poll
             try:
                 await self.start_jobs([woken[1]])
-            except RedisError:
+            except REDIS_OUTAGE_ERRORS:
                 return  # the poll that follows reads the queue (and reports an outage)
 
 

@@ -1,5 +1,5 @@
 """AgentOrchestrator, run as users run it: ``orchestrator gateway`` and ``orchestrator worker``
-as separate processes, jobs submitted and followed over HTTP with the SDK's ``Client`` (SSE),
+as separate processes, jobs submitted and followed over HTTP with the SDK's ``AsyncClient`` (SSE),
 WebSocket for workload (e).
 
 Isolation: its own Redis DB index, key prefix ``bench`` and arq queue ``bench:queue``; its own
@@ -26,7 +26,7 @@ from benchmarks.adapters.base import StreamResult
 from benchmarks.adapters.common import HasWorkers, WorkerProcesses
 from benchmarks.infra import Infra
 from benchmarks.procs import ROOT, Child, free_port, wait_for
-from sdk import Client
+from sdk import AsyncClient as Client
 
 TERMINAL = {"job.succeeded", "job.failed", "job.cancelled"}
 PRIVATE_REDIS = {"aof-everysec": True, "private-redis": False}
@@ -194,8 +194,8 @@ class ProjectSystem(HasWorkers):
         return self._ended(await self._kept(self.client.events(job_id)))
 
     @staticmethod
-    async def _kept(events: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [e async for e in events if e["type"] in ("job.started", *TERMINAL)]
+    async def _kept(events: AsyncIterator[Any]) -> list[dict[str, Any]]:
+        return [e.model_dump() async for e in events if e.type in ("job.started", *TERMINAL)]
 
     @staticmethod
     def _ended(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -237,7 +237,7 @@ class ProjectSystem(HasWorkers):
         job = await self.client.submit(
             "bench_stream", {"chunks": chunks, "interval_ms": interval_ms, "start_at": start_at}
         )
-        job_id = job["job_id"]
+        job_id = job.job_id
         reader = self._ws_client if transport == "ws" else self._sse_client
         per_client = await asyncio.gather(*(reader(job_id) for _ in range(clients)))
         result = StreamResult()
@@ -293,7 +293,7 @@ class ProjectSystem(HasWorkers):
         job = await self.client.submit(
             f"bench_crash_{length}", {"marker_dir": marker_dir, "crash_at": crash_at}
         )
-        return asyncio.ensure_future(self._follow(job["job_id"]))
+        return asyncio.ensure_future(self._follow(job.job_id))
 
     async def crash_wait(self, handle: Any, timeout_seconds: float) -> bool:
         try:

@@ -103,6 +103,10 @@ async def analyse(
     return result
 
 
+CHUNK_PACE_SECONDS = 0.06
+"""Pause after each streamed chunk of the brief (about 2 s for a typical brief)."""
+
+
 @step(depends_on=[analyse], streams=True)
 async def render_brief(analysis: dict[str, Any], ctx: StepContext) -> AsyncIterator[str]:
     """Stream the Markdown brief, one line or short section per chunk.
@@ -116,6 +120,9 @@ async def render_brief(analysis: dict[str, Any], ctx: StepContext) -> AsyncItera
     """
     for chunk in brief_chunks(analysis):
         yield chunk
+        # The brief is written at once, not produced token by token as a model's answer is;
+        # a short pause per chunk lets `make run` show streaming as a reader sees it.
+        await asyncio.sleep(CHUNK_PACE_SECONDS)
 
 
 repo_brief = workflow("repo_brief", render_brief)

@@ -62,7 +62,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", dependencies=PUBLIC, responses={503: {"description": "Redis or the database is unreachable"}})
 async def readyz(services: Annotated[Services, Depends(get_services)]) -> Response:
-    """Readiness: Redis and the trace store both answer within 2 s."""
+    """Readiness: Redis and the trace store both answer within 2 s, and the trace store is
+    migrated to the code's Alembic head (else ``migrations`` says to run `orchestrator migrate`)."""
     checks: dict[str, str] = {}
     for name, ping in (("redis", services.state.ping), ("database", services.trace.ping)):
         try:
@@ -70,11 +71,26 @@ async def readyz(services: Annotated[Services, Depends(get_services)]) -> Respon
             checks[name] = "ok"
         except (OrchestratorError, TimeoutError) as exc:
             checks[name] = getattr(exc, "message", None) or "timeout"
+    if checks["database"] == "ok":
+        checks["migrations"] = await _migrations(services)
     if all(v == "ok" for v in checks.values()):
         return JSONResponse({"status": "ready", "checks": checks})
     return JSONResponse(
         error_body("not_ready", "a dependency is unreachable", {"checks": checks}), status_code=503
     )
+
+
+async def _migrations(services: Services) -> str:
+    from orchestrator.trace.migrate import head
+
+    try:
+        revision = await asyncio.wait_for(services.trace.revision(), READY_TIMEOUT_SECONDS)
+    except (OrchestratorError, TimeoutError):
+        return "could not read the revision"
+    wanted = head()
+    if revision == wanted:
+        return "ok"
+    return f"at {revision or 'no revision'}, needs {wanted}: run `orchestrator migrate`"
 
 
 @router.get("/metrics", include_in_schema=False, dependencies=SYSTEM)

@@ -6,6 +6,7 @@ and no event twice on one connection: the cursor only moves forward.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 from gateway.streaming.hub import StreamHub
@@ -14,6 +15,8 @@ from orchestrator.events import Event, parse_stream_id
 from orchestrator.state.base import StateStore
 from orchestrator.types import JobId
 
+_STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?", re.ASCII)
+_MAX_ID_PART = 2**64 - 1
 REPLAY_BATCH = 500
 FOLLOW_BLOCK_SECONDS = 5.0
 
@@ -22,18 +25,18 @@ def check_event_id(value: str | None) -> str | None:
     """Validate a ``Last-Event-ID``.
 
     Raises:
-        InputValidationError: Not a stream id (``<ms>-<n>``); code ``inputs_invalid``.
+        InputValidationError: Not a stream id (``<ms>-<n>``, each an unsigned 64-bit number);
+            code ``inputs_invalid``, ``details["errors"][0]["parameter"] == "Last-Event-ID"``.
     """
     if value is None or value == "":
         return None
-    try:
-        parse_stream_id(value)
-    except ValueError:
+    # Redis stream ids are two unsigned 64-bit numbers; anything else makes XRANGE fail.
+    if _STREAM_ID.fullmatch(value) is None or max(parse_stream_id(value)) > _MAX_ID_PART:
         raise InputValidationError(
             f"Last-Event-ID {value!r} is not an event id",
             details={"errors": [{"parameter": "Last-Event-ID", "type": "event_id",
                                  "message": "expected <ms>-<n>"}]},
-        ) from None
+        )
     return value
 
 

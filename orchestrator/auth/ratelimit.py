@@ -2,9 +2,9 @@
 
 Submits and stream connections are counted per principal (API key or JWT subject) and per
 tenant in moving windows (``limits``' ``MovingWindowRateLimiter``, one Redis sorted set per
-window, so bursts at a window edge cannot double the rate). The concurrent-stream cap is a Redis
-counter per principal, changed atomically by a Lua script; its TTL (renewed on every open) bounds
-how long connections of a crashed gateway keep counting.
+window, so bursts at a window edge cannot double the rate). The concurrent-stream cap is a sorted
+set of open streams per principal with heartbeat deadlines (:mod:`orchestrator.auth.streams`),
+so a slot that was never given back stops counting within ``STREAM_SLOT_TTL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -19,30 +19,12 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from orchestrator.auth.principal import Principal
+from orchestrator.auth.streams import STREAM_SLOT_TTL_SECONDS, StreamSlot, StreamSlots
 from orchestrator.config import AuthSettings
 from orchestrator.errors import RateLimitedError, StateError
 from orchestrator.keys import Keys
-
-STREAM_SLOT_TTL_SECONDS = 3600
-"""A crashed gateway's stream slots stop counting at most this long after the last open."""
-
-_ACQUIRE = """
-local n = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if n > tonumber(ARGV[1]) then
-  redis.call('DECR', KEYS[1])
-  return 0
-end
-return 1
-"""
-_RELEASE = """
-local n = redis.call('DECR', KEYS[1])
-if n <= 0 then redis.call('DEL', KEYS[1]) end
-return n
-"""
 
 Kind = Literal["submit", "stream"]
 
@@ -89,10 +71,8 @@ class RateLimits:
                             parse(settings.stream_rate_per_tenant)),
         }
         self._max_streams = settings.max_streams_per_key
-        self._redis = redis
         self._keys = keys
-        self._acquire = redis.register_script(_ACQUIRE)
-        self._release = redis.register_script(_RELEASE)
+        self.streams = StreamSlots(redis)
 
     async def hit(self, kind: Kind, principal: Principal) -> None:
         """Count one ``kind`` action of ``principal`` against its key's and its tenant's limits.
@@ -125,40 +105,18 @@ class RateLimits:
             RateLimitedError: All ``max_streams_per_key`` slots are taken.
             StateError: Redis failed.
         """
-        key = self._keys.streams(principal.subject)
-        try:
-            took = await self._acquire(keys=[key], args=[self._max_streams,
-                                                          STREAM_SLOT_TTL_SECONDS])
-        except RedisError as exc:
-            raise StateError("stream counter failed", details={"error": type(exc).__name__}) from exc
-        if not took:
+        slot = await self.streams.take(self._keys.streams(principal.subject), self._max_streams)
+        if slot is None:
             raise RateLimitedError(
                 f"at most {self._max_streams} concurrent streams per key",
                 retry_after_seconds=5,
                 details={"limit": self._max_streams, "scope": "key", "kind": "concurrent_streams"},
             )
-        return StreamSlot(self, key)
+        return slot
 
-    async def _give_back(self, key: str) -> None:
-        try:
-            await self._release(keys=[key])
-        except RedisError:
-            pass  # the TTL releases it
-
-
-class StreamSlot:
-    """One taken stream slot; :meth:`release` is idempotent."""
-
-    def __init__(self, owner: RateLimits, key: str) -> None:
-        self._owner = owner
-        self._key = key
-        self._released = False
-
-    async def release(self) -> None:
-        """Give the slot back (once)."""
-        if not self._released:
-            self._released = True
-            await self._owner._give_back(self._key)
+    async def close(self) -> None:
+        """Finish pending stream-slot releases and stop their heartbeat."""
+        await self.streams.close()
 
 
 __all__ = ["STREAM_SLOT_TTL_SECONDS", "RateLimits", "StreamSlot", "limits_uri", "retry_after"]

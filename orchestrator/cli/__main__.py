@@ -1,5 +1,5 @@
 """``python -m orchestrator.cli``: the same as the ``orchestrator`` command."""
 
-from orchestrator.cli.main import app
+from orchestrator.cli.main import main
 
-app()
+main()

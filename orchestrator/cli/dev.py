@@ -11,6 +11,7 @@ import structlog
 
 from orchestrator.config import Settings
 from orchestrator.embedded import EmbeddedRedis, default_sqlite_url
+from orchestrator.logs import configure_logging
 
 log = structlog.get_logger("dev")
 
@@ -27,7 +28,7 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
     from orchestrator.cli.stream import follow_job
     from orchestrator.services import Services
     from orchestrator.trace.migrate import upgrade
-    from sdk import Client
+    from sdk import AsyncClient
     from worker.runner import build_worker, stop_worker
 
     with contextlib.ExitStack() as stack:
@@ -35,6 +36,10 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
             redis = stack.enter_context(EmbeddedRedis())
             settings.redis.url = redis.url
             log.info("started embedded redis-server", url=redis.url)
+        else:
+            from orchestrator.cli.preflight import check_redis
+
+            await check_redis(settings.redis.url)  # one line if it is down, not a traceback
         if not settings.database.url:
             settings.database.url = default_sqlite_url(Path(".orchestrator"))
             log.info("using embedded SQLite trace store", url=settings.database.url)
@@ -62,12 +67,22 @@ async def run_dev(settings: Settings, *, submit: str | None, inputs: dict[str, A
             if submit is None:
                 await tasks[0]
             else:
+                # The job's output owns the terminal from here: logs go to a file, so that they
+                # do not interleave with the streamed text.
+                log_path = Path(".orchestrator") / "dev.log"
+                log_path.parent.mkdir(exist_ok=True)
+                log.info("following the job; logs continue in a file", path=str(log_path))
+                log_file = stack.enter_context(log_path.open("a"))
+                configure_logging(settings.log_level, json=True, stream=log_file,
+                                  redact_fields=settings.log.redact_fields)
                 key = settings.gateway.api_key
-                async with Client(url, api_key=key.get_secret_value() if key else None) as client:
+                async with AsyncClient(
+                    url, api_key=key.get_secret_value() if key else None
+                ) as client:
                     job = await client.submit(submit, inputs)
-                    log.info("submitted", job_id=job["job_id"], workflow=submit)
-                    last = await follow_job(client, job["job_id"])
-                    code = 0 if last.get("type") == "job.succeeded" else 1
+                    log.info("submitted", job_id=job.job_id, workflow=submit)
+                    last = await follow_job(client, job.job_id)
+                    code = 0 if last is not None and last.type == "job.succeeded" else 1
         finally:
             server.should_exit = True
             await asyncio.gather(tasks[0], return_exceptions=True)

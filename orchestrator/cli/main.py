@@ -1,5 +1,9 @@
-"""The ``orchestrator`` command: dev, gateway, worker, migrate, submit, workflows, config, keys,
-mcp, llm, tags."""
+"""The ``orchestrator`` command: dev, gateway, worker, migrate, submit, jobs, workflows, config,
+keys, mcp, llm, tags.
+
+Command groups live in their own modules (``jobs``, ``keys``, ...) and are registered below with
+one line each. Any error is one line saying what to do (``--debug``: the traceback too).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from orchestrator.cli.errors import DEBUG, fail, one_line_errors
+from orchestrator.cli.settings import load_settings
 from orchestrator.config import Settings
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.logs import configure_logging
@@ -28,8 +34,21 @@ InputOpt = Annotated[
 ]
 
 
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option(
+        "--debug", envvar="ORCH_DEBUG", help="Show tracebacks instead of one-line errors.")
+    ] = False,
+) -> None:
+    """AgentOrchestrator: run @step DAGs through a gateway, Redis/arq workers and live streams."""
+    DEBUG.enabled = DEBUG.enabled or debug
+
+
 def _settings(*, stdout: bool = False) -> Settings:
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except OrchestratorError as exc:
+        _fail(exc)
     configure_logging(
         settings.log_level,
         redact_fields=settings.log.redact_fields,
@@ -61,9 +80,8 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def _fail(exc: OrchestratorError) -> None:
-    typer.secho(f"error [{exc.code}]: {exc.message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+def _fail(exc: BaseException) -> NoReturn:
+    fail(exc)
 
 
 def _run(coro: Any) -> Any:
@@ -143,21 +161,32 @@ def gateway(
     import uvicorn
 
     from gateway.app import create_app
+    from orchestrator.cli.preflight import announce, auth_mode, preflight
+    from orchestrator.dag.registry import WorkflowRegistry
 
     settings = _settings(stdout=True)
     for name, value in (("ORCH_REDIS__URL", settings.redis.url),
                         ("ORCH_DATABASE__URL", settings.database.url)):
         if not value:
-            _fail(OrchestratorError(f"{name} is not set", details={"setting": name}))
+            _fail(ConfigError(f"{name} is not set", details={"setting": name}))
     if not settings.auth.enabled:
         _fail(ConfigError("ORCH_AUTH__ENABLED=false is allowed only in `orchestrator dev`",
                           details={"setting": "ORCH_AUTH__ENABLED"}))
     _check_mcp(settings)
+    try:
+        registry = WorkflowRegistry.from_modules(settings.workflows)
+    except OrchestratorError as exc:
+        _fail(exc)
+    _run(preflight(settings))
+    bind_host = host or settings.gateway.host
+    bind_port = port if port is not None else settings.gateway.port
+    announce("gateway", settings, registry, address=f"http://{bind_host}:{bind_port}",
+             auth=auth_mode(settings), docs="/docs")
     with _telemetry(settings, "orchestrator-gateway"):
         uvicorn.run(
-            create_app(settings),
-            host=host or settings.gateway.host,
-            port=port if port is not None else settings.gateway.port,
+            create_app(settings, registry=registry),
+            host=bind_host,
+            port=bind_port,
             log_level="warning",
             # Events are small JSON; compressing each frame cost a quarter of the gateway's CPU
             # with 100 WebSocket clients (benchmark (e)) and saves little.
@@ -173,14 +202,28 @@ def worker(
     ] = False,
 ) -> None:
     """Run a worker: long-lived, or one job (exits after an idle timeout if none comes)."""
+    from orchestrator.cli.preflight import announce, preflight
+    from orchestrator.dag.registry import WorkflowRegistry
     from worker.runner import run_worker
 
     settings = _settings(stdout=True)
+    for name, value in (("ORCH_REDIS__URL", settings.redis.url),
+                        ("ORCH_DATABASE__URL", settings.database.url)):
+        if not value:
+            _fail(ConfigError(f"{name} is not set", details={"setting": name}))
+    try:
+        registry = WorkflowRegistry.from_modules(settings.workflows)
+    except OrchestratorError as exc:
+        _fail(exc)
+    # A one-job pod checks only Redis: its trace store loads lazily, off the path to its job.
+    _run(preflight(settings, database=not one_job))
+    announce("worker", settings, registry, mode="one-job" if one_job else "long-lived")
     with _telemetry(settings, "orchestrator-worker"):  # flushed before a one-job pod exits
-        _run(run_worker(settings, one_job=one_job))
+        _run(run_worker(settings, one_job=one_job, registry=registry))
 
 
 @app.command()
+@one_line_errors
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
@@ -192,42 +235,30 @@ def migrate(
         _fail(OrchestratorError("ORCH_DATABASE__URL is not set",
                                 details={"setting": "ORCH_DATABASE__URL"}))
     assert settings.database.url is not None
-    upgrade(settings.database.url, revision)
+    from orchestrator.config import mask_url
+    from orchestrator.errors import TraceError
+
+    try:
+        upgrade(settings.database.url, revision)
+    except TraceError as exc:
+        _fail(ConfigError(
+            f"cannot migrate the database at {mask_url(settings.database.url)} "
+            f"({exc.details.get('error', 'error')}): start PostgreSQL (and create the database) "
+            "or fix ORCH_DATABASE__URL", details={"setting": "ORCH_DATABASE__URL"}))
     typer.echo(f"migrated to {revision}")
 
 
-@app.command()
-def submit(
-    workflow: Annotated[str, typer.Argument(help="The workflow's name.")],
-    inputs: InputOpt = None,
-    stream: Annotated[bool, typer.Option(help="Print chunks as they arrive, then the result.")] = False,
-    url: Annotated[str | None, typer.Option(help="Gateway URL (ORCH_GATEWAY__URL).")] = None,
-) -> None:
-    """Submit a job to a running gateway."""
-    from orchestrator.cli.stream import follow_job, parse_inputs
-    from orchestrator.serialization import dumps
-    from sdk import Client
+def _register_submit() -> None:
+    from orchestrator.cli.submit import register
 
-    settings = _settings()
-    try:
-        parsed = parse_inputs(inputs or [])
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    key = settings.gateway.api_key.get_secret_value() if settings.gateway.api_key else None
+    register(app)
 
-    async def go() -> int:
-        async with Client(url or settings.gateway.url, api_key=key) as client:
-            job = await client.submit(workflow, parsed)
-            if not stream:
-                sys.stdout.write(dumps(job).decode() + "\n")
-                return 0
-            last = await follow_job(client, job["job_id"])
-            return 0 if last.get("type") == "job.succeeded" else 1
 
-    raise typer.Exit(_run(go()))
+_register_submit()
 
 
 @app.command()
+@one_line_errors
 def workflows() -> None:
     """List the workflows found in ORCH_WORKFLOWS with their steps."""
     from rich.console import Console
@@ -270,6 +301,8 @@ def _register_llm() -> None:
 
 _register_mcp()
 _register_llm()
+
+
 def _register_tags() -> None:
     from orchestrator.cli.tags import register
 
@@ -279,12 +312,30 @@ def _register_tags() -> None:
 _register_tags()
 
 
+def _register_jobs() -> None:
+    from orchestrator.cli.jobs import app as jobs_app
+
+    app.add_typer(jobs_app, name="jobs")
+
+
+_register_jobs()
+
+
 @app.command()
+@one_line_errors
 def config() -> None:
     """Print the effective settings as JSON, secrets masked."""
     from orchestrator.serialization import dumps
 
-    sys.stdout.write(dumps(Settings().masked(), indent=2).decode() + "\n")
+    sys.stdout.write(dumps(_settings().masked(), indent=2).decode() + "\n")
 
 
-__all__ = ["app"]
+def main() -> None:
+    """The console script: ``app`` with any error left over as one line (``--debug``: raised)."""
+    try:
+        app()
+    except Exception as exc:
+        fail(exc)
+
+
+__all__ = ["app", "main"]

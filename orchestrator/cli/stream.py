@@ -1,59 +1,58 @@
-"""Printing a job's event stream in a terminal: chunks as they arrive, then the result."""
+"""Printing a job's event stream from async code (``orchestrator dev --submit``, ``make run``)."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from orchestrator.serialization import dumps
+from orchestrator.cli.render import blocked_reason, compact, ms
+
+if TYPE_CHECKING:
+    from sdk import AsyncClient, Event
 
 
-async def follow_job(client: Any, job_id: str, *, console: Console | None = None) -> dict[str, Any]:
-    """Print a job's events: chunks raw on stdout, progress and status on stderr.
+async def follow_job(client: AsyncClient, job_id: str, *,
+                     console: Console | None = None) -> Event | None:
+    """Print a job's events: chunks raw on stdout as they arrive, status lines on stderr.
 
     Args:
-        client: An :class:`sdk.Client`.
+        client: The SDK's async client.
         job_id: The job to follow.
         console: Where status lines go (stderr by default).
 
     Returns:
-        The terminal event.
+        The terminal event (None if the stream ended before it).
     """
-    err = console or Console(stderr=True)
+    from orchestrator.cli.live import report_end
+
+    err = console or Console(stderr=True, soft_wrap=True)
     streamed: dict[str, list[Any]] = {}
-    last: dict[str, Any] = {}
+    last: Event | None = None
     async for event in client.events(job_id):
-        kind, step, data = event["type"], event["step"], event["data"]
+        kind, step, data = event.type, event.step, event.data
         last = event
-        if kind == "step.chunk":
+        if kind == "step.chunk" and step:
             streamed.setdefault(step, []).append(data)
-            sys.stdout.write(data if isinstance(data, str) else dumps(data).decode() + "\n")
+            sys.stdout.write(data if isinstance(data, str) else compact(data, 10**9) + "\n")
             sys.stdout.flush()
         elif kind == "step.started":
-            err.print(f"[dim]▸ {step} (attempt {event['attempt']})[/dim]")
+            err.print(f"[dim]▸ {step} (attempt {event.attempt})[/dim]")
         elif kind == "step.progress":
-            err.print(f"[dim]  {step}: {dumps(data).decode()}[/dim]")
+            err.print(f"[dim]  {step}: {compact(data)}[/dim]")
         elif kind == "step.succeeded":
-            err.print(f"[green]✓ {step}[/green] [dim]{data.get('duration_ms')} ms[/dim]")
+            err.print(f"[green]✓ {step}[/green] [dim]{ms((data or {}).get('duration_ms'))}[/dim]")
         elif kind in ("step.failed", "step.retrying"):
-            err.print(f"[red]✗ {step} {kind}:[/red] {dumps(data).decode()}")
+            err.print(f"[red]✗ {step} {kind}:[/red] {compact(data)}")
+        elif kind == "job.blocked":
+            err.print(f"[yellow]blocked: {blocked_reason(data)}[/yellow]")
+        elif kind == "job.waiting":
+            err.print(f"[magenta]waiting for input from {step}: orchestrator jobs answer "
+                      f"{job_id}[/magenta]")
     if streamed:
         sys.stdout.write("\n")
-    if last.get("type") == "job.succeeded":
-        result = (last.get("data") or {}).get("result") or {}
-        rest = {k: v for k, v in result.items() if k not in streamed}
-        if rest:
-            sys.stdout.write(dumps(rest, ).decode() + "\n")
-        err.print(f"[bold green]job {job_id} succeeded[/bold green]"
-                  + (f" [dim](result of {', '.join(streamed)}: the streamed output above)[/dim]"
-                     if streamed else ""))
-    elif last:
-        err.print(f"[bold red]job {job_id} {last['type'].split('.')[-1]}[/bold red]: "
-                  f"{dumps(last.get('data')).decode()}")
-    sys.stdout.flush()
-    return last
+    return report_end(job_id, last, streamed, err)
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, Any]:

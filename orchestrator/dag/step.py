@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import types
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any, overload
@@ -31,25 +32,55 @@ def _kind_of(fn: Callable[..., Any]) -> StepKind:
 
 
 def code_fingerprint(fn: Callable[..., Any]) -> str:
-    """A hash of a function's bytecode and constants (changes when its code does).
+    """A hash of a function's code that is the same in every process running that code.
+
+    The hash covers the bytecode, names, argument layout and constants of the function's code
+    object and, recursively, of every code object nested in it (lambdas, nested functions,
+    comprehensions, generator expressions). A nested code object contributes its own
+    fingerprint, never its ``repr`` (which holds a memory address), and sets are hashed in a
+    sorted order (their iteration order follows the per-process string hash seed). File names and
+    line numbers are left out, so moving a function or reformatting around it keeps its version.
+
+    Args:
+        fn: The step function (anything with a ``__code__``).
 
     Returns:
         16 hex digits of SHA-256; ``"0" * 16`` for callables without ``__code__``.
     """
     code = getattr(fn, "__code__", None)
-    if code is None:
+    if not isinstance(code, types.CodeType):
         return "0" * 16
     return _code_digest(code)[:16]
 
 
-def _code_digest(code: Any) -> str:
-    # Nested code objects (comprehensions, lambdas) are hashed by content: their repr holds a
-    # memory address, which would give each process another version of the same workflow.
+# Code-object attributes that define what the code does; co_filename, co_firstlineno and the
+# line/position tables are left out on purpose (they change when unrelated lines move).
+_CODE_FIELDS = (
+    "co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_flags", "co_name",
+    "co_names", "co_varnames", "co_freevars", "co_cellvars",
+)
+
+
+def _code_digest(code: types.CodeType) -> str:
     h = hashlib.sha256(code.co_code)
-    for const in code.co_consts:
-        h.update(_code_digest(const).encode() if hasattr(const, "co_code") else repr(const).encode())
-    h.update(repr(code.co_names).encode())
+    for field in _CODE_FIELDS:
+        h.update(f"{field}={getattr(code, field)!r};".encode())
+    h.update(b"consts=")
+    h.update(_const_digest(code.co_consts).encode())
     return h.hexdigest()
+
+
+def _const_digest(value: Any) -> str:
+    """A process-independent text for one constant of a code object (recursive)."""
+    if isinstance(value, types.CodeType):
+        return f"code({_code_digest(value)})"
+    if isinstance(value, tuple):
+        return "tuple(" + ",".join(_const_digest(v) for v in value) + ")"
+    if isinstance(value, frozenset):
+        return "frozenset(" + ",".join(sorted(_const_digest(v) for v in value)) + ")"
+    # The remaining constant types (None, Ellipsis, bool, int, float, complex, str, bytes) have
+    # a repr that depends only on the value.
+    return f"{type(value).__name__}:{value!r}"
 
 
 class Step:

@@ -95,6 +95,32 @@ class Workflow:
             ) from None
         return model.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
+    async def run_local(
+        self, inputs: Mapping[str, Any] | None = None, *, answers: Any = None, **options: Any
+    ) -> Any:
+        """Run this workflow to its end in this process, with no Redis, database or gateway.
+
+        The worker's own executor runs it on an in-memory state store: the same binding,
+        ``parallel``, fan-out, retries, timeouts, streaming and ``ctx.ask`` as a deployed run.
+
+        Args:
+            inputs: The inputs by name (validated as a submit validates them).
+            answers: Answers to ``ctx.ask``: ``{step: answer}`` or ``(step, prompt, schema) ->
+                answer``; a question without one stops the run in ``waiting``.
+            **options: ``settings`` and ``hooks`` (see ``worker.local.run_local``).
+
+        Returns:
+            A ``worker.local.LocalRun``: ``status``, ``result``, ``error``, ``events``,
+            ``chunks``, ``outputs``, ``attempts``, ``questions``.
+
+        Raises:
+            InputValidationError: ``inputs_invalid``.
+            AnswerValidationError: ``answer_invalid``.
+        """
+        from orchestrator.dag.local import local_runner
+
+        return await local_runner()(self, inputs, answers=answers, **options)
+
     def describe(self) -> dict[str, Any]:
         """Return the DAG as JSON: nodes with options, edges, sinks, inputs schema, version."""
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,11 +19,12 @@ from orchestrator.flows.jobs import workflow_of
 from orchestrator.jobs.actor import Actor
 from orchestrator.jobs.views import JobReader
 from orchestrator.serialization import dumps
+from orchestrator.storable import find_unstorable
 from orchestrator.trace.records import AuditRecord
-from orchestrator.types import JobStatus, JSONValue
+from orchestrator.types import JobStatus, JSONValue, StepStatus
 
 
-def _check_answer(answer: JSONValue, schema: dict[str, Any]) -> None:
+def check_answer(answer: JSONValue, schema: dict[str, Any]) -> None:
     """Validate an answer against its question's JSON schema (Draft 2020-12, via jsonschema).
 
     Raises:
@@ -44,10 +46,12 @@ class JobControl(JobReader):
     """Cancels, answers and retries jobs the actor may touch (found as :class:`JobReader` does)."""
 
     async def cancel(self, job_id: str, *, actor: Actor) -> str:
-        """Cancel a queued job at once, or ask the worker running it to stop.
+        """Cancel a job no worker runs (queued, or waiting for input) at once, or ask the worker
+        running it to stop.
 
         Returns:
-            ``cancelled`` (it had not started) or ``cancelling`` (the worker will stop it).
+            ``cancelled`` (no worker ran it: it ended now, with its ``job.cancelled`` event) or
+            ``cancelling`` (the worker will stop it).
 
         Raises:
             JobNotFoundError: No such job.
@@ -64,9 +68,9 @@ class JobControl(JobReader):
                 details={"job_id": job_id, "status": status},
             )
         if answer == "now_cancelled":
-            await self.services.trace.finish_job(
-                row.id, JobStatus.CANCELLED, finished_at=datetime.now(UTC)
-            )
+            now = datetime.now(UTC)
+            await self._cancel_open_attempts(row.id, now)
+            await self.services.trace.finish_job(row.id, JobStatus.CANCELLED, finished_at=now)
         await self.services.trace.add_audit(
             AuditRecord(
                 at=datetime.now(UTC),
@@ -80,6 +84,16 @@ class JobControl(JobReader):
             )
         )
         return "cancelled" if answer == "now_cancelled" else "cancelling"
+
+    async def _cancel_open_attempts(self, job_id: str, now: datetime) -> None:
+        """End the step_runs rows a waiting job left open (the attempts that asked)."""
+        runs = await self.services.trace.list_step_runs(job_id)
+        open_runs = [
+            replace(r, status=StepStatus.CANCELLED, finished_at=now)
+            for r in runs
+            if r.status in (StepStatus.WAITING, StepStatus.RUNNING, StepStatus.PENDING)
+        ]
+        await self.services.trace.upsert_step_runs(open_runs)
 
     async def answer(
         self, job_id: str, answer: JSONValue, *, actor: Actor, step: str | None = None
@@ -99,8 +113,15 @@ class JobControl(JobReader):
             JobNotFoundError: No such job.
             JobStateConflictError: The job is not waiting, or ``step`` has no open question, or
                 several are open and ``step`` is missing.
-            AnswerValidationError: The answer does not match the schema (``details["errors"]``).
+            AnswerValidationError: The answer does not match the schema, or holds a lone
+                surrogate or a NaN/infinite number (``details["errors"]``).
         """
+        problems = find_unstorable(answer)
+        if problems:  # an answer with a lone surrogate cannot be stored, NaN would become null
+            raise AnswerValidationError(
+                "the answer holds values that cannot be stored",
+                details={"errors": [p.as_error("answer") for p in problems]},
+            )
         row = await self.exists(job_id, actor)
         live = await self.services.state.get_job(row.id)
         if live is None or live.status is not JobStatus.WAITING or not live.questions:
@@ -122,7 +143,7 @@ class JobControl(JobReader):
                 f"step {step!r} of job {job_id} has no open question",
                 details={"job_id": job_id, "step": step, "steps": sorted(live.questions)},
             )
-        _check_answer(answer, question.get("schema") or {})
+        check_answer(answer, question.get("schema") or {})
         index = int(question["index"])
         outcome = await self.services.state.answer(
             row.id, step, index, dumps(answer), {"reason": "input", "step": step}
@@ -190,4 +211,4 @@ class JobControl(JobReader):
         )  # fmt: skip
 
 
-__all__ = ["JobControl"]
+__all__ = ["JobControl", "check_answer"]

@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.dag.workflow import Workflow
-from orchestrator.errors import (
-    VersionNotFoundError,
-)
+from orchestrator.errors import InputValidationError, VersionNotFoundError
 from orchestrator.flows.compiler import FlowWorkflow
 from orchestrator.jobs.actor import Actor
 from orchestrator.services import Services
+from orchestrator.storable import find_unstorable
 from orchestrator.trace.records import AuditRecord, JobRecord
 from orchestrator.types import JobStatus, JSONValue
 
@@ -45,6 +44,22 @@ def trace_id_of(trace: Mapping[str, str] | None) -> str | None:
     if len(parts) == 4 and len(parts[1]) == 32 and parts[1] != "0" * 32:
         return parts[1].lower()
     return None
+
+
+def _check_storable(workflow: str, inputs: Mapping[str, Any] | None) -> None:
+    """Refuse inputs the trace store cannot keep (NUL, lone surrogates, NaN and infinities).
+
+    Raises:
+        InputValidationError: ``details["errors"]`` names each input path with its ``type``.
+    """
+    problems = find_unstorable(dict(inputs or {}))
+    if problems:
+        errors = [p.as_error() for p in problems]
+        names = ", ".join(e["parameter"] for e in errors)
+        raise InputValidationError(
+            f"invalid inputs for workflow {workflow!r}: {names}",
+            details={"workflow": workflow, "errors": errors},
+        )
 
 
 class JobSubmission:
@@ -81,7 +96,9 @@ class JobSubmission:
 
         Raises:
             WorkflowNotFoundError: Unknown workflow (nothing is stored).
-            InputValidationError: Missing, ill-typed or unknown inputs (nothing is stored).
+            InputValidationError: Missing, ill-typed or unknown inputs, or values no store can
+                keep: NUL characters, lone surrogates, NaN or infinite numbers (nothing is
+                stored; ``details["errors"]`` names each input path).
             VersionNotFoundError: ``version`` is not the registered workflow's version.
             TraceError, StateError, QueueError: Infrastructure failed.
         """
@@ -118,7 +135,11 @@ class JobSubmission:
                 f"workflow {workflow!r} has no version {version!r}",
                 details={"workflow": workflow, "version": version, "known": [wf.version]},
             )
+        # Raw first (a hostile key must not reach the validator's error messages), then the
+        # validated values (a float input turns the text "nan" into NaN).
+        _check_storable(wf.name, inputs)
         clean = wf.validate_inputs(inputs)
+        _check_storable(wf.name, clean)
         job_id = str(uuid.uuid4())
         idem_key = None
         if idempotency_key is not None:

@@ -78,8 +78,10 @@ class JobReader:
             names = []
         runs = await self.services.trace.list_step_runs(row.id)
         attempts: dict[str, int] = {}
+        latest: dict[str, Any] = {}  # each step's last run in list order (one pass, not n²)
         for r in runs:
             attempts[r.step] = max(attempts.get(r.step, 0), r.attempt)
+            latest[r.step] = r
         if live is not None:
             view.status = live.status.value  # Redis is ahead of the batched row while running
             if live.status.is_terminal and not row.status.is_terminal:
@@ -95,7 +97,7 @@ class JobReader:
                     names.append(n)
         for n in names:
             st = live.steps.get(n) if live is not None else None
-            last = next((r for r in reversed(runs) if r.step == n), None)
+            last = latest.get(n)
             view.steps.append(
                 {
                     "name": n,

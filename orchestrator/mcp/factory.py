@@ -11,6 +11,8 @@ from orchestrator.mcp.policy import ToolPolicy
 from orchestrator.mcp.tokens_base import TokenSource
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
     from orchestrator.mcp.manager import McpManager
     from orchestrator.services import Services
 
@@ -31,6 +33,7 @@ def build_manager(
     *,
     policy: ToolPolicy | None = None,
     tokens: TokenSource | None = None,
+    tracer: Tracer | None = None,
 ) -> McpManager:
     """The process's manager on its services (Redis cache, trace-store audit).
 
@@ -40,6 +43,7 @@ def build_manager(
             falls back to ``ORCH_TAGS__DEFAULT_POLICY``).
         tokens: The OAuth token source (default: the token manager, built when a server has
             ``auth: oauth2``; the manager closes it).
+        tracer: The tracer of tool-call spans (default: this process's pipeline's).
 
     Raises:
         ConfigError: The MCP configuration is invalid, or an ``oauth2`` server has no
@@ -70,6 +74,7 @@ def build_manager(
         policy=policy if policy is not None else services.tags.policy,
         tokens=tokens,
         audit=services.trace.add_audit,
+        tracer=tracer,
     )
     manager.owns_tokens = owned is not None
     return manager

@@ -141,7 +141,9 @@ class McpManager:
 
     async def _fetch_tools(self, server: str) -> list[ToolInfo]:
         config = self.servers[server]
-        call = CallAuth()
+        # The caller's (list_tools, call) user, for per-user tokens; a fresh record of failure.
+        outer = CALL_AUTH.get()
+        call = CallAuth(user=outer.user if outer is not None else None)
         token = CALL_AUTH.set(call)
         try:
             conn = await self._pool.get(server)
@@ -199,14 +201,18 @@ class McpManager:
         """
         names = [self.server(server).name] if server is not None else list(self.servers)
         found: list[ToolInfo] = []
-        for name in names:
-            try:
-                found += (await self._catalog.tools(name, refresh=refresh)).values()
-            except ToolError as exc:
-                if server is not None:
-                    raise
-                log.warning("tools of an MCP server left out", server=name, code=exc.code,
-                            error=exc.message)  # fmt: skip
+        token = CALL_AUTH.set(CallAuth(user=actor.id if actor is not None else None))
+        try:
+            for name in names:
+                try:
+                    found += (await self._catalog.tools(name, refresh=refresh)).values()
+                except ToolError as exc:
+                    if server is not None:
+                        raise
+                    log.warning("tools of an MCP server left out", server=name, code=exc.code,
+                                error=exc.message)  # fmt: skip
+        finally:
+            CALL_AUTH.reset(token)
         if actor is None:
             return found
         decisions = await asyncio.gather(*(self.policy.decide(actor, t.name, None) for t in found))
@@ -257,7 +263,11 @@ class McpManager:
             ToolTimeoutError, McpUnavailableError (retryable), McpAuthRequiredError, ToolError.
         """
         args = dict(arguments or {})
-        info = await self.tool(name)
+        token = CALL_AUTH.set(CallAuth(user=actor.id))  # a per-user server lists as the caller
+        try:
+            info = await self.tool(name)
+        finally:
+            CALL_AUTH.reset(token)
         decision = await self.policy.decide(actor, info.name, args, intent=intent)
         if not decision.allowed:
             details: dict[str, Any] = {"tool": info.name, "tag": decision.tag,

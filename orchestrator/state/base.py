@@ -176,8 +176,8 @@ class StateStore(Protocol):
         ...
 
     async def request_cancel(self, job_id: JobId, data: JSONValue) -> str:
-        """Cancel a queued job or flag a running one: ``now_cancelled``, ``requested``, the
-        terminal status it already had, or ``missing``."""
+        """Cancel a queued or waiting job (no worker runs it) or flag a running one:
+        ``now_cancelled``, ``requested``, the terminal status it already had, or ``missing``."""
         ...
 
     async def acquire_lease(self, job_id: JobId, worker_id: str, ttl_seconds: float) -> str:

@@ -59,14 +59,24 @@ return id
 
 # KEYS: job, events
 # ARGV: maxlen, ttl, ts, data
-# Returns 'now_cancelled' (was queued: cancelled by this call), 'requested' (running: the
-# worker will stop it),
-# the terminal status when already finished, or 'MISSING'.
+# Returns 'now_cancelled' (was queued or waiting for input: no worker runs it, so this call
+# cancels it: unfinished steps become cancelled, open questions close), 'requested' (running:
+# the worker will stop it), the terminal status when already finished, or 'MISSING'.
 REQUEST_CANCEL = _PUBLISH + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'MISSING' end
 if status == 'succeeded' or status == 'failed' or status == 'cancelled' then return status end
-if status == 'queued' then
+if status == 'queued' or status == 'waiting' then
+  local fields = redis.call('HGETALL', KEYS[1])
+  for i = 1, #fields, 2 do
+    local f, v = fields[i], fields[i + 1]
+    if string.sub(f, 1, 2) == 'q:' then
+      redis.call('HDEL', KEYS[1], f)
+    elseif string.sub(f, 1, 2) == 's:' and string.sub(f, -7) == ':status'
+        and (v == 'pending' or v == 'waiting' or v == 'running') then
+      redis.call('HSET', KEYS[1], f, 'cancelled')
+    end
+  end
   redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[3], 'cancel', '1')
   publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 'job.cancelled', '', '', ARGV[3], ARGV[4])
   redis.call('EXPIRE', KEYS[1], ARGV[2])

@@ -65,6 +65,19 @@ class StoreBase:
         async with self._transaction("ping") as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def revision(self) -> str | None:
+        """The Alembic revision the database is at (``None``: never migrated).
+
+        Raises:
+            TraceError: The database cannot be reached.
+        """
+        from alembic.runtime.migration import MigrationContext
+
+        async with self._transaction("revision") as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+
     async def _update_job(self, operation: str, job_id: JobId, **values: Any) -> None:
         key = parse_uuid(job_id)
         if key is None:

@@ -8,6 +8,7 @@ they must not be called on a thread whose event loop is running: from async code
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -79,6 +80,15 @@ async def _current(url: str) -> str | None:
         await engine.dispose()
 
 
+@functools.cache
+def head() -> str:
+    """The newest revision of ``migrations/`` (what ``orchestrator migrate`` applies)."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory(str(_migrations_dir())).get_heads()
+    return ",".join(sorted(heads))
+
+
 def _revision_of(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -87,4 +97,4 @@ def _migrations_dir() -> Path:
     return Path(migrations.__file__).parent
 
 
-__all__ = ["alembic_config", "current", "upgrade"]
+__all__ = ["alembic_config", "current", "head", "upgrade"]

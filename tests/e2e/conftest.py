@@ -55,6 +55,17 @@ class Stack:
         self.workers.append(proc)
         return proc
 
+    def stop_worker(self, index: int, *, timeout_seconds: float = 15.0) -> None:
+        """Stop worker ``index`` gracefully (SIGTERM), killing it after ``timeout_seconds``."""
+        proc = self.workers[index]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_seconds)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
     def stop(self) -> None:
         for proc in [*self.workers, self.gateway]:
             if proc.poll() is None:

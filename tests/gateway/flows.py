@@ -47,3 +47,12 @@ def named(name: str, *, fails: bool = False) -> Workflow:
 
 def registry(*extra: Workflow) -> WorkflowRegistry:
     return WorkflowRegistry([greeting, pages, *extra])
+
+
+@step
+async def echo_any(text: str = "", ratio: float = 1.0, payload: Any = None) -> dict[str, Any]:
+    return {"text": text, "ratio": ratio, "payload": payload}
+
+
+echoing = workflow("echoing", echo_any)
+"""Takes free-form inputs (a string, a float, any JSON): the target of hostile-input tests."""

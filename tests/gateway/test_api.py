@@ -284,7 +284,8 @@ async def test_health_readiness_and_prometheus_metrics_answer(
         assert health.status_code == 200 and health.json() == {"status": "ok"}
         ready = await client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"status": "ready", "checks": {"redis": "ok", "database": "ok"}}
+        assert ready.json() == {"status": "ready",
+                                "checks": {"redis": "ok", "database": "ok", "migrations": "ok"}}
 
         async def submitted() -> float:
             response = await client.get("/metrics")

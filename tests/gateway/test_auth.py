@@ -168,9 +168,11 @@ SECRET = "s3cret-for-tests-" + "x" * 32
 
 
 def hs256(**overrides: Any) -> str:
+    """An HS256 JWT; valid for an hour (parametrized tokens are made when the suite is
+    collected, and the suite runs for minutes before reaching them)."""
     now = int(time.time())
     claims = {"sub": "alice", "tenant": "acme", "role": "submitter", "iss": "https://idp.test",
-              "aud": "orchestrator", "iat": now, "exp": now + 300, **overrides}
+              "aud": "orchestrator", "iat": now, "exp": now + 3600, **overrides}
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, SECRET, algorithm="HS256")
 
 
@@ -180,7 +182,7 @@ JWT_SETTINGS = {"jwt_secret": SECRET, "jwt_issuer": "https://idp.test",
 
 @pytest.mark.parametrize(("token", "reason"), [
     (hs256(exp=int(time.time()) - 60), "token_expired"),
-    (jwt.encode({"sub": "a", "tenant": "acme", "role": "admin", "exp": int(time.time()) + 60,
+    (jwt.encode({"sub": "a", "tenant": "acme", "role": "admin", "exp": int(time.time()) + 3600,
                  "iss": "https://idp.test", "aud": "orchestrator"}, "wrong-secret" * 4,
                 algorithm="HS256"), "signature_invalid"),
     (hs256(aud="someone-else"), "audience_invalid"),

@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from httpx_sse import aconnect_sse
 
 from orchestrator.config import Settings
-from sdk import Client
+from sdk import AsyncClient
 from tests.gateway import flows
 from tests.support.jobs import wait_for_end
 from tests.support.stack import in_process_stack
@@ -61,11 +62,13 @@ async def test_the_sdk_runs_a_job_in_one_request_and_gets_its_result(
     isolated_settings: SettingsFactory,
 ) -> None:
     async with in_process_stack(isolated_settings(), flows.registry()) as stack:
-        client = Client("http://gateway", api_key=stack.key)
-        client._http = stack.client  # the in-process ASGI transport, with the stack's key
+        assert stack.app is not None
+        client = AsyncClient("http://gateway", api_key=stack.key,
+                             transport=httpx.ASGITransport(app=stack.app))
         events = [e async for e in client.run("pages", {"url": "https://example.org"})]
+        await client.aclose()
 
-    assert events[0]["type"] == "job.queued"
-    assert events[-1]["type"] == "job.succeeded"
-    assert events[-1]["data"]["result"] == {"render": "https://example.org: 19 bytes"}
-    assert len({e["job_id"] for e in events}) == 1
+    assert events[0].type == "job.queued"
+    assert events[-1].type == "job.succeeded"
+    assert events[-1].data["result"] == {"render": "https://example.org: 19 bytes"}
+    assert len({e.job_id for e in events}) == 1

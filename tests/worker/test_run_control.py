@@ -303,9 +303,26 @@ async def test_a_worker_of_another_version_leaves_the_job_and_the_api_says_why(
                 return state is not None and bool(state.blocked)
 
             await wait_until(blocked, what="the mismatched worker to leave the job")
+            first = await stack.services.state.get_job(job_id)
+            assert first is not None
+
+            async def polled_again() -> bool:
+                state = await stack.services.state.get_job(job_id)
+                return state is not None and state.arq_job_id != first.arq_job_id
+
+            await wait_until(polled_again, what="the mismatched worker to poll the job again")
         view = (await stack.client.get(f"/v1/jobs/{job_id}")).json()
         assert view["status"] == "queued"
         assert "version mismatch" in view["blocked"]
+        # The submitter's stream says why, once per change of reason (not once per poll).
+        events = await stack.services.state.read_events(job_id)
+        blocked_events = [e for e in events if e.type == "job.blocked"]
+        assert len(blocked_events) == 1
+        data = blocked_events[0].data
+        assert isinstance(data, dict)
+        assert data["reason"] == view["blocked"]
+        assert data["version"] == view["version"]
+        assert data["worker_versions"] == [other.get("marked").version]
         async with worker_running(settings, flows.registry()):
             state = await wait_for_end(stack.services, job_id)
         assert state.result == {"mark": "v1"}

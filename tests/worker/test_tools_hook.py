@@ -108,3 +108,34 @@ async def test_a_refused_call_fails_the_step_at_once_and_is_audited_for_the_subm
     assert isinstance(error, dict) and error["code"] == "tool_forbidden"
     assert row.actor == state.user_id and row.tenant_id == stack.tenant
     assert row.details is not None and row.details["tag"] == "no-count"
+
+
+async def test_the_tool_span_is_a_child_of_the_step_attempts_span(
+    isolated_settings: SettingsFactory, server: HttpServer
+) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from orchestrator.telemetry import setup_telemetry
+
+    exporter = InMemorySpanExporter()
+    shutdown = setup_telemetry(Settings(), "orchestrator-test", span_exporter=exporter,
+                               set_global=False)  # fmt: skip
+    try:
+        async with in_process_stack(settings_of(isolated_settings, server),
+                                    tools_flows.registry()) as stack:  # fmt: skip
+            state = await wait_for_end(stack.services, await submit(stack, "tools_echoed"))
+        assert state.status is JobStatus.SUCCEEDED, state.error
+
+        async def ended() -> bool:
+            names = {s.name for s in exporter.get_finished_spans()}
+            return {"step echoed", "execute_tool t/echo"} <= names
+
+        await wait_until(ended, what="the step and tool spans")
+    finally:
+        shutdown()
+    spans = exporter.get_finished_spans()
+    [step_span] = [s for s in spans if s.name == "step echoed"]
+    [tool_span] = [s for s in spans if s.name == "execute_tool t/echo"]
+    assert tool_span.parent is not None
+    assert tool_span.parent.span_id == step_span.context.span_id
+    assert tool_span.attributes is not None and tool_span.attributes["mcp.server"] == "t"

@@ -26,9 +26,16 @@ async def counted(ctx: StepContext) -> Any:
     return (await ctx.tools.call("t/count")).output
 
 
+@step
+async def echoed(ctx: StepContext) -> Any:
+    """One successful call (its span is checked)."""
+    return (await ctx.tools.call("t/echo", {"text": "traced"})).text
+
+
 def registry() -> WorkflowRegistry:
     return WorkflowRegistry([
         workflow("tools_unreachable", unreachable),
         workflow("tools_bad_arguments", bad_arguments),
         workflow("tools_counted", counted),
+        workflow("tools_echoed", echoed),
     ])  # fmt: skip

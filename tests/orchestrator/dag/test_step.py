@@ -224,3 +224,52 @@ def test_decorating_something_that_is_not_callable_is_a_dag_error() -> None:
         step(name="x")(42)  # type: ignore[arg-type]
 
     assert info.value.details == {"parameter": "fn"}
+
+
+# -- code fingerprints (issue 11, defect 1) ------------------------------------------------------
+
+_FINGERPRINTS = """
+import json
+from tests.e2e.hardening_flows import closures
+print(json.dumps({"version": closures.version,
+                  "steps": {n: s.code_fingerprint for n, s in closures.steps.items()}}))
+"""
+
+
+def test_a_step_with_lambdas_nested_functions_and_comprehensions_has_one_fingerprint_in_every_process() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    seen = []
+    for seed in ("1", "2", "3"):  # string sets iterate in a per-seed order
+        out = subprocess.run(
+            [sys.executable, "-c", _FINGERPRINTS], cwd=root, capture_output=True, text=True,
+            timeout=60, env={**__import__("os").environ, "PYTHONHASHSEED": seed},
+        )
+        assert out.returncode == 0, out.stderr
+        seen.append(json.loads(out.stdout))
+    assert seen[0] == seen[1] == seen[2]
+    from tests.e2e.hardening_flows import closures
+
+    assert seen[0]["version"] == closures.version
+
+
+def test_a_change_inside_a_nested_function_changes_the_fingerprint() -> None:
+    from orchestrator.dag.step import code_fingerprint
+
+    def outer_a(xs: list[int]) -> list[int]:
+        return [x + 1 for x in xs]
+
+    def outer_b(xs: list[int]) -> list[int]:
+        return [x + 2 for x in xs]
+
+    first = code_fingerprint(outer_a)
+
+    def outer_a(xs: list[int]) -> list[int]:
+        return [x + 1 for x in xs]
+
+    assert code_fingerprint(outer_a) == first
+    assert code_fingerprint(outer_b) != first

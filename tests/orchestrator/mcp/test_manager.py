@@ -340,3 +340,21 @@ async def test_an_http_server_killed_mid_call_is_a_retryable_mcp_unavailable() -
             with pytest.raises(McpUnavailableError) as caught:
                 await asyncio.wait_for(call, 10)
             assert caught.value.retryable
+
+
+async def test_a_per_user_oauth2_server_gets_each_callers_own_token(
+    guarded_server: HttpServer,
+) -> None:
+    """The token source is asked for the calling user's token (``per_user: true``)."""
+    config = http_config("g", guarded_server.url, auth={
+        "type": "oauth2", "token_url": "http://127.0.0.1:1/token", "client_id": "orchestrator",
+        "per_user": True,
+    })  # fmt: skip
+    bob = Actor(id="user:bob", tenant_id="acme")
+    tokens = StaticTokenSource({"g:user:alice": ["good-2"]})
+    async with manager_of(config, tokens=tokens) as m:
+        assert (await m.call(ALICE, "g/echo", {"text": "mine"})).text == "mine"
+        with pytest.raises(McpAuthRequiredError):
+            await m.call(bob, "g/echo", {"text": "not mine"})
+
+    assert guarded_server.stats()["calls"] == {"echo": 1}
