@@ -143,7 +143,7 @@ async def test_each_role_reaches_exactly_the_routes_its_permissions_allow(
             if method == "WS":
                 continue  # tests/gateway/test_auth.py covers the WebSocket's refusals
             url = path.format(job_id=job_id, step="repeat", name="greeting", server="none",
-                              tool="none", tag="matrix")  # unknown tool and tag: 404 for those who may
+                              tool="none", tag="matrix", session_id="matrix")  # unknown: 404 for those who may
             if path == "/v1/jobs/{job_id}/events":
                 url = path.format(job_id=stream_job_id) + "?after=0-1"
             for who, (role, headers) in callers.items():

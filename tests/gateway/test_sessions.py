@@ -65,7 +65,9 @@ async def test_a_message_runs_a_task_whose_question_is_answered_in_place(
     await wait_until(lambda: _task_done(stack, sid, 1), timeout_seconds=30, what="second task")
     history = (await stack.client.get(f"/v1/sessions/{sid}/messages")).json()["items"]
 
-    assert no_question.status_code == 409 and no_question.json()["error"]["code"] == "no_open_question"
+    assert (
+        no_question.status_code == 409 and no_question.json()["error"]["code"] == "no_open_question"
+    )
     assert started.status_code == 202 and started.json()["action"] == "started"
     assert waiting["question"]["prompt"] == "Clarify: book a room?"
     assert answered.status_code == 202 and answered.json()["action"] == "answered"
@@ -75,7 +77,9 @@ async def test_a_message_runs_a_task_whose_question_is_answered_in_place(
     # the second task saw the first exchange as its history
     assert final["tasks"][1]["reply"] == "echo(2): thanks "
     assert [(m["role"], m["content"]) for m in history][:2] == [
-        ("user", "book a room?"), ("assistant", "echo(0): book a room? with Paris ")]
+        ("user", "book a room?"),
+        ("assistant", "echo(0): book a room? with Paris "),
+    ]
 
 
 async def _task_done(stack: InProcessStack, sid: str, index: int) -> bool:

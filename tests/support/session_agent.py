@@ -23,7 +23,9 @@ async def clarify(task: str, ctx: StepContext) -> str:
 
 
 @step(depends_on=[clarify], streams=True)
-async def reply(clarification: str, task: str, session_id: str, history: list[dict[str, Any]]) -> Any:
+async def reply(
+    clarification: str, task: str, session_id: str, history: list[dict[str, Any]]
+) -> Any:
     words = [f"echo({len(history)}):", *task.split()]
     if clarification:
         words += ["with", clarification]
