@@ -16,6 +16,7 @@ from gateway.access import AccessLogMiddleware
 from gateway.auth import GatewayAuth
 from gateway.docs import install_docs
 from gateway.errors import install_error_handlers
+from gateway.mcp_server import McpEndpoint
 from gateway.metrics import MetricsRefreshMiddleware
 from gateway.openapi import install_openapi
 from gateway.routes import (
@@ -135,7 +136,8 @@ def create_app(
         app.state.tools = build_manager(svc)  # MCP connections open on first use
         ui.open_sessions(app)
         try:
-            yield
+            async with app.state.mcp.run():  # /mcp: the orchestrator as an MCP server
+                yield
         finally:
             await app.state.tools.close()
             await app.state.auth.limits.close()
@@ -153,6 +155,8 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.state.mcp = McpEndpoint(app)
+    app.add_route("/mcp", app.state.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     install_openapi(app)
     install_docs(app)
     for router in ROUTERS:

@@ -32,6 +32,7 @@ async def validate_flow_for(
     services: Services,
     tools: ToolPlane | None = None,
     name: str = f"{FLOW_PREFIX}inline",
+    audit: bool = True,
 ) -> FlowWorkflow:
     """Compile ``definition`` and check that ``actor`` may run every tool it calls.
 
@@ -41,6 +42,7 @@ async def validate_flow_for(
         services: For the tag policy and the audit log.
         tools: The MCP tool plane; when given, every tool step's tool must exist in it.
         name: The workflow name its job will carry (``flow:<tag>`` or ``flow:inline``).
+        audit: Write a ``tool.refused`` row for a refusal (not when merely listing flows).
 
     Returns:
         The compiled flow, ready for :meth:`JobSubmission.submit_once` (``flow=``).
@@ -56,6 +58,8 @@ async def validate_flow_for(
     wf = compile_flow(definition, name=name)
     for step, tool in wf.tools.items():
         decision = await services.tags.policy.decide(actor, tool, None)
+        if not decision.allowed and not audit:
+            raise forbidden(tool, decision)
         if not decision.allowed:
             try:
                 await services.trace.add_audit(refusal_audit(actor, tool, decision, step=step))
