@@ -136,9 +136,9 @@ def create_app(
         app.state.tools = build_manager(svc)  # MCP connections open on first use
         ui.open_sessions(app)
         try:
-            async with app.state.mcp.run():  # /mcp: the orchestrator as an MCP server
-                yield
+            yield
         finally:
+            await app.state.mcp.close()  # /mcp's session manager, if a request started it
             await app.state.tools.close()
             await app.state.auth.limits.close()
             await app.state.hub.close()

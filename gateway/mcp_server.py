@@ -15,9 +15,8 @@ with 401 before the MCP layer sees it.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
@@ -68,11 +67,39 @@ class McpEndpoint:
         self.manager = StreamableHTTPSessionManager(app=self.server, stateless=True)
         self._require = require(Permission.JOB_SUBMIT, rate="submit")
 
-    @asynccontextmanager
-    async def run(self) -> AsyncIterator[None]:
-        """Run the session manager (in the gateway's lifespan)."""
-        async with self.manager.run():
-            yield
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def _started(self) -> None:
+        """Start the session manager on first use, in a task of its own: its anyio task group
+        is entered and left by that one task, whichever tasks run the app's lifespan."""
+        async with self._lock:
+            if self._task is not None:
+                return
+            ready = asyncio.Event()
+
+            async def run() -> None:
+                async with self.manager.run():
+                    ready.set()
+                    await self._stop.wait()
+
+            self._task = asyncio.create_task(run())
+            waiter = asyncio.create_task(ready.wait())
+            await asyncio.wait([self._task, waiter], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+
+    async def close(self) -> None:
+        """Stop the session manager (bounded), if it was started."""
+        if self._task is None:
+            return
+        self._stop.set()
+        try:
+            await asyncio.wait_for(self._task, timeout=10)
+        except (TimeoutError, Exception):  # a manager that would not stop: leave it
+            self._task.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticate as the API does, then hand the request to the MCP transport."""
@@ -89,6 +116,7 @@ class McpEndpoint:
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})[ACTOR_STATE] = actor
+        await self._started()
         await self.manager.handle_request(scope, receive, send)
 
     # -- MCP handlers ----------------------------------------------------------------------

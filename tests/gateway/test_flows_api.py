@@ -133,6 +133,9 @@ async def test_flows_are_listed_only_to_whom_they_are_assigned(stack: InProcessS
     bad_inputs = await stack.client.post("/v1/jobs", json={"flow": "flow_ops", "inputs": {}},
                                          headers=operator)  # fmt: skip
 
+    effective = await stack.client.get("/v1/policy/effective", params={"user": "someone",
+                                                                        "role": "operator"})
+    assert effective.json()["flows"] == ["flow_ops"]
     assert [f["name"] for f in seen] == ["flow_ops"]
     assert seen[0]["inputs"]["properties"] == {"tz": {"type": "string"}}
     assert [f["name"] for f in unseen if f["name"] == "flow_ops"] == []
