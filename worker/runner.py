@@ -34,6 +34,7 @@ from worker.metrics import serve as serve_metrics
 from worker.reaper import reap_forever, reclaim_own
 from worker.recorder import TraceRecorder
 from worker.redis_health import RedisHealth
+from worker.sessions import SessionHook
 from worker.tags import TagPolicyHook
 from worker.tasks import run_job
 from worker.telemetry import LogContextHook, TracingHook
@@ -101,6 +102,7 @@ def build_worker(
         llm,
         # The audit sink resolves the (deferred) trace store only when a refusal is written.
         TagPolicyHook(services.tags.policy, lambda record: services.trace.add_audit(record)),
+        SessionHook(services),  # a session's queued message starts when its task ends
     ]
     executor = JobExecutor(
         services,

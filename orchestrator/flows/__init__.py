@@ -11,8 +11,32 @@
 
 from __future__ import annotations
 
-from orchestrator.flows.compiler import FLOW_PREFIX, FlowWorkflow, canonical, compile_flow
-from orchestrator.flows.model import AskSpec, FlowDefinition, FlowStep, flow_json_schema, parse_flow
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.flows.compiler import FLOW_PREFIX, FlowWorkflow, canonical, compile_flow
+    from orchestrator.flows.model import (
+        AskSpec,
+        FlowDefinition,
+        FlowStep,
+        flow_json_schema,
+        parse_flow,
+    )
+
+_LAZY = {
+    "FLOW_PREFIX": "compiler", "FlowWorkflow": "compiler", "canonical": "compiler",
+    "compile_flow": "compiler", "AskSpec": "model", "FlowDefinition": "model",
+    "FlowStep": "model", "flow_json_schema": "model", "parse_flow": "model",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: a worker that runs no flow never imports Jinja2.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"orchestrator.flows.{module}"), name)
 
 __all__ = [
     "FLOW_PREFIX",

@@ -6,7 +6,6 @@ import json
 
 from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.dag.workflow import Workflow
-from orchestrator.flows.compiler import compile_flow
 from orchestrator.state.records import JobState
 
 
@@ -22,6 +21,8 @@ def workflow_of(registry: WorkflowRegistry, state: JobState) -> Workflow:
         DagError: A stored flow that no longer compiles (a newer format; not expected).
     """
     if state.flow:
+        from orchestrator.flows.compiler import compile_flow  # Jinja2 only where flows run
+
         return compile_flow(json.loads(state.flow), name=state.workflow)
     return registry.get(state.workflow)
 

@@ -7,11 +7,13 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.dag.workflow import Workflow
+
+if TYPE_CHECKING:
+    from orchestrator.flows.compiler import FlowWorkflow
 from orchestrator.errors import InputValidationError, VersionNotFoundError
-from orchestrator.flows.compiler import FlowWorkflow
 from orchestrator.jobs.actor import Actor
 from orchestrator.services import Services
 from orchestrator.storable import find_unstorable
@@ -219,7 +221,9 @@ class JobSubmission:
                 "tenant": actor.tenant_id or "",
                 "user": actor.id,
                 "role": actor.role or "",
-                **({"flow": wf.source} if isinstance(wf, FlowWorkflow) else {}),
+                # a flow's definition travels with the job (FlowWorkflow.source): any worker runs it
+                **({"flow": source} if isinstance(source := getattr(wf, "source", None), str)
+                   else {}),
             },
         )
         await self.services.queue.enqueue(job_id, trace=trace, priority=priority)

@@ -13,6 +13,7 @@ import pytest_asyncio
 from orchestrator.auth import ApiKeyStore
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
+from orchestrator.sessions import SessionStore
 from tests.conftest import wait_until
 from tests.support.session_agent import agent
 from tests.support.stack import InProcessStack, in_process_stack
@@ -147,3 +148,22 @@ async def test_another_tenants_session_is_a_404(stack: InProcessStack) -> None:
     assert seen.status_code == 404 and seen.json()["error"]["code"] == "session_not_found"
     assert told.status_code == 404
     assert unknown.status_code == 404
+
+
+async def test_a_queued_message_starts_when_its_task_ends_with_no_client_watching(
+    stack: InProcessStack,
+) -> None:
+    """The worker ending the task starts the next one (worker/sessions.py): nothing reads the
+    session through the API meanwhile."""
+    store = SessionStore(stack.services.redis, stack.services.keys, ttl_seconds=600)
+    sid = await open_session(stack, "enqueue")
+    await say(stack, sid, message="which one?")
+    await until(stack, sid, "waiting")
+    await say(stack, sid, message="queued")
+    await say(stack, sid, answer="blue")
+
+    async def second_started() -> bool:
+        return len((await store.get(sid)).tasks) == 2
+
+    await wait_until(second_started, timeout_seconds=30, what="the queued task")
+    assert (await store.get(sid)).queue == []
