@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, TemplateError, Undefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from orchestrator.errors import DagError, StepError
@@ -60,7 +60,10 @@ class Template:
         """
         try:
             if self.expression:
-                return self._compiled(**context)
+                value = self._compiled(**context)
+                if isinstance(value, Undefined):
+                    str(value)  # StrictUndefined raises UndefinedError naming what is missing
+                return value
             return self._compiled.render(**context)
         except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
             error = StepError(
