@@ -133,8 +133,9 @@ async def test_flows_are_listed_only_to_whom_they_are_assigned(stack: InProcessS
     bad_inputs = await stack.client.post("/v1/jobs", json={"flow": "flow_ops", "inputs": {}},
                                          headers=operator)  # fmt: skip
 
-    effective = await stack.client.get("/v1/policy/effective", params={"user": "someone",
-                                                                        "role": "operator"})
+    effective = await stack.client.get(
+        "/v1/policy/effective", params={"user": "someone", "role": "operator"}
+    )
     assert effective.json()["flows"] == ["flow_ops"]
     assert [f["name"] for f in seen] == ["flow_ops"]
     assert seen[0]["inputs"]["properties"] == {"tz": {"type": "string"}}
@@ -148,3 +149,19 @@ async def test_a_submit_names_exactly_one_of_workflow_and_flow(stack: InProcessS
     neither = await stack.client.post("/v1/jobs", json={"inputs": {}})
 
     assert both.status_code == 422 and neither.status_code == 422
+
+
+async def test_a_queued_flow_job_shows_its_steps_and_carries_its_definition(
+    stack: InProcessStack,
+) -> None:
+    flow = {"inputs": {"who": {"type": "string"}},
+            "steps": [{"name": "greet", "prompt": "Hello {{ inputs.who }}"},
+                      {"name": "ask_back", "ask": {"prompt": "{{ steps.greet.output }}?"}}]}  # fmt: skip
+
+    r = await stack.client.post("/v1/jobs", json={"flow": flow, "inputs": {"who": "Ada"}})
+    job = (await stack.client.get(f"/v1/jobs/{r.json()['job_id']}")).json()
+    live = await stack.services.state.get_job(r.json()["job_id"])
+
+    assert r.status_code == 202 and r.json()["workflow"] == "flow:inline"
+    assert [s["name"] for s in job["steps"]] == ["greet", "ask_back"]
+    assert live is not None and '"Hello {{ inputs.who }}"' in live.flow
