@@ -16,13 +16,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 
-from gateway.auth import SocketRequirement, require
+from gateway.auth import SocketRequirement, auth_of, principal_of, require
 from gateway.errors import error_body, status_for
 from gateway.streaming.sessions import parse_session_event_id, session_events
-from gateway.streaming.ws import CLOSE_BAD_REQUEST, CLOSE_BY_STATUS
-from orchestrator.auth import Permission
+from gateway.streaming.ws import CLOSE_BAD_REQUEST, CLOSE_BY_STATUS, CLOSE_TOO_BIG
+from orchestrator.auth import Permission, StreamSlot
 from orchestrator.errors import OrchestratorError
 from orchestrator.jobs import Actor
 from orchestrator.serialization import dumps, loads
@@ -145,15 +146,24 @@ async def session_event_stream(
     start = last_event_id or after
     parse_session_event_id(start)
     await sessions.get(actor, session_id)
+    # one of the caller's concurrent-stream slots, as a job's stream takes
+    principal = await principal_of(request, query_token=True)
+    slot = None if principal.all_tenants else await auth_of(request).limits.open_stream(principal)
 
     async def messages() -> AsyncIterator[ServerSentEvent]:
-        async for event_id, data in session_events(sessions, actor, session_id, start,
-                                                   request.app.state.hub):  # fmt: skip
-            yield ServerSentEvent(data=data, id=event_id)
+        try:
+            async for event_id, data in session_events(sessions, actor, session_id, start,
+                                                       request.app.state.hub):  # fmt: skip
+                yield ServerSentEvent(data=data, id=event_id)
+        finally:
+            if slot is not None:
+                await slot.release()
 
     return EventSourceResponse(
-        messages(), ping=15, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+        messages(), ping=15,
+        background=BackgroundTask(slot.release) if slot is not None else None,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )  # fmt: skip
 
 
 @router.websocket("/{session_id}/ws")
@@ -169,12 +179,16 @@ async def session_socket(
 ) -> None:
     """The session's events, and ``interact`` / ``cancel`` messages from the client."""
     await websocket.accept()
+    slot: StreamSlot | None = None
     try:
         if isinstance(access, OrchestratorError):
             raise access
         actor = access
         parse_session_event_id(last_event_id)
         await sessions.get(actor, session_id)
+        principal = await principal_of(websocket, query_token=True)
+        if not principal.all_tenants:
+            slot = await auth_of(websocket).limits.open_stream(principal)
     except OrchestratorError as exc:
         await websocket.send_text(dumps({"type": "error", **error_body(
             exc.code, exc.message, exc.details)}).decode())  # fmt: skip
@@ -186,9 +200,17 @@ async def session_socket(
                                             websocket.app.state.hub):  # fmt: skip
             await websocket.send_text(data)
 
+    max_bytes = auth_of(websocket).services.settings.auth.ws_max_message_bytes
+
     async def receive_commands() -> None:
         while True:
             text = await websocket.receive_text()
+            if len(text.encode()) > max_bytes:
+                await websocket.send_text(dumps({"type": "error", **error_body(
+                    "payload_too_large", f"messages are limited to {max_bytes} bytes",
+                    {"max_bytes": max_bytes})}).decode())  # fmt: skip
+                await websocket.close(code=CLOSE_TOO_BIG)
+                return
             await websocket.send_text(dumps(await _command(sessions, actor, session_id,
                                                            text)).decode())  # fmt: skip
 
@@ -202,6 +224,8 @@ async def session_socket(
         for task in (sender, receiver):
             task.cancel()
         await asyncio.gather(sender, receiver, return_exceptions=True)
+        if slot is not None:
+            await slot.release()
 
 
 async def _command(
