@@ -135,6 +135,16 @@ def compile_flow(definition: Any, *, name: str = "flow:inline") -> FlowWorkflow:
     return _compile_cached(name, canonical(parsed))
 
 
+def compile_stored(name: str, source: str) -> FlowWorkflow:
+    """Compile the canonical JSON a job carries (:attr:`FlowWorkflow.source`), memoised by the
+    text itself: a worker pays for one compile per flow version, then a dictionary lookup.
+
+    Raises:
+        DagError: The stored definition no longer compiles.
+    """
+    return _compile_cached(name, source)
+
+
 @functools.lru_cache(maxsize=256)
 def _compile_cached(name: str, source: str) -> FlowWorkflow:
     definition = FlowDefinition.model_validate(json.loads(source))
@@ -265,4 +275,4 @@ def _step_of(node: _Node, s: FlowStep) -> Step:
     )  # fmt: skip
 
 
-__all__ = ["FLOW_PREFIX", "FlowWorkflow", "canonical", "compile_flow"]
+__all__ = ["FLOW_PREFIX", "FlowWorkflow", "canonical", "compile_flow", "compile_stored"]

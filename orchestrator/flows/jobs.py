@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.dag.workflow import Workflow
 from orchestrator.state.records import JobState
@@ -21,9 +19,9 @@ def workflow_of(registry: WorkflowRegistry, state: JobState) -> Workflow:
         DagError: A stored flow that no longer compiles (a newer format; not expected).
     """
     if state.flow:
-        from orchestrator.flows.compiler import compile_flow  # Jinja2 only where flows run
+        from orchestrator.flows.compiler import compile_stored  # Jinja2 only where flows run
 
-        return compile_flow(json.loads(state.flow), name=state.workflow)
+        return compile_stored(state.workflow, state.flow)
     return registry.get(state.workflow)
 
 
