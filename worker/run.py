@@ -151,6 +151,8 @@ class Run:
         """Bring the earlier runs' step_runs rows in line with Redis before this run starts a
         step: a worker killed with rows in its buffer left them ``running`` or unwritten."""
         services = self.ex.services
+        if services.trace is None:  # a local run (worker/local.py) keeps no trace
+            return
         try:
             fixed = await reconcile_step_runs(services.state, services.trace, self.state.job_id)
         except OrchestratorError as exc:  # the reaper's end of the job tries again

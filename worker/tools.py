@@ -74,7 +74,8 @@ class ToolsHook(ExecutionHook):
     async def on_step_context(self, run: JobRun, ctx: StepContext) -> None:
         """Set ``ctx.tools`` for this attempt."""
         actor = Actor(id=run.user_id or "anonymous", tenant_id=run.tenant_id, role=run.role)
-        ctx.tools = StepTools(self.manager, actor, journal=ctx.calls, job_id=run.job_id)
+        ctx.tools = StepTools(self.manager, actor, journal=ctx.calls, job_id=run.job_id,
+                              intent=run.workflow)  # fmt: skip
 
     async def close(self) -> None:
         """Close the manager, if it was built (stdio servers are terminated)."""

@@ -21,7 +21,12 @@ class ToolPlane(Protocol):
     """Lists and calls ``server/tool`` tools as an actor."""
 
     async def list_tools(
-        self, actor: Actor | None = None, *, server: str | None = None, refresh: bool = False
+        self,
+        actor: Actor | None = None,
+        *,
+        server: str | None = None,
+        refresh: bool = False,
+        intent: str | None = None,
     ) -> list[ToolInfo]:
         """The tools ``actor`` may use (all when ``None``)."""
         ...

@@ -184,7 +184,12 @@ class McpManager:
         await self._catalog.invalidate(server)
 
     async def list_tools(
-        self, actor: Actor | None = None, *, server: str | None = None, refresh: bool = False
+        self,
+        actor: Actor | None = None,
+        *,
+        server: str | None = None,
+        refresh: bool = False,
+        intent: str | None = None,
     ) -> list[ToolInfo]:
         """The tools ``actor`` may use (every tool when ``actor`` is ``None``), by server.
 
@@ -194,6 +199,7 @@ class McpManager:
             server: Only this server's tools (its failure is raised); otherwise every server's,
                 a server that cannot be reached being left out with a warning.
             refresh: Ask the servers again instead of the caches.
+            intent: Passed to the policy (in a worker: the job's workflow name).
 
         Raises:
             ToolNotFoundError: ``server`` is not configured.
@@ -215,7 +221,9 @@ class McpManager:
             CALL_AUTH.reset(token)
         if actor is None:
             return found
-        decisions = await asyncio.gather(*(self.policy.decide(actor, t.name, None) for t in found))
+        decisions = await asyncio.gather(
+            *(self.policy.decide(actor, t.name, None, intent=intent) for t in found)
+        )
         return [t for t, d in zip(found, decisions, strict=True) if d.allowed]
 
     async def tool(self, name: str) -> ToolInfo:

@@ -42,6 +42,8 @@ class StepTools:
         actor: Who calls (the job's submitter).
         journal: The attempt's durable-call journal (``ctx.calls``); ``None``: not durable.
         job_id: The job, for the audit rows.
+        intent: What the calls are for, passed to the tool policy (in a worker: the job's
+            workflow name, as ``ctx.policy`` uses).
     """
 
     def __init__(
@@ -51,11 +53,13 @@ class StepTools:
         *,
         journal: CallJournal | None = None,
         job_id: JobId | None = None,
+        intent: str | None = None,
     ) -> None:
         self._manager = manager
         self.actor = actor
         self.journal = journal
         self.job_id = job_id
+        self.intent = intent
 
     @property
     def manager(self) -> ToolPlane:
@@ -66,7 +70,7 @@ class StepTools:
 
     async def list(self) -> list[ToolInfo]:
         """The tools this job's submitter may use (``name`` is ``server/tool``)."""
-        return await self.manager.list_tools(self.actor)
+        return await self.manager.list_tools(self.actor, intent=self.intent)
 
     async def call(
         self, name: str, arguments: Mapping[str, Any] | None = None, /, **kwargs: Any
@@ -122,7 +126,9 @@ class StepTools:
             record = await slot.lookup()
             if record is not None and isinstance(record.result, dict):
                 return ToolResult.from_dict(record.result, replayed=True)
-        result = await self.manager.call(self.actor, name, args, job_id=self.job_id)
+        result = await self.manager.call(
+            self.actor, name, args, job_id=self.job_id, intent=self.intent
+        )
         if slot is not None:
             await slot.record(result.to_dict(), result.duration_ms)
         return result

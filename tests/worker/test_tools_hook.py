@@ -71,10 +71,14 @@ async def test_schema_failures_are_not_retried_and_reach_no_server(
 
 
 class NoCounting:
+    def __init__(self) -> None:
+        self.intents: list[str | None] = []
+
     async def decide(
         self, actor: Actor, tool: str, arguments: Mapping[str, Any] | None, *,
         intent: str | None = None,
     ) -> ToolDecision:  # fmt: skip
+        self.intents.append(intent)
         return ToolDecision(tool != "t/count", tag="no-count" if tool == "t/count" else "default")
 
 
@@ -85,8 +89,9 @@ async def test_a_refused_call_fails_the_step_at_once_and_is_audited_for_the_subm
     registry = tools_flows.registry()
     async with in_process_stack(settings, registry, with_worker=False) as stack:
         services = await Services.open(settings, registry)
+        policy = NoCounting()
         worker = build_worker(services, handle_signals=False,
-                              tools=ToolsHook(services, policy=NoCounting()))  # fmt: skip
+                              tools=ToolsHook(services, policy=policy))  # fmt: skip
         task = asyncio.ensure_future(worker.async_run())
         try:
             job_id = await submit(stack, "tools_counted")
@@ -108,6 +113,7 @@ async def test_a_refused_call_fails_the_step_at_once_and_is_audited_for_the_subm
     assert isinstance(error, dict) and error["code"] == "tool_forbidden"
     assert row.actor == state.user_id and row.tenant_id == stack.tenant
     assert row.details is not None and row.details["tag"] == "no-count"
+    assert policy.intents == ["tools_counted"]  # the job's workflow, as ctx.policy decides
 
 
 async def test_the_tool_span_is_a_child_of_the_step_attempts_span(
