@@ -1,7 +1,7 @@
 """Validate a flow for an actor before any step runs; the flow tags an actor may run.
 
 One decision per tool step, the same one the worker makes for each call (the actor's tag
-policy, ``decide(actor, tool, None)``): a flow calling a tool outside the actor's tags is
+policy, ``decide(actor, tool, None, intent=<the job's workflow name>)``): a flow calling a tool outside the actor's tags is
 refused here (``tool_forbidden``, audited as ``tool.refused`` naming the step), not half-way
 through its run. An inline flow (proposed by an LLM, or posted by a client) and a flow tag go
 through the same check.
@@ -57,12 +57,14 @@ async def validate_flow_for(
 
     wf = compile_flow(definition, name=name)
     for step, tool in wf.tools.items():
-        decision = await services.tags.policy.decide(actor, tool, None)
+        # the decision a worker makes for the call: the job's workflow name is the intent
+        decision = await services.tags.policy.decide(actor, tool, None, intent=name)
         if not decision.allowed and not audit:
             raise forbidden(tool, decision)
         if not decision.allowed:
             try:
-                await services.trace.add_audit(refusal_audit(actor, tool, decision, step=step))
+                record = refusal_audit(actor, tool, decision, intent=name, step=step)
+                await services.trace.add_audit(record)
             except Exception as exc:  # the refusal stands without its audit row
                 log.warning("tool.refused audit row not written", error=str(exc))
             error = forbidden(tool, decision)
