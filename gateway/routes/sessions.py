@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
@@ -28,6 +28,7 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.jobs import Actor
 from orchestrator.serialization import dumps, loads
 from orchestrator.sessions import SessionHistory, SessionService, SessionStore
+from orchestrator.storable import find_unstorable, text_problem
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -49,6 +50,13 @@ def get_sessions(conn: HTTPConnection) -> SessionService:
 Sessions = Annotated[SessionService, Depends(get_sessions)]
 
 
+def _storable(value: str) -> str:
+    """Text kept in PostgreSQL: no NUL, no lone surrogate."""
+    if text_problem(value) is not None:
+        raise ValueError("must not contain a NUL character or a lone UTF-16 surrogate")
+    return value
+
+
 class CreateSession(BaseModel):
     """``POST /v1/sessions``."""
 
@@ -60,6 +68,19 @@ class CreateSession(BaseModel):
         default="reject", description="What a message does while a task runs."
     )
 
+    @field_validator("intent")
+    @classmethod
+    def _intent(cls, value: str | None) -> str | None:
+        return None if value is None else _storable(value)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problems = find_unstorable(value)
+        if problems:  # PostgreSQL keeps it: no NUL, no lone surrogate, no NaN
+            raise ValueError(f"cannot be stored: {problems[0].as_error()['message']}")
+        return value
+
 
 class Interact(BaseModel):
     """``POST /v1/sessions/{id}/interact``: exactly one of ``message`` and ``answer``."""
@@ -68,6 +89,11 @@ class Interact(BaseModel):
 
     message: str | None = Field(default=None, min_length=1, max_length=100_000)
     answer: Any = Field(default=None, description="The answer to the open question.")
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str | None) -> str | None:
+        return None if value is None else _storable(value)
 
     @model_validator(mode="after")
     def _one(self) -> Interact:
