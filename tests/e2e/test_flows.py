@@ -39,7 +39,8 @@ def checkout_flow(prompt: str) -> dict[str, Any]:
                 "tool": "git/git_log",
                 "arguments": {"repo_path": "{{ inputs.repo }}", "max_count": "{{ inputs.count }}"},
             },
-            {"name": "summary", "prompt": prompt + "\n{{ steps.history.output }}", "retries": 1},
+            {"name": "summary", "prompt": prompt + "\n{{ steps.history.output }}", "retries": 1,
+             "intent": "support"},  # the tags' prompt content for this intent is the system
             {
                 "name": "zones",
                 "ask": {
@@ -106,6 +107,9 @@ async def test_a_flow_tag_runs_pinned_and_resumes_after_a_worker_is_killed(
     async with client_of(flow_stack) as client:
         listed = (await client.get("/v1/flows")).json()["flows"]
         assert listed == []
+        r = await client.put("/v1/tags/terse", json={"kind": "role", "payload": {
+            "config": {"assigned_roles": ["admin"]}, "content": "You answer in one line."}})
+        assert r.is_success, r.text
         assert await put_flow(client, "flow_checkout", checkout_flow("Summarise v1:")) == 1
         listed = (await client.get("/v1/flows")).json()["flows"]
         assert [f["name"] for f in listed] == ["flow_checkout"]
@@ -149,6 +153,7 @@ async def test_a_flow_tag_runs_pinned_and_resumes_after_a_worker_is_killed(
     assert llm_server.log("Summarise v1") and not llm_server.log("Summarise v2")
     history_calls = [e for e in llm_server.log("Summarise v1")]
     assert "commit number 2" in history_calls[-1]["user"]
+    assert "You answer in one line." in json.dumps(history_calls[-1]["system"])
     # the fan-out ran as runtime instances, and the run was resumed by a second worker
     steps = {s["name"]: s for s in job["steps"]}
     assert {"clock[0]", "clock[1]"} <= set(steps)

@@ -75,6 +75,7 @@ async def _handle(request: Request, api: str) -> Response:
         "tools": [t.get("name") or t.get("function", {}).get("name")
                   for t in body.get("tools") or []],
         "stream_options": body.get("stream_options"),
+        "system": body.get("system"),
     })  # fmt: skip
     if reply.get("hold"):
         await _gate(reply["hold"]).wait()
