@@ -17,6 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.e2e.conftest import Stack, start_stack
+from tests.support.session_agent import WORKFLOW
 
 pytestmark = pytest.mark.e2e
 
@@ -55,15 +56,15 @@ async def test_the_mcp_client_lists_and_calls_a_workflow_with_an_api_key(mcp_sta
         async with Client(transport, mode="auto") as client:
             listed = {t.name: t for t in (await client.list_tools()).tools}
             result = await client.call_tool(
-                "agent",
+                WORKFLOW,
                 {"task": "hello there", "session_id": "s1", "history": []},
                 progress_callback=on_progress,
             )
 
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
-    assert "agent" in listed and "flow.clock" in listed
+    assert WORKFLOW in listed and "flow.clock" in listed
     assert "flow.history" not in listed  # it calls a tool outside the caller's tags
-    assert listed["agent"].input_schema["required"] == ["task", "session_id", "history"]
+    assert listed[WORKFLOW].input_schema["required"] == ["task", "session_id", "history"]
     assert listed["flow.clock"].input_schema["properties"] == {"x": {"type": "string"}}
     assert result.is_error is not True, result
     assert result.structured_content is not None

@@ -3,7 +3,7 @@ as separate processes (DESIGN §18).
 
 The session's messages run a stand-in of the agent workflow's shape (tests/support/session_agent:
 inputs task, session_id, history; streams its reply; asks when the task ends with "?"), selected
-by ``ORCH_SESSIONS__WORKFLOW``'s default name ``agent``.
+by ``ORCH_SESSIONS__WORKFLOW`` (default ``agent``: the built-in agent once merged).
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ from websockets.asyncio.client import connect as ws_connect
 
 from tests.conftest import wait_until
 from tests.e2e.conftest import Stack, start_stack
+from tests.support.session_agent import WORKFLOW
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def session_stack(redis_url: str, pg_url: str, tmp_path: Path) -> Iterator[Stack]:
-    with start_stack(redis_url, pg_url, tmp_path,
-                     workflows="tests.support.session_agent") as s:  # fmt: skip
+    with start_stack(redis_url, pg_url, tmp_path, workflows="tests.support.session_agent",
+                     extra_env={"ORCH_SESSIONS__WORKFLOW": WORKFLOW}) as s:  # fmt: skip
         yield s
 
 

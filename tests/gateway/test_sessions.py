@@ -15,7 +15,7 @@ from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
 from orchestrator.sessions import SessionStore
 from tests.conftest import wait_until
-from tests.support.session_agent import agent
+from tests.support.session_agent import WORKFLOW, agent
 from tests.support.stack import InProcessStack, in_process_stack
 
 SettingsFactory = Callable[..., Settings]
@@ -23,7 +23,8 @@ SettingsFactory = Callable[..., Settings]
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def stack(isolated_settings: SettingsFactory) -> AsyncIterator[InProcessStack]:
-    async with in_process_stack(isolated_settings(), WorkflowRegistry([agent])) as s:
+    settings = isolated_settings(sessions={"workflow": WORKFLOW})
+    async with in_process_stack(settings, WorkflowRegistry([agent])) as s:
         yield s
 
 

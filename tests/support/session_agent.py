@@ -1,6 +1,6 @@
 """A stand-in for the built-in ``agent`` workflow (issue 16), of the same shape: inputs ``task``,
-``session_id`` and ``history`` (``[{role, content}]``). Sessions run it until the real agent is
-merged. It streams its reply word by word, and asks a clarification when the task ends with
+``session_id`` and ``history`` (``[{role, content}]``). Named ``session_echo`` (not ``agent``, so
+it never clashes with the built-in one): tests select it with ``ORCH_SESSIONS__WORKFLOW``. It streams its reply word by word, and asks a clarification when the task ends with
 ``?``: the agent's behaviour a session client sees, without an LLM."""
 
 from __future__ import annotations
@@ -35,4 +35,5 @@ async def reply(
         yield word + " "
 
 
-agent = workflow("agent", reply)
+WORKFLOW = "session_echo"
+agent = workflow(WORKFLOW, reply)
