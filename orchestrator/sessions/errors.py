@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from orchestrator.errors import JobNotFoundError, JobStateConflictError
+from orchestrator.errors import JobNotFoundError, JobNotVisibleError, JobStateConflictError
 
 
 class SessionNotFoundError(JobNotFoundError):
-    """No such session (or another tenant's, or another user's for a submitter): 404."""
+    """No such session (or expired): 404."""
+
+    code = "session_not_found"
+
+
+class SessionNotVisibleError(SessionNotFoundError, JobNotVisibleError):
+    """Another tenant's session (or another user's, for a submitter): the same 404 to the
+    caller, and audited as a refusal, as another tenant's job is."""
 
     code = "session_not_found"
 
@@ -23,4 +30,9 @@ class NoOpenQuestionError(JobStateConflictError):
     code = "no_open_question"
 
 
-__all__ = ["NoOpenQuestionError", "SessionBusyError", "SessionNotFoundError"]
+__all__ = [
+    "NoOpenQuestionError",
+    "SessionBusyError",
+    "SessionNotFoundError",
+    "SessionNotVisibleError",
+]

@@ -22,7 +22,11 @@ import structlog
 
 from orchestrator.jobs.actor import Actor
 from orchestrator.jobs.service import JobService
-from orchestrator.sessions.errors import NoOpenQuestionError, SessionBusyError, SessionNotFoundError
+from orchestrator.sessions.errors import (
+    NoOpenQuestionError,
+    SessionBusyError,
+    SessionNotVisibleError,
+)
 from orchestrator.sessions.history import SessionHistory
 from orchestrator.sessions.state import OnBusy, SessionState, SessionStore, SessionTask
 from orchestrator.state.records import JobState
@@ -102,7 +106,7 @@ class SessionService:
             and (not actor.own_jobs_only or state.user_id == actor.id)
         )
         if not visible:
-            raise SessionNotFoundError("no such session", details={"session_id": session_id})
+            raise SessionNotVisibleError("no such session", details={"session_id": session_id})
         return state
 
     async def view(self, actor: Actor, session_id: str) -> SessionView:

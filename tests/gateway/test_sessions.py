@@ -146,9 +146,12 @@ async def test_another_tenants_session_is_a_404(stack: InProcessStack) -> None:
                                    headers=other)  # fmt: skip
     unknown = await stack.client.get("/v1/sessions/not-a-session")
 
+    audit = (await stack.client.get("/v1/audit", headers=other)).json()["items"]
     assert seen.status_code == 404 and seen.json()["error"]["code"] == "session_not_found"
     assert told.status_code == 404
     assert unknown.status_code == 404
+    # the refusal is audited in the caller's tenant, as for another tenant's job
+    assert any(row["details"].get("code") == "session_not_found" for row in audit)
 
 
 async def test_a_queued_message_starts_when_its_task_ends_with_no_client_watching(
