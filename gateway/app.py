@@ -16,14 +16,17 @@ from gateway.access import AccessLogMiddleware
 from gateway.auth import GatewayAuth
 from gateway.docs import install_docs
 from gateway.errors import install_error_handlers
+from gateway.mcp_server import McpEndpoint
 from gateway.metrics import MetricsRefreshMiddleware
 from gateway.openapi import install_openapi
 from gateway.routes import (
     agent,
     audit,
     control,
+    flows,
     jobs,
     policy,
+    sessions,
     system,
     tags,
     tasks,
@@ -59,6 +62,8 @@ ROUTERS = tuple(
         sse,
         ws,
         workflows,
+        flows,
+        sessions,
         system,
         audit,
         tools,
@@ -137,6 +142,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.mcp.close()  # /mcp's session manager, if a request started it
             await app.state.tools.close()
             await app.state.auth.limits.close()
             await app.state.hub.close()
@@ -153,6 +159,8 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.state.mcp = McpEndpoint(app)
+    app.add_route("/mcp", app.state.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     install_openapi(app)
     install_docs(app)
     for router in ROUTERS:

@@ -16,7 +16,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway.auth import audit_refusal, should_audit, www_authenticate
 from orchestrator.agents.errors import (
     AgentNotFoundError,
-    SessionNotFoundError,
     TaskEmptyError,
     TaskNotFoundError,
     TaskTooLongError,
@@ -79,7 +78,6 @@ STATUS_BY_ERROR: dict[type[OrchestratorError], int] = {
     TaskEmptyError: 422,
     TaskTooLongError: 422,
     TaskNotFoundError: 404,
-    SessionNotFoundError: 404,
     AgentNotFoundError: 404,
 }
 """HTTP status of each error class; subclasses inherit their nearest ancestor's status."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestrator.storable import text_problem
 
@@ -15,6 +16,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$"
 """Workflow names a request may carry (a registered name always matches)."""
 STEP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}(\[[0-9]{1,9}\])?$"
 """Step names a request may carry, with a fan-out instance's ``[i]``."""
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+"""A tag's name (as ``orchestrator.tags.model.TAG_NAME_PATTERN``)."""
 
 
 class SubmitJob(BaseModel):
@@ -22,8 +25,15 @@ class SubmitJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    workflow: str = Field(
-        min_length=1, max_length=200, pattern=NAME_PATTERN, description="A registered workflow."
+    workflow: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=NAME_PATTERN,
+        description="A registered workflow (or give `flow`).",
+    )  # fmt: skip
+    flow: str | dict[str, Any] | None = Field(
+        default=None,
+        description="A flow tag's name (its current version runs), or a flow definition "
+        "(DESIGN §20's format) to run as given; validated for the caller's tool policy before "
+        "any step runs.",
     )
     inputs: dict[str, Any] = Field(default_factory=dict, description="The workflow's inputs.")
     idempotency_key: str | None = Field(
@@ -40,6 +50,14 @@ class SubmitJob(BaseModel):
         max_length=64,
         description="Pin the job to this workflow version (GET /v1/workflows shows it).",
     )
+
+    @model_validator(mode="after")
+    def _workflow_or_flow(self) -> SubmitJob:
+        if (self.workflow is None) == (self.flow is None):
+            raise ValueError("give exactly one of workflow and flow")
+        if isinstance(self.flow, str) and not re.fullmatch(TAG_PATTERN, self.flow):
+            raise ValueError("flow must be a flow tag's name or a flow definition object")
+        return self
 
 
     @field_validator("idempotency_key", "version")

@@ -518,6 +518,20 @@ class LLMSettings(BaseModel):
         return LLMWorkflowPolicy(policy=self.budget_policy, fallback_model=self.fallback_model)
 
 
+class SessionsSettings(BaseModel):
+    """Sessions: conversations that run tasks, stream, ask and resume (DESIGN §18)."""
+
+    workflow: str = Field(
+        default="agent",
+        description="The workflow a session's messages run; it takes the inputs task, "
+        "session_id and history (a list of {role, content} messages).",
+    )
+    ttl_seconds: int = Field(
+        default=7200, ge=60, description="Lifetime of a session's live state in Redis after "
+        "its last use (PostgreSQL keeps its history).",
+    )  # fmt: skip
+
+
 class TagsSettings(BaseModel):
     """Tags: tool policy and prompt content (DESIGN §15, docs/tags.md)."""
 
@@ -650,6 +664,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tags: TagsSettings = Field(default_factory=TagsSettings)
     agents: AgentsSettings = Field(default_factory=AgentsSettings)
+    sessions: SessionsSettings = Field(default_factory=SessionsSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
 
     @field_validator("workflows", mode="before")

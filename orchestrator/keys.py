@@ -48,6 +48,10 @@ class Keys:
       against the tenant's ``tag_generation`` on every read, so a change never waits for it.
     - ``tag_generation``: no TTL; a counter bumped on every change of a tenant's tags. It must
       outlive every cached policy (were it to vanish and restart at 0, an old entry could match).
+    - ``session``, ``session_log``: ``sessions.ttl_seconds`` (2 h), extended on every use: a
+      session is a conversation a client holds open; PostgreSQL keeps its history.
+    - ``session_lock``: ``SESSION_LOCK_SECONDS`` (5 s): a gateway that dies holding it cannot
+      block the session for longer.
     - ``ui_session``: ``ui.session_ttl_seconds`` from login: a dashboard session ends then even
       if nobody logs out.
     - ``slots``: no TTL; members carry their own deadline (the lease's) and stale ones are
@@ -138,6 +142,18 @@ class Keys:
     def tag_generation(self, tenant: str) -> str:
         """String counter: the tenant's tag generation (INCR on every change of its tags)."""
         return f"{self.prefix}:taggen:{tenant}"
+
+    def session(self, session_id: str) -> str:
+        """String: a session's live state, JSON (tasks, queued messages, policy, owner)."""
+        return f"{self.prefix}:session:{session_id}"
+
+    def session_log(self, session_id: str) -> str:
+        """Stream: one entry per task started in the session (wakes its event streams)."""
+        return f"{self.prefix}:session:{session_id}:log"
+
+    def session_lock(self, session_id: str) -> str:
+        """String: a short lock serialising changes of one session's state."""
+        return f"{self.prefix}:session:{session_id}:lock"
 
 
 

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from orchestrator.dag.workflow import Workflow
-from orchestrator.errors import LeaseLostError, OrchestratorError, WorkflowNotFoundError
+from orchestrator.errors import (
+    DagError,
+    LeaseLostError,
+    OrchestratorError,
+    WorkflowNotFoundError,
+)
+from orchestrator.flows.jobs import workflow_of
 from orchestrator.jobs.reconcile import reconcile_step_runs
 from orchestrator.serialization import dumps, loads
 from orchestrator.state.base import NewEvent
@@ -158,8 +164,8 @@ class Run:
     async def _execute(self, publisher: EventPublisher) -> JobStatus | None:
         job_id = self.state.job_id
         try:
-            wf = self.ex.services.registry.get(self.state.workflow)
-        except WorkflowNotFoundError as exc:
+            wf = workflow_of(self.ex.services.registry, self.state)
+        except (WorkflowNotFoundError, DagError) as exc:
             return await self._finish(JobStatus.FAILED, [], None, exc.to_dict(), publisher)
         steps = list(wf.steps)
         # A job never started has no checkpoints (job.started's runs=1 is written before any):

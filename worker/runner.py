@@ -35,6 +35,7 @@ from worker.metrics import serve as serve_metrics
 from worker.reaper import reap_forever, reclaim_own
 from worker.recorder import TraceRecorder
 from worker.redis_health import RedisHealth
+from worker.sessions import SessionHook
 from worker.tags import TagPolicyHook
 from worker.tasks import run_job
 from worker.telemetry import LogContextHook, TracingHook
@@ -103,6 +104,7 @@ def build_worker(
         # The audit sink resolves the (deferred) trace store only when a refusal is written.
         TagPolicyHook(services.tags.policy, lambda record: services.trace.add_audit(record)),
         AgentsHook(services),  # ctx.agents (DESIGN §17)
+        SessionHook(services),  # a session's queued message starts when its task ends
     ]
     executor = JobExecutor(
         services,

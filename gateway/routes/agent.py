@@ -7,7 +7,7 @@ WebSocket, or ``/v1/tasks/{id}/events``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -18,10 +18,10 @@ from gateway.auth import require
 from gateway.budgets import check_budget
 from gateway.deps import get_jobs
 from gateway.metrics import JOBS_SUBMITTED
+from gateway.routes.sessions import Sessions
 from gateway.schemas import API_VERSION
-from orchestrator.agents.errors import SessionNotFoundError, TaskEmptyError, TaskTooLongError
+from orchestrator.agents.errors import TaskEmptyError, TaskTooLongError
 from orchestrator.agents.registry import AgentRegistry
-from orchestrator.agents.sessions_hook import session_exists
 from orchestrator.agents.store import AgentStore
 from orchestrator.agents.workflow import AGENT_WORKFLOW
 from orchestrator.auth import Permission
@@ -50,7 +50,10 @@ class ExecuteTask(BaseModel):
 class TaskAccepted(BaseModel):
     """202 answer to ``POST /v1/agent/execute``."""
 
-    task_id: str
+    task_id: str | None = Field(
+        description="The task's id (its job's); null when the session queued the message behind "
+        "its running task (on_busy=enqueue): it starts when that task ends."
+    )
     session_id: str | None
     status: str
     queued_at: datetime
@@ -89,11 +92,16 @@ async def execute(
     agents: Annotated[AgentRegistry, Depends(agent_registry)],
     store: Annotated[AgentStore, Depends(agent_store)],
     actor: Annotated[Actor, Depends(require(Permission.JOB_SUBMIT, rate="submit"))],
+    sessions: Sessions,
 ) -> TaskAccepted:
     """Queue a task: the router picks an agent, the agent runs as a job; 202 with its id.
 
-    Errors: ``task_empty``/``task_too_long`` (422), ``session_not_found`` (404, also for any
-    ``session_id`` while sessions are not installed), ``agent_not_found`` (404),
+    With ``session_id`` the task is a message of that session (DESIGN §18): it runs the
+    session's workflow with the session's history, its events join the session's stream, and a
+    session that is busy follows its ``on_busy`` policy (``agent`` is then left to the router).
+
+    Errors: ``task_empty``/``task_too_long`` (422), ``session_not_found`` (404),
+    ``session_busy`` (409, ``on_busy=reject``), ``agent_not_found`` (404),
     ``budget_exceeded`` (429).
     """
     services = jobs.services
@@ -104,11 +112,17 @@ async def execute(
         raise TaskTooLongError(f"the task is longer than {limit} characters",
                                details={"field": "task", "max_chars": limit,
                                         "chars": len(body.task)})  # fmt: skip
-    if body.session_id is not None and not await session_exists(
-        services, actor.tenant_id, body.session_id
-    ):
-        raise SessionNotFoundError(f"no session {body.session_id!r}",
-                                   details={"session_id": body.session_id})  # fmt: skip
+    if body.session_id is not None:
+        await check_budget(services, actor)
+        outcome = await sessions.message(actor, body.session_id, body.task)
+        task_id = outcome.get("task_id")
+        return TaskAccepted(
+            task_id=task_id, session_id=body.session_id,
+            status="queued" if task_id is not None else "enqueued",
+            queued_at=datetime.now(UTC),
+            message=f"Session {body.session_id}: {outcome['action']}; follow it at "
+                    f"/v1/sessions/{body.session_id}/events.",
+        )  # fmt: skip
     if body.agent is not None:
         agents.get(body.agent)  # agent_not_found
     await check_budget(services, actor)

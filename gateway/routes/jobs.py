@@ -13,6 +13,7 @@ from gateway.budgets import check_budget
 from gateway.cluster import delete_job_pod, get_cluster
 from gateway.deps import get_jobs
 from gateway.metrics import JOBS_SUBMITTED
+from gateway.routes.flows import resolve_flow
 from gateway.schemas import (
     NAME_PATTERN,
     CancelAccepted,
@@ -64,12 +65,16 @@ async def submit_job(
     """
     check_inputs(body.inputs, jobs.services.settings.auth)
     await check_budget(jobs.services, actor)  # 429 budget_exceeded (DESIGN §16)
+    flow = None
+    if body.flow is not None:  # a flow tag or an inline flow, checked before anything runs
+        flow = await resolve_flow(request, jobs.services, actor, body.flow)
+    workflow = flow.name if flow is not None else str(body.workflow)
     telemetry = current_telemetry()
     with telemetry.tracer.start_as_current_span(
-        f"enqueue {body.workflow}",
+        f"enqueue {workflow}",
         kind=SpanKind.PRODUCER,
         attributes={
-            attr.WORKFLOW: body.workflow,
+            attr.WORKFLOW: workflow,
             attr.MESSAGING_SYSTEM: "arq",
             attr.MESSAGING_OPERATION: "send",
             attr.MESSAGING_DESTINATION: jobs.services.settings.queue.name,
@@ -77,8 +82,9 @@ async def submit_job(
         },
     ) as span:
         record, replayed = await jobs.submit_once(
-            body.workflow, body.inputs, actor=actor, idempotency_key=body.idempotency_key,
+            workflow, body.inputs, actor=actor, idempotency_key=body.idempotency_key,
             trace=telemetry.inject(span), priority=body.priority, version=body.version,
+            flow=flow,
         )
         span.set_attribute(attr.JOB_ID, record.id)
         span.set_attribute(attr.MESSAGING_MESSAGE_ID, record.id)

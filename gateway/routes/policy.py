@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from gateway.auth import require
 from gateway.deps import get_services
 from orchestrator.auth import Permission
+from orchestrator.flows.validate import runnable_flows
 from orchestrator.jobs import Actor
 from orchestrator.services import Services
 
@@ -50,6 +51,8 @@ class EffectivePolicyOut(BaseModel):
     generation: int
     visible: list[str] | None = Field(default=None, description="Of the `tool`s given: visible.")
     hidden: list[HiddenTool] | None = Field(default=None, description="Of them: hidden, and why.")
+    flows: list[str] = Field(default_factory=list,
+                             description="The flow tags the principal may run (GET /v1/flows).")
 
 
 @router.get("/effective", response_model=EffectivePolicyOut)
@@ -78,6 +81,7 @@ async def effective_policy(
     principal = Actor(id=subject, tenant_id=actor.tenant_id, role=role)
     policy = await services.tags.policy.effective(principal, intent=intent)
     out = EffectivePolicyOut(**policy.to_json())
+    out.flows = [t.name for t in await runnable_flows(services, principal)]
     if tool is not None:
         decisions = [(t[:300], policy.decide(t[:300])) for t in tool]
         out.visible = [t for t, d in decisions if d.allowed]

@@ -45,12 +45,6 @@ class AgentReportedError(AgentError):
     code = "agent_error"
 
 
-class SessionNotFoundError(OrchestratorError):
-    """``session_id`` names no session of the caller's tenant (404)."""
-
-    code = "session_not_found"
-
-
 class TaskNotFoundError(OrchestratorError):
     """No task of that id in the caller's tenant (404)."""
 
@@ -75,7 +69,6 @@ __all__ = [
     "AgentNotFoundError",
     "AgentReportedError",
     "EnvelopeInvalidError",
-    "SessionNotFoundError",
     "TaskEmptyError",
     "TaskNotFoundError",
     "TaskTooLongError",

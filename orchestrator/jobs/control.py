@@ -11,9 +11,11 @@ import jsonschema
 
 from orchestrator.errors import (
     AnswerValidationError,
+    DagError,
     JobStateConflictError,
     WorkflowNotFoundError,
 )
+from orchestrator.flows.jobs import workflow_of
 from orchestrator.jobs.actor import Actor
 from orchestrator.jobs.views import JobReader
 from orchestrator.serialization import dumps
@@ -178,8 +180,8 @@ class JobControl(JobReader):
                 details={"job_id": job_id, "status": row.status.value},
             )
         try:
-            names = list(self.services.registry.get(live.workflow).steps)
-        except WorkflowNotFoundError:
+            names = list(workflow_of(self.services.registry, live).steps)
+        except (WorkflowNotFoundError, DagError):
             names = list(live.steps)
         done = await self.services.state.load_checkpoints(row.id, names)
         again = [n for n in names if n not in done]

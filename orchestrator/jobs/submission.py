@@ -7,9 +7,12 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.dag.workflow import Workflow
+
+if TYPE_CHECKING:
+    from orchestrator.flows.compiler import FlowWorkflow
 from orchestrator.errors import InputValidationError, VersionNotFoundError
 from orchestrator.jobs.actor import Actor
 from orchestrator.services import Services
@@ -117,13 +120,18 @@ class JobSubmission:
         trace: Mapping[str, str] | None = None,
         priority: int = 0,
         version: str | None = None,
+        flow: FlowWorkflow | None = None,
     ) -> tuple[JobRecord, bool]:
         """Like :meth:`submit`, and also tell whether the job was an idempotent replay.
+
+        Args:
+            flow: A compiled flow to run instead of the registered workflow ``workflow`` (its
+                definition is stored with the job; ``workflow`` should be ``flow.name``).
 
         Returns:
             ``(job row, replayed)``.
         """
-        wf = self.services.registry.get(workflow)
+        wf: Workflow = flow if flow is not None else self.services.registry.get(workflow)
         if version is not None and version != wf.version:
             raise VersionNotFoundError(
                 f"workflow {workflow!r} has no version {version!r}",
@@ -213,6 +221,9 @@ class JobSubmission:
                 "tenant": actor.tenant_id or "",
                 "user": actor.id,
                 "role": actor.role or "",
+                # a flow's definition travels with the job (FlowWorkflow.source): any worker runs it
+                **({"flow": source} if isinstance(source := getattr(wf, "source", None), str)
+                   else {}),
             },
         )
         await self.services.queue.enqueue(job_id, trace=trace, priority=priority)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.errors import (
+    DagError,
     JobNotFoundError,
     JobNotVisibleError,
     OutputNotFoundError,
@@ -72,9 +73,14 @@ class JobReader:
             error=row.error,
         )
         try:
-            wf = self.services.registry.get(row.workflow)
+            if live is not None and live.flow:  # a flow job: its stored definition's steps
+                from orchestrator.flows.jobs import workflow_of
+
+                wf = workflow_of(self.services.registry, live)
+            else:
+                wf = self.services.registry.get(row.workflow)
             names = list(wf.steps)
-        except WorkflowNotFoundError:
+        except (WorkflowNotFoundError, DagError):
             names = []
         runs = await self.services.trace.list_step_runs(row.id)
         attempts: dict[str, int] = {}

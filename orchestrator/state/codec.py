@@ -75,6 +75,7 @@ def decode_job(job_id: JobId, raw: Mapping[Any, Any]) -> JobState:
         tenant_id=h.get("tenant") or None,
         user_id=h.get("user") or None,
         role=h.get("role") or None,
+        flow=h.get("flow", ""),
     )
 
 

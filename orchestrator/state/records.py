@@ -49,6 +49,8 @@ class JobState:
         concurrency_key: The key of its workflow's concurrency limit ("" without a limit).
         blocked: Why no worker runs the queued job (e.g. a version mismatch), or ``None``.
         tenant_id, user_id, role: The submitting principal (``None`` when unknown).
+        flow: The canonical JSON of the flow definition the job runs (``""`` for a Python
+            workflow): stored with the job, so any worker runs it, pinned to what was submitted.
     """
 
     job_id: JobId
@@ -73,6 +75,7 @@ class JobState:
     tenant_id: str | None = None
     user_id: str | None = None
     role: str | None = None
+    flow: str = ""
 
 
 __all__ = ["JobState", "StepState"]

@@ -219,7 +219,7 @@ def parse_tag(data: Any, *, name: str | None = None) -> Tag:
                 details={"field": "tag", "path": name, "body": str(given)[:200]},
             )
     try:
-        return Tag.model_validate(body)
+        tag = Tag.model_validate(body)
     except ValidationError as exc:
         errors = [
             {"field": ".".join(str(p) for p in err["loc"]), "type": err["type"],
@@ -229,6 +229,32 @@ def parse_tag(data: Any, *, name: str | None = None) -> Tag:
         raise TagInvalidError(
             f"the tag is invalid: {errors[0]['field']}: {errors[0]['message']}",
             details={"field": errors[0]["field"], "errors": errors},
+        ) from None
+    if tag.kind is TagKind.FLOW and isinstance(tag.payload.content, dict):
+        check_flow_content(tag.payload.content)
+    return tag
+
+
+def check_flow_content(content: dict[str, Any]) -> None:
+    """Validate a flow tag's ``content`` as a flow definition (DESIGN §18) by compiling it.
+
+    Raises:
+        TagInvalidError: ``details["field"]`` is the path in the tag (e.g.
+            ``payload.content.steps.fetch.tool``), ``details["step"]`` the step, and
+            ``details["flow_field"]`` the field within the step.
+    """
+    from orchestrator.errors import DagError
+    from orchestrator.flows.compiler import compile_flow
+
+    try:
+        compile_flow(content)
+    except DagError as exc:
+        step = exc.details.get("step")
+        inner = str(exc.details.get("field") or exc.details.get("parameter") or "")
+        path = ".".join(p for p in ("payload.content", f"steps.{step}" if step else "", inner) if p)
+        raise TagInvalidError(
+            f"the flow is invalid: {exc.message}",
+            details={"field": path, "step": step, "flow_field": inner, "flow_error": exc.details},
         ) from None
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -263,6 +264,32 @@ messages = Table(
     Index("ix_messages_session_id_created_at", "session_id", "created_at"),
 )
 """The conversation of agent tasks: the user's task and the agent's reply (one of each per task)."""
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("tenant_id", String(200), nullable=True),
+    Column("user_id", String(200), nullable=False),
+    Column("intent", String(200), nullable=True),
+    Column("on_busy", String(20), nullable=False),
+    Column("metadata", _json(), nullable=False),
+    Column("created_at", _timestamp(), nullable=False),
+    Index("ix_sessions_tenant_id_created_at", "tenant_id", "created_at"),
+)
+"""A conversation (DESIGN §18); its live state is in Redis ``orch:session:{id}``."""
+
+session_messages = Table(
+    "session_messages",
+    metadata,
+    Column("id", _big_id(), primary_key=True, autoincrement=True),
+    Column("session_id", Uuid(), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("content", Text(), nullable=False),
+    Column("task_id", Uuid(), nullable=True),
+    Column("at", _timestamp(), nullable=False),
+    Index("ix_session_messages_session_id_id", "session_id", "id"),
+)
+"""A session's history: each user message and each task's reply, in order."""
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -274,6 +301,8 @@ __all__ = [
     "mcp_tokens",
     "messages",
     "metadata",
+    "session_messages",
+    "sessions",
     "step_runs",
     "tag_versions",
     "tags",

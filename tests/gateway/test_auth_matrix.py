@@ -57,6 +57,17 @@ EXPECTED: dict[tuple[str, str], Permission] = {
     ("GET", "/v1/tasks/{task_id}"): P.JOB_READ,
     ("GET", "/v1/tasks/{task_id}/events"): P.JOB_READ,
     ("GET", "/v1/policy/effective"): P.POLICY_READ,
+    ("GET", "/v1/flows"): P.JOB_SUBMIT,
+    ("GET", "/v1/flows/schema"): P.JOB_READ,
+    ("POST", "/v1/flows/validate"): P.JOB_SUBMIT,
+    ("GET", "/v1/flows/{name}"): P.JOB_SUBMIT,
+    ("POST", "/v1/sessions"): P.JOB_SUBMIT,
+    ("GET", "/v1/sessions/{session_id}"): P.JOB_READ,
+    ("GET", "/v1/sessions/{session_id}/messages"): P.JOB_READ,
+    ("POST", "/v1/sessions/{session_id}/interact"): P.JOB_SUBMIT,
+    ("POST", "/v1/sessions/{session_id}/cancel"): P.JOB_CANCEL,
+    ("GET", "/v1/sessions/{session_id}/events"): P.JOB_READ,
+    ("WS", "/v1/sessions/{session_id}/ws"): P.JOB_READ,
 }
 """The permission each route needs: changing one is a reviewed decision."""
 
@@ -137,7 +148,8 @@ async def test_each_role_reaches_exactly_the_routes_its_permissions_allow(
             if method == "WS":
                 continue  # tests/gateway/test_auth.py covers the WebSocket's refusals
             url = path.format(job_id=job_id, step="repeat", name="greeting", server="none",
-                              tool="none", tag="matrix", task_id="none")  # unknown: 404 for those who may
+                              tool="none", tag="matrix", task_id="none",
+                              session_id="matrix")  # unknown: 404 for those who may
             if path == "/v1/jobs/{job_id}/events":
                 url = path.format(job_id=stream_job_id) + "?after=0-1"
             for who, (role, headers) in callers.items():
