@@ -19,7 +19,6 @@ import structlog
 
 from orchestrator.dag.workflow import Workflow
 from orchestrator.errors import LeaseLostError, OrchestratorError, WorkflowNotFoundError
-from orchestrator.jobs.reconcile import reconcile_step_runs
 from orchestrator.serialization import dumps, loads
 from orchestrator.state.base import NewEvent
 from orchestrator.state.codec import question_field, step_field
@@ -146,6 +145,8 @@ class Run:
         step: a worker killed with rows in its buffer left them ``running`` or unwritten."""
         services = self.ex.services
         try:
+            from orchestrator.jobs.reconcile import reconcile_step_runs  # resumed runs only
+
             fixed = await reconcile_step_runs(services.state, services.trace, self.state.job_id)
         except OrchestratorError as exc:  # the reaper's end of the job tries again
             log.warning("step run reconciliation failed", job_id=self.state.job_id, error=str(exc))
