@@ -18,7 +18,18 @@ from gateway.docs import install_docs
 from gateway.errors import install_error_handlers
 from gateway.metrics import MetricsRefreshMiddleware
 from gateway.openapi import install_openapi
-from gateway.routes import audit, control, jobs, policy, system, tags, tools, usage, workflows
+from gateway.routes import (
+    audit,
+    batch,
+    control,
+    jobs,
+    policy,
+    system,
+    tags,
+    tools,
+    usage,
+    workflows,
+)
 from gateway.routes import trace as trace_routes
 from gateway.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from gateway.streaming import sse, ws
@@ -41,6 +52,7 @@ TRACE_EXCLUDED_PATHS = "/healthz,/readyz,/metrics,/v1/system/queue-depth"
 ROUTERS = tuple(
     m.router
     for m in (
+        batch,
         jobs,
         control,
         trace_routes,
