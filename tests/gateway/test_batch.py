@@ -128,3 +128,19 @@ async def test_a_batch_acts_within_its_tenant_and_needs_the_submit_permission(
     # idempotency keys are per tenant: the same key in another tenant is a new job
     assert again.json()["jobs"][0]["replayed"] is False
     assert again.json()["jobs"][0]["job_id"] != theirs.json()["jobs"][0]["job_id"]
+
+
+async def test_the_sdk_client_submits_a_batch_and_reads_each_answer(
+    isolated_settings: SettingsFactory,
+) -> None:
+    """The SDK's ``AsyncClient.submit_batch`` over the in-process gateway."""
+    from sdk import AsyncClient
+
+    async with in_process_stack(isolated_settings(), flows.registry(), with_worker=False) as stack:
+        client = AsyncClient("http://gateway", api_key=stack.key)
+        await client._http.aclose()
+        client._http = stack.client
+        answers = await client.submit_batch([GREETING, {"workflow": "nope"}])
+    assert [a.status_code for a in answers] == [202, 404]
+    assert answers[0].job_id is not None and answers[1].error is not None
+    assert answers[1].error["code"] == "workflow_not_found"
