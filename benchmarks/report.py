@@ -99,6 +99,11 @@ COLUMNS: dict[str, list[tuple[str, Getter, str | None]]] = {
         ("idle RSS MB", _get("idle_rss_mb"), "lower"),
         ("runs", _get("runs"), None),
     ],
+    "i": [
+        ("batched jobs/s", _get("enqueue_per_s"), "higher"),
+        ("jobs", _get("jobs"), None),
+        ("per request", _get("batch_size"), None),
+    ],
 }
 """Per workload: (column, how to read it from the result, which direction is better or None)."""
 
@@ -111,6 +116,7 @@ TITLES = {
     "f": "(f) kill -9 of the worker at step 5 of a 10-step chain",
     "g": "(g) the fixed cost of a job: a 1-step no-op job, submit → result, one at a time",
     "h": "(h) cold start: exec of `orchestrator worker --one-job` with a job queued → job.started",
+    "i": "(i) batched submits: `POST /v1/jobs/batch`, 1,000 jobs per request, 2 in flight",
 }
 
 

@@ -55,7 +55,7 @@ class ProjectSystem(HasWorkers):
     """
 
     name = "agent-orchestrator"
-    workloads = frozenset("abcdefgh")
+    workloads = frozenset("abcdefghi")
 
     def __init__(
         self,
@@ -218,6 +218,27 @@ class ProjectSystem(HasWorkers):
                 await client.submit("bench_noop", {})
 
         await asyncio.gather(*(one() for _ in range(count)))
+
+    async def enqueue_noops_batched(self, count: int, size: int) -> None:
+        """``count`` no-op jobs through ``POST /v1/jobs/batch``, ``size`` per request, two
+        requests in flight (workload i)."""
+        assert self.client is not None
+        client = self.client
+        sem = asyncio.Semaphore(2)
+
+        async def one(n: int) -> None:
+            async with sem:
+                answers = await client.submit_batch([{"workflow": "bench_noop"}] * n)
+                if any(a.error is not None for a in answers):
+                    raise RuntimeError(f"batch refused jobs: {answers[0].error}")
+
+        sizes = [min(size, count - i) for i in range(0, count, size)]
+        await asyncio.gather(*(one(n) for n in sizes))
+
+    async def clear_queue(self) -> None:
+        """Remove every queued job (workload i leaves no work for the next workload)."""
+        assert self.redis is not None
+        await self.redis.delete("bench:queue")
 
     async def noops_remaining(self) -> int:
         assert self.redis is not None

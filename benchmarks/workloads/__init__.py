@@ -1,4 +1,4 @@
-"""Workloads (a)-(f) of issue 7 and (g)-(h) of issue 19: each is ``async run(system, params) -> dict``.
+"""Workloads (a)-(f) of issue 7 and (g)-(i) of issue 19: each is ``async run(system, params) -> dict``.
 
 The runner starts a system's infrastructure; a workload starts and stops the worker processes it
 needs (1, or 2 for throughput and fan-out), so every system gets the same resources.
@@ -11,6 +11,7 @@ from typing import Any
 
 from benchmarks.adapters.base import System
 from benchmarks.workloads import (
+    batch_submit,
     chains,
     cold_start,
     crash,
@@ -33,6 +34,7 @@ WORKLOADS: dict[str, tuple[str, Workload]] = {
     "f": ("kill -9 of the worker mid-chain", crash.run),
     "g": ("1-step no-op job, submit-to-result latency", fixed_cost.run),
     "h": ("cold start: exec of a one-job worker to job.started", cold_start.run),
+    "i": ("batched submits: 1,000 jobs per request", batch_submit.run),
 }
 """Workload letter → (title, function)."""
 

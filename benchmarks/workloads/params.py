@@ -45,6 +45,8 @@ class Params:
     fixed_samples: int = 1000
     fixed_max_seconds: float = 120.0
     cold_runs: int = 20
+    batch_jobs: int = 20_000
+    batch_size: int = 1000
 
     def override(self, item: str) -> None:
         """Apply ``NAME=VALUE`` (lists comma-separated), typed like the current value.
@@ -92,6 +94,7 @@ def quick() -> Params:
         fixed_samples=100,
         fixed_max_seconds=10.0,
         cold_runs=5,
+        batch_jobs=4000,
     )
 
 
