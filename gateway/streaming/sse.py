@@ -9,7 +9,7 @@ reader per job) already encoded once per event (:meth:`Event.sse_frame`), and th
 are ready together are written in one send: 100 clients of a job cost no encoding each and one
 send per batch each (sse-starlette built, encoded and sent every message per client, with a
 send timeout per message: ~0.5 s p50 behind at 100 clients and a chunk per millisecond). A
-``: keep-alive`` comment goes out when nothing came for a while (the hub's idle read).
+``: keep-alive`` comment line goes out when nothing came for a while (the hub's idle read).
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from orchestrator.services import Services
 
 router = APIRouter()
 
-KEEP_ALIVE = b": keep-alive\n\n"
-"""An SSE comment: ignored by clients, keeps proxies from closing an idle stream."""
+KEEP_ALIVE = b": keep-alive\n"
+"""An SSE comment line: keeps proxies from closing an idle stream. No blank line follows it:
+a blank line dispatches the message being built, and some clients (httpx-sse) then deliver an
+empty message because the last event id is set, where the WHATWG algorithm delivers none."""
 
 
 @router.get(
