@@ -12,7 +12,7 @@ and the first step context awaits only the two hooks it needs. An idle worker st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -80,7 +80,8 @@ class AgentHooks(ExecutionHook):
         return llm, tags
 
     async def ready(self) -> None:
-        """Build the LLM and tags hooks if not yet built (in a thread), and start the LLM's."""
+        """Build the LLM and tags hooks if not yet built (in a thread), and start the LLM's
+        flush loop."""
         if self.llm is not None:
             return
         if self._building is None:
@@ -88,21 +89,37 @@ class AgentHooks(ExecutionHook):
         llm, tags = await asyncio.shield(self._building)
         if self.llm is None:
             self.llm, self.tags = llm, tags
-            llm.start()  # its flush loop, and the price data and default SDK warmed in a thread
+            llm.start(warm=False)
+            if self._warmed:
+                llm.warm()
+
+    def build_now(self) -> None:
+        """Build the LLM and tags hooks at once (a long-lived worker: its first step must not
+        wait for them; :meth:`ready` then only starts the LLM hook's flush loop)."""
+        if self._building is None and self.llm is None:
+            future: asyncio.Future[tuple[LLMHook, TagPolicyHook]] = asyncio.Future()
+            future.set_result(self._build())
+            self._building = future
 
     def warm(self) -> None:
-        """Start the warm-up in the background (once): the hooks, the MCP SDK, the trace store."""
+        """Start the warm-up in the background (once): the hooks, the MCP SDK, the LLM price
+        data and default SDK, the trace store."""
         if self._warmed:
             return
         self._warmed = True
-        loop = asyncio.get_running_loop()
-        for coro in (self.ready(), self.tools.warm()):
-            task = loop.create_task(coro)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            task.add_done_callback(_report("agent layer warm-up"))
+        if self.llm is not None:
+            self.llm.warm()
+        else:
+            self._spawn(self.ready())  # warms the LLM's once built
+        self._spawn(self.tools.warm())
         if self.warm_trace is not None:
             self.warm_trace()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_report("agent layer warm-up"))
 
     async def on_job_start(self, run: JobRun) -> None:
         # Scheduled, not run: job.started is published first.
@@ -129,7 +146,7 @@ class AgentHooks(ExecutionHook):
         if self.llm is None and self._building is not None and not self._building.cancelled():
             try:
                 await self.ready()  # built meanwhile: stop it properly
-            except Exception as exc:  # noqa: BLE001 (its failure was reported)
+            except Exception as exc:  # its failure was reported by the warm-up
                 log.debug("agent hooks were never built", error=str(exc))
         if self.llm is not None:
             await self.llm.stop()

@@ -123,6 +123,11 @@ def build_worker(
             )
         )
         log.info("worker started", worker_id=executor.worker_id, one_job=one_job)
+        if not one_job:
+            # A long-lived worker warms up at start, as before: its first job, which may come
+            # at any time, finds everything loaded. A one-job pod does it after its job.started.
+            agent.build_now()
+            agent.warm()
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         for task in background:
