@@ -87,6 +87,23 @@ COLUMNS: dict[str, list[tuple[str, Getter, str | None]]] = {
         ("kill→end p50 s", _get("kill_to_end_p50_s"), "lower"),
         ("kill→end max s", _get("kill_to_end_max_s"), None),
     ],
+    "g": [
+        ("p50 ms", _get("p50_ms"), "lower"),
+        ("p99 ms", _get("p99_ms"), "lower"),
+        ("samples", _get("samples"), None),
+    ],
+    "h": [
+        ("exec → job.started p50 s", _get("started_p50_s"), "lower"),
+        ("max s", _get("started_max_s"), None),
+        ("import p50 s", _get("import_p50_s"), "lower"),
+        ("idle RSS MB", _get("idle_rss_mb"), "lower"),
+        ("runs", _get("runs"), None),
+    ],
+    "i": [
+        ("batched jobs/s", _get("enqueue_per_s"), "higher"),
+        ("jobs", _get("jobs"), None),
+        ("per request", _get("batch_size"), None),
+    ],
 }
 """Per workload: (column, how to read it from the result, which direction is better or None)."""
 
@@ -97,6 +114,9 @@ TITLES = {
     "d": "(d) per-step overhead of chains (slope over lengths) by output size",
     "e": "(e) streaming: yield → receive latency (ms), chunks lost/duplicated",
     "f": "(f) kill -9 of the worker at step 5 of a 10-step chain",
+    "g": "(g) the fixed cost of a job: a 1-step no-op job, submit → result, one at a time",
+    "h": "(h) cold start: exec of `orchestrator worker --one-job` with a job queued → job.started",
+    "i": "(i) batched submits: `POST /v1/jobs/batch`, 1,000 jobs per request, 2 in flight",
 }
 
 

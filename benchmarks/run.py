@@ -174,7 +174,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                          "and private-redis (this project, (a) and (d), on a Redis of their own "
                          "with and without AOF); all by default (--quick: the peers' tuned "
                          "variants only)")
-    ap.add_argument("--workloads", default="abcdef", help="letters of the workloads to run")
+    ap.add_argument("--workloads", default="abcdefghi", help="letters of the workloads to run")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the report goes")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     ap.add_argument("--peers-from", type=Path, metavar="RESULTS.json",

@@ -22,6 +22,7 @@ from gateway.openapi import install_openapi
 from gateway.routes import (
     agent,
     audit,
+    batch,
     control,
     flows,
     jobs,
@@ -56,6 +57,7 @@ TRACE_EXCLUDED_PATHS = "/healthz,/readyz,/metrics,/v1/system/queue-depth"
 ROUTERS = tuple(
     m.router
     for m in (
+        batch,
         jobs,
         control,
         trace_routes,

@@ -33,6 +33,7 @@ class Event:
     ts: float
     data: JSONValue
     _wire: str | None = field(default=None, compare=False, repr=False)
+    _sse: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_terminal(self) -> bool:
@@ -59,6 +60,15 @@ class Event:
             object.__setattr__(self, "_wire", dumps(self.to_dict()).decode())
         assert self._wire is not None
         return self._wire
+
+    def sse_frame(self) -> bytes:
+        """The event as one Server-Sent Events message (``id:`` and ``data:`` lines, a blank
+        line; WHATWG HTML §9.2), encoded on first use only, like :meth:`wire`. The JSON has no
+        raw line breaks (they are escaped), so one ``data:`` line carries it."""
+        if self._sse is None:
+            object.__setattr__(self, "_sse", f"id: {self.id}\ndata: {self.wire()}\n\n".encode())
+        assert self._sse is not None
+        return self._sse
 
     @classmethod
     def from_stream(cls, job_id: JobId, entry_id: bytes | str, fields: dict[Any, Any]) -> Event:

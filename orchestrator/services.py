@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from arq.connections import ArqRedis
 
@@ -105,9 +107,12 @@ class Services:
                 settings.database.url, pool_size=settings.database.pool_size
             )
         calls = RedisCallStore(redis, keys=keys, ttl_seconds=settings.state.ttl_seconds)
-        from orchestrator.tags import open_tags  # here: orchestrator.jobs imports this module
-
-        tags = open_tags(settings.tags, redis, keys, lambda: trace.engine)
+        if defer_trace:
+            # A worker's start: the tags layer (and jsonschema) loads on first use, off the
+            # path to the first job.started (issue 19).
+            tags = cast("TagSystem", _DeferredTags(lambda: _open_tags(settings, redis, keys, trace)))
+        else:
+            tags = _open_tags(settings, redis, keys, trace)
         return cls(settings, registry, redis, keys, state, queue, trace, calls, tags)
 
     async def close(self) -> None:
@@ -123,6 +128,31 @@ def register_builtin_workflows(registry: WorkflowRegistry) -> None:
 
     if AGENT_WORKFLOW not in {wf.name for wf in registry}:
         registry.register(agent)
+
+
+def _open_tags(settings: Settings, redis: ArqRedis, keys: Keys, trace: TraceStore) -> TagSystem:
+    from orchestrator.tags import open_tags  # here: orchestrator.jobs imports this module
+
+    return open_tags(settings.tags, redis, keys, lambda: trace.engine)
+
+
+class _DeferredTags:
+    """A :class:`~orchestrator.tags.TagSystem` built on its first attribute access (from any
+    thread; built once)."""
+
+    def __init__(self, build: Callable[[], TagSystem]) -> None:
+        self._build = build
+        self._system: TagSystem | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        system = self._system
+        if system is None:
+            with self._lock:
+                if self._system is None:
+                    self._system = self._build()
+                system = self._system
+        return getattr(system, name)
 
 
 __all__ = ["Services", "register_builtin_workflows"]

@@ -37,7 +37,16 @@ if TYPE_CHECKING:
         NotFoundError,
         TransportError,
     )
-    from sdk._models import Event, Job, JobPage, JobStep, Submitted, Trace, WorkflowInfo
+    from sdk._models import (
+        BatchAnswer,
+        Event,
+        Job,
+        JobPage,
+        JobStep,
+        Submitted,
+        Trace,
+        WorkflowInfo,
+    )
 
 _LAZY = {
     "Client": "sdk._client",
@@ -47,6 +56,7 @@ _LAZY = {
     "ConflictError": "sdk._errors",
     "NotFoundError": "sdk._errors",
     "TransportError": "sdk._errors",
+    "BatchAnswer": "sdk._models",
     "Event": "sdk._models",
     "Job": "sdk._models",
     "JobPage": "sdk._models",
@@ -60,6 +70,7 @@ __all__ = [
     "ApiError",
     "AsyncClient",
     "BadRequestError",
+    "BatchAnswer",
     "Client",
     "ConflictError",
     "DagError",

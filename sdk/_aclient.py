@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from sdk import _routes as routes
 from sdk._errors import TransportError, error_for, unreachable
 from sdk._models import (
     Answered,
+    BatchAnswer,
     Cancelled,
     Event,
     Job,
@@ -174,6 +175,25 @@ class AsyncClient:
         job = call.parse(response.json())
         job.replayed = response.headers.get("idempotent-replayed") == "true"
         return job
+
+    async def submit_batch(self, jobs: Sequence[Mapping[str, Any]]) -> list[BatchAnswer]:
+        """Submit up to 1,000 jobs in one request (``POST /v1/jobs/batch``).
+
+        Args:
+            jobs: Each a submit's fields: ``workflow``, and optionally ``inputs``,
+                ``idempotency_key``, ``priority``, ``version``.
+
+        Returns:
+            One answer per job, in order: its ``job_id``, or its ``error`` (a bad job does not
+            refuse the others).
+
+        Raises:
+            OrchestratorError: The whole request was refused, e.g. more than 1,000 jobs
+                (``payload_too_large``) or not a list of jobs (``request_invalid``).
+        """
+        call = routes.submit_batch([dict(job) for job in jobs])
+        response = await self._response(call)
+        return call.parse(response.json())
 
     def run(
         self,

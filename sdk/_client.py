@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from sdk._aclient import RECONNECT_PAUSE_SECONDS, STREAM_TIMEOUT, settings_from_
 from sdk._errors import TransportError, error_for, unreachable
 from sdk._models import (
     Answered,
+    BatchAnswer,
     Cancelled,
     Event,
     Job,
@@ -150,6 +151,25 @@ class Client:
         job = call.parse(response.json())
         job.replayed = response.headers.get("idempotent-replayed") == "true"
         return job
+
+    def submit_batch(self, jobs: Sequence[Mapping[str, Any]]) -> list[BatchAnswer]:
+        """Submit up to 1,000 jobs in one request (``POST /v1/jobs/batch``).
+
+        Args:
+            jobs: Each a submit's fields: ``workflow``, and optionally ``inputs``,
+                ``idempotency_key``, ``priority``, ``version``.
+
+        Returns:
+            One answer per job, in order: its ``job_id``, or its ``error`` (a bad job does not
+            refuse the others).
+
+        Raises:
+            OrchestratorError: The whole request was refused, e.g. more than 1,000 jobs
+                (``payload_too_large``) or not a list of jobs (``request_invalid``).
+        """
+        call = routes.submit_batch([dict(job) for job in jobs])
+        response = self._response(call)
+        return call.parse(response.json())
 
     def run(
         self,

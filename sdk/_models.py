@@ -35,6 +35,21 @@ class Submitted(_Model):
     )
 
 
+class BatchAnswer(_Model):
+    """The answer for one job of ``POST /v1/jobs/batch``: ``job_id`` (created: ``status_code``
+    202; a repeated idempotency key: 200 and ``replayed``) or ``error``
+    (``{"code", "message", "details"}`` with the status a single submit would get)."""
+
+    index: int
+    status_code: int
+    job_id: str | None = None
+    status: str | None = None
+    workflow: str | None = None
+    created_at: datetime | None = None
+    replayed: bool = False
+    error: dict[str, Any] | None = None
+
+
 class JobStep(_Model):
     """A step of a job as ``GET /v1/jobs/{id}`` shows it (fan-out instances as ``step[i]``)."""
 

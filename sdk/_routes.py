@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from sdk._models import (
     Answered,
+    BatchAnswer,
     Cancelled,
     Job,
     JobPage,
@@ -70,6 +71,15 @@ def submit(workflow: str, inputs: Mapping[str, Any] | None, **options: Any) -> C
     return Call(
         "POST", "/v1/jobs", Submitted.model_validate, json=submit_body(workflow, inputs, **options)
     )
+
+
+def submit_batch(jobs: list[dict[str, Any]]) -> Call[list[BatchAnswer]]:
+    """``POST /v1/jobs/batch``."""
+    return Call(
+        "POST", "/v1/jobs/batch",
+        lambda body: [BatchAnswer.model_validate(item) for item in body["jobs"]],
+        json={"jobs": jobs},
+    )  # fmt: skip
 
 
 def get(job_id: str) -> Call[Job]:

@@ -81,12 +81,18 @@ class LLMHook(ExecutionHook):
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
 
-    def start(self) -> None:
-        """Start the periodic flush of ``llm_calls`` rows, and warm up in a thread: the price
-        data and the default model's SDK (imports of seconds on a busy machine, which would
-        otherwise stall the first call's event loop, and the lease heartbeat with it)."""
+    def start(self, *, warm: bool = True) -> None:
+        """Start the periodic flush of ``llm_calls`` rows, and (``warm``) :meth:`warm`."""
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._loop(), name="llm-calls-flush")
+        if warm:
+            self.warm()
+
+    def warm(self) -> None:
+        """Warm up in a thread: the price data and the default model's SDK (imports of seconds
+        on a busy machine, which would otherwise stall the first call's event loop, and the
+        lease heartbeat with it)."""
+        loop = asyncio.get_running_loop()
         loop.run_in_executor(None, self._warm_up).add_done_callback(_report_warm_up)
 
     def _warm_up(self) -> None:

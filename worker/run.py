@@ -25,7 +25,6 @@ from orchestrator.errors import (
     WorkflowNotFoundError,
 )
 from orchestrator.flows.jobs import workflow_of
-from orchestrator.jobs.reconcile import reconcile_step_runs
 from orchestrator.serialization import dumps, loads
 from orchestrator.state.base import NewEvent
 from orchestrator.state.codec import question_field, step_field
@@ -154,6 +153,8 @@ class Run:
         if services.trace is None:  # a local run (worker/local.py) keeps no trace
             return
         try:
+            from orchestrator.jobs.reconcile import reconcile_step_runs  # resumed runs only
+
             fixed = await reconcile_step_runs(services.state, services.trace, self.state.job_id)
         except OrchestratorError as exc:  # the reaper's end of the job tries again
             log.warning("step run reconciliation failed", job_id=self.state.job_id, error=str(exc))

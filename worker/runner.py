@@ -24,11 +24,11 @@ from orchestrator.queue.arq import RUN_JOB, connect_redis, wake_key
 from orchestrator.services import Services
 from orchestrator.telemetry import Telemetry
 from orchestrator.telemetry import current as current_telemetry
+from worker.agent_hooks import AgentHooks
 from worker.agents import AgentsHook
 from worker.control import listen_for_cancels
 from worker.executor import JobExecutor
 from worker.hooks import ExecutionHook, HookChain
-from worker.llm import LLMHook
 from worker.metrics import MetricsHook
 from worker.metrics import push as push_metrics
 from worker.metrics import serve as serve_metrics
@@ -36,7 +36,6 @@ from worker.reaper import reap_forever, reclaim_own
 from worker.recorder import TraceRecorder
 from worker.redis_health import RedisHealth
 from worker.sessions import SessionHook
-from worker.tags import TagPolicyHook
 from worker.tasks import run_job
 from worker.telemetry import LogContextHook, TracingHook
 from worker.tools import ToolsHook
@@ -93,16 +92,16 @@ def build_worker(
     )
     tel = telemetry if telemetry is not None else current_telemetry()
     tools_hook = tools if tools is not None else ToolsHook(services, tracer=tel.tracer)
-    llm = LLMHook(services, tracer=tel.tracer)  # ctx.llm (DESIGN §16)
+    # ctx.tools, ctx.llm (DESIGN §16) and ctx.policy: built and warmed once the first job has
+    # started, off the path to its job.started (a pod scaled from zero pays this start).
+    agent = AgentHooks(services, tools_hook, tracer=tel.tracer,
+                       warm_trace=lambda: _warm_trace_store(services))  # fmt: skip
     hooks: list[ExecutionHook] = [
         recorder,
         TracingHook(tel),
         LogContextHook(),
         MetricsHook(services.state),
-        tools_hook,
-        llm,
-        # The audit sink resolves the (deferred) trace store only when a refusal is written.
-        TagPolicyHook(services.tags.policy, lambda record: services.trace.add_audit(record)),
+        agent,
         AgentsHook(services),  # ctx.agents (DESIGN §17)
         SessionHook(services),  # a session's queued message starts when its task ends
     ]
@@ -117,7 +116,6 @@ def build_worker(
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         recorder.start()
-        llm.start()
         if settings.worker.id:  # before the first poll: later leases under the id are ours
             await reclaim_own(services, executor.worker_id)
         background.append(
@@ -129,8 +127,11 @@ def build_worker(
             )
         )
         log.info("worker started", worker_id=executor.worker_id, one_job=one_job)
-        _warm_trace_store(services)
-        background.append(asyncio.get_running_loop().create_task(tools_hook.warm()))
+        if not one_job:
+            # A long-lived worker warms up at start, as before: its first job, which may come
+            # at any time, finds everything loaded. A one-job pod does it after its job.started.
+            agent.build_now()
+            agent.warm()
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         for task in background:
@@ -138,8 +139,7 @@ def build_worker(
         await asyncio.gather(*background, return_exceptions=True)
         await executor.endings.settle(ENDINGS_SETTLE_TIMEOUT_SECONDS)  # rows, then leases
         await recorder.stop()
-        await tools_hook.close()  # stdio MCP servers are terminated
-        await llm.stop()
+        await agent.close()  # stdio MCP servers terminated, llm_calls rows written
         # Export buffered spans now: a one-job pod exits right after this (DESIGN §7).
         await asyncio.to_thread(tel.flush, TELEMETRY_FLUSH_TIMEOUT_SECONDS)
 

@@ -37,7 +37,7 @@ class ArqSystem(HasWorkers):
     """Raw arq in one variant."""
 
     name = "arq"
-    workloads = frozenset("abcdf")
+    workloads = frozenset("abcdfg")
 
     def __init__(self, infra: Infra, *, variant: str) -> None:
         self.infra = infra

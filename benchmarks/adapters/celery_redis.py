@@ -46,7 +46,7 @@ class CelerySystem(HasWorkers):
     """Celery on Redis in one variant."""
 
     name = "celery"
-    workloads = frozenset("abcdf")
+    workloads = frozenset("abcdfg")
 
     def __init__(self, infra: Infra, *, variant: str) -> None:
         self.infra = infra

@@ -32,7 +32,7 @@ class DbosSystem(HasWorkers):
     """DBOS Transact in one variant."""
 
     name = "dbos"
-    workloads = frozenset("abcdf")
+    workloads = frozenset("abcdfg")
 
     def __init__(self, infra: Infra, *, variant: str) -> None:
         self.infra = infra

@@ -55,7 +55,7 @@ class ProjectSystem(HasWorkers):
     """
 
     name = "agent-orchestrator"
-    workloads = frozenset("abcdef")
+    workloads = frozenset("abcdefghi")
 
     def __init__(
         self,
@@ -219,6 +219,27 @@ class ProjectSystem(HasWorkers):
 
         await asyncio.gather(*(one() for _ in range(count)))
 
+    async def enqueue_noops_batched(self, count: int, size: int) -> None:
+        """``count`` no-op jobs through ``POST /v1/jobs/batch``, ``size`` per request, two
+        requests in flight (workload i)."""
+        assert self.client is not None
+        client = self.client
+        sem = asyncio.Semaphore(2)
+
+        async def one(n: int) -> None:
+            async with sem:
+                answers = await client.submit_batch([{"workflow": "bench_noop"}] * n)
+                if any(a.error is not None for a in answers):
+                    raise RuntimeError(f"batch refused jobs: {answers[0].error}")
+
+        sizes = [min(size, count - i) for i in range(0, count, size)]
+        await asyncio.gather(*(one(n) for n in sizes))
+
+    async def clear_queue(self) -> None:
+        """Remove every queued job (workload i leaves no work for the next workload)."""
+        assert self.redis is not None
+        await self.redis.delete("bench:queue")
+
     async def noops_remaining(self) -> int:
         assert self.redis is not None
         return int(await self.redis.zcard("bench:queue"))
@@ -287,6 +308,45 @@ class ProjectSystem(HasWorkers):
                 elif event.get("type") in TERMINAL:
                     break
         return out
+
+    async def cold_start(self, runs: int) -> dict[str, Any]:
+        """Workload (h): ``runs`` times, queue a 1-step job with no worker running, exec
+        ``orchestrator worker --one-job`` and take its ``job.started`` timestamp; then the
+        import time of ``worker.runner`` and the RSS of an idle long-lived worker."""
+        import psutil
+
+        assert self.client is not None
+        started: list[float] = []
+        for i in range(runs):
+            job = await self.client.submit("bench_noop", {})
+            t0 = time.time()
+            cli = os.path.join(os.path.dirname(sys.executable), "orchestrator")
+            # The benchmark's generated 1,000-step workflows are not imported: (h) is the
+            # runtime's start with a small workflow module, as a typical pod's.
+            child = self.workers.spawn([cli, "worker", "--one-job"],
+                                       {**self.env, "ORCH_WORKER__ID": f"bench-cold-{i}",
+                                        "BENCH_FANOUT_WIDTHS": "", "BENCH_CHAIN_LENGTHS": ""})
+            events = await self._follow(job.job_id)
+            at = next(float(e["ts"]) for e in events if e["type"] == "job.started")
+            started.append(at - t0)
+            await asyncio.to_thread(child.proc.wait, 30)
+            await self.stop_workers()
+        imports: list[float] = []
+        for _ in range(5):
+            done = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-X", "importtime", "-c", "import worker.runner"],
+                cwd=ROOT, env={**os.environ, **self.env}, capture_output=True, timeout=60,
+            )
+            last = done.stderr.decode().strip().splitlines()[-1]
+            imports.append(int(last.split("|")[1]) / 1e6)
+        await self.start_workers(1)
+        try:
+            await asyncio.sleep(3.0)  # the background warm-ups after start
+            pid = self.workers.pids()[0]
+            rss = psutil.Process(pid).memory_info().rss
+        finally:
+            await self.stop_workers()
+        return {"started_s": started, "import_s": imports, "idle_rss_mb": round(rss / 2**20, 1)}
 
     async def crash_submit(self, marker_dir: str, length: int, crash_at: int) -> Any:
         assert self.client is not None

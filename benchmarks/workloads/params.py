@@ -41,6 +41,12 @@ class Params:
     crash_length: int = 10
     crash_at: int = 5
     crash_timeout_seconds: float = 60.0
+    fixed_warmup: int = 50
+    fixed_samples: int = 1000
+    fixed_max_seconds: float = 120.0
+    cold_runs: int = 20
+    batch_jobs: int = 20_000
+    batch_size: int = 1000
 
     def override(self, item: str) -> None:
         """Apply ``NAME=VALUE`` (lists comma-separated), typed like the current value.
@@ -84,6 +90,11 @@ def quick() -> Params:
         stream_paced_interval_ms=0.0,
         crash_trials=1,
         crash_timeout_seconds=10.0,
+        fixed_warmup=5,
+        fixed_samples=100,
+        fixed_max_seconds=10.0,
+        cold_runs=5,
+        batch_jobs=4000,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
-from gateway.streaming.hub import StreamHub
+from gateway.streaming.hub import IDLE, StreamHub
 from orchestrator.errors import InputValidationError
 from orchestrator.events import Event, parse_stream_id
 from orchestrator.state.base import StateStore
@@ -77,6 +77,61 @@ async def job_events(
                 return
 
 
+async def job_event_batches(
+    store: StateStore, job_id: JobId, after: str | None = None, hub: StreamHub | None = None
+) -> AsyncIterator[list[Event]]:
+    """:func:`job_events` in batches: the events that are ready together (a replayed page, or
+    the live events queued behind the one awaited), in order, each once; an empty batch means
+    nothing came for a while (time for a keep-alive). Ends as :func:`job_events` does.
+
+    A transport writes a batch in one send: 100 clients of a job yielding a chunk per
+    millisecond cost a send per client per batch, not per event.
+    """
+    if hub is None:
+        async for event in job_events(store, job_id, after):
+            yield [event]
+        return
+    async with hub.subscribe(job_id) as sub:
+        state = await store.get_job(job_id)
+        ended = state is None or state.status.is_terminal
+        cursor = after
+        last: Event | None = None
+        batch: list[Event] = []
+        async for event, final in _replay(store, job_id, after, ended):
+            batch.append(event)
+            cursor, last = event.id, event
+            if final:
+                yield batch
+                return
+            if len(batch) >= REPLAY_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        if ended or await _ended_with(store, job_id, last):
+            return
+        seen = parse_stream_id(cursor) if cursor else (0, 0)
+        while True:
+            batch = []
+            for item in await sub.next_batch():
+                if item is None:
+                    if batch:
+                        yield batch
+                    return
+                if item is IDLE:
+                    continue
+                assert isinstance(item, Event)
+                position = parse_stream_id(item.id)
+                if position <= seen:
+                    continue  # already replayed (or sent)
+                seen = position
+                batch.append(item)
+                if item.is_terminal:
+                    yield batch
+                    return
+            yield batch
+
+
 async def _replay(
     store: StateStore, job_id: JobId, after: str | None, ended: bool
 ) -> AsyncIterator[tuple[Event, bool]]:
@@ -128,4 +183,4 @@ async def _follow_alone(
                 return
 
 
-__all__ = ["check_event_id", "job_events"]
+__all__ = ["check_event_id", "job_event_batches", "job_events"]

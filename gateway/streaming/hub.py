@@ -35,15 +35,25 @@ FOLLOW_BLOCK_SECONDS = 5.0
 _END = None  # queued to subscribers when the feed stops (job expired, or Redis failed)
 
 
+class _Idle:
+    """Queued to idle subscribers when a feed's read found nothing for a while (an SSE
+    keep-alive comment is due)."""
+
+
+IDLE = _Idle()
+
+Item = Event | _Idle | None
+
+
 class Subscription:
     """A subscriber's queue of live events; ``position`` is where its feed had read to."""
 
     def __init__(self, position: str) -> None:
         self.position = position
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(SUBSCRIBER_QUEUE_MAX)
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(SUBSCRIBER_QUEUE_MAX)
         self.overflowed = False
 
-    def offer(self, item: Event | None) -> None:
+    def offer(self, item: Item) -> None:
         if self.overflowed:
             return
         try:
@@ -51,12 +61,32 @@ class Subscription:
         except asyncio.QueueFull:
             self.overflowed = True
 
+    def offer_idle(self) -> None:
+        """Queue :data:`IDLE` unless something is queued already."""
+        if self.queue.empty():
+            self.offer(IDLE)
+
     async def next(self) -> Event | None:
         """The next live event; ``None`` when the feed ended or this subscriber fell behind."""
+        while True:
+            if self.overflowed and self.queue.empty():
+                return None
+            item = await self.queue.get()
+            if not isinstance(item, _Idle):
+                return item
+
+    async def next_batch(self) -> list[Item]:
+        """Wait for the next item, then take every item already queued behind it, in order
+        (events, :data:`IDLE`, and ``None`` when the feed ended or this subscriber fell
+        behind, which is then the last item)."""
         if self.overflowed and self.queue.empty():
-            return None
-        item = await self.queue.get()
-        return item
+            return [None]
+        items = [await self.queue.get()]
+        while items[-1] is not None and not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        if items[-1] is not None and self.overflowed and self.queue.empty():
+            items.append(None)
+        return items
 
 
 class _Feed:
@@ -76,6 +106,8 @@ class _Feed:
                 if not events:
                     if await self.store.get_job(self.job_id) is None:
                         break  # the job's state expired: nothing more will come
+                    for sub in list(self.subscribers):
+                        sub.offer_idle()
                     continue
                 for event in events:
                     self.position = event.id
@@ -151,4 +183,4 @@ class StreamHub:
         self._feeds.clear()
 
 
-__all__ = ["StreamHub", "Subscription"]
+__all__ = ["IDLE", "StreamHub", "Subscription"]

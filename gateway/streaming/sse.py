@@ -1,8 +1,15 @@
-"""``GET /v1/jobs/{id}/events``: Server-Sent Events through sse-starlette.
+"""``GET /v1/jobs/{id}/events``: Server-Sent Events (WHATWG HTML §9.2).
 
 Each event is an unnamed SSE message (so ``EventSource.onmessage`` sees all of them) whose
 ``id`` is the stream id and whose ``data`` is the event JSON; the browser sends the last id back
 as ``Last-Event-ID`` when it reconnects. The response ends after the terminal event.
+
+The messages come from the gateway's :class:`~gateway.streaming.hub.StreamHub` (one Redis
+reader per job) already encoded once per event (:meth:`Event.sse_frame`), and the events that
+are ready together are written in one send: 100 clients of a job cost no encoding each and one
+send per batch each (sse-starlette built, encoded and sent every message per client, with a
+send timeout per message: ~0.5 s p50 behind at 100 clients and a chunk per millisecond). A
+``: keep-alive`` comment line goes out when nothing came for a while (the hub's idle read).
 """
 
 from __future__ import annotations
@@ -11,18 +18,23 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
 
 from gateway.auth import auth_of, principal_of, require
 from gateway.deps import get_jobs, get_services
 from gateway.metrics import STREAM_CLIENTS
-from gateway.streaming.events import check_event_id, job_events
+from gateway.streaming.events import check_event_id, job_event_batches
 from orchestrator.auth import Permission
 from orchestrator.jobs import Actor, JobService
 from orchestrator.services import Services
 
 router = APIRouter()
+
+KEEP_ALIVE = b": keep-alive\n"
+"""An SSE comment line: keeps proxies from closing an idle stream. No blank line follows it:
+a blank line dispatches the message being built, and some clients (httpx-sse) then deliver an
+empty message because the last event id is set, where the WHATWG algorithm delivers none."""
 
 
 @router.get(
@@ -66,7 +78,7 @@ async def event_stream(
     *,
     query_token: bool = False,
     headers: dict[str, str] | None = None,
-) -> EventSourceResponse:
+) -> StreamingResponse:
     """The SSE response of a job's events after ``start`` (from the first when ``None``).
 
     Takes one of the caller's concurrent-stream slots (tenant principals), released when the
@@ -78,21 +90,27 @@ async def event_stream(
     principal = await principal_of(request, query_token=query_token)
     slot = None if principal.all_tenants else await auth_of(request).limits.open_stream(principal)
 
-    async def messages() -> AsyncIterator[ServerSentEvent]:
+    async def frames() -> AsyncIterator[bytes]:
         STREAM_CLIENTS.labels(transport="sse").inc()
         try:
-            async for event in job_events(services.state, job_id, start, request.app.state.hub):
-                yield ServerSentEvent(data=event.wire(), id=event.id)
+            hub = request.app.state.hub
+            async for batch in job_event_batches(services.state, job_id, start, hub):
+                if not batch:
+                    yield KEEP_ALIVE
+                elif len(batch) == 1:
+                    yield batch[0].sse_frame()
+                else:
+                    yield b"".join(event.sse_frame() for event in batch)
         finally:
             STREAM_CLIENTS.labels(transport="sse").dec()
             if slot is not None:
                 await slot.release()
 
-    return EventSourceResponse(
-        messages(),
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
         # Also when the body never starts (a client gone at once); release is idempotent.
         background=BackgroundTask(slot.release) if slot is not None else None,
-        ping=15,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
     )
 

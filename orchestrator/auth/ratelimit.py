@@ -74,8 +74,9 @@ class RateLimits:
         self._keys = keys
         self.streams = StreamSlots(redis)
 
-    async def hit(self, kind: Kind, principal: Principal) -> None:
-        """Count one ``kind`` action of ``principal`` against its key's and its tenant's limits.
+    async def hit(self, kind: Kind, principal: Principal, *, cost: int = 1) -> None:
+        """Count ``cost`` (default one) ``kind`` actions of ``principal`` against its key's and
+        its tenant's limits (a batch submit of n jobs counts n).
 
         Raises:
             RateLimitedError: A limit is reached (``retry_after_seconds`` says when to retry).
@@ -87,7 +88,7 @@ class RateLimits:
             checks.append((pair.per_tenant, "tenant", principal.tenant_id))
         try:
             for item, scope, ident in checks:
-                if not await self._limiter.hit(item, kind, scope, ident):
+                if not await self._limiter.hit(item, kind, scope, ident, cost=cost):
                     stats = await self._limiter.get_window_stats(item, kind, scope, ident)
                     raise RateLimitedError(
                         f"{kind} rate limit of the {scope} reached ({item})",

@@ -7,8 +7,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import jsonschema
-
 from orchestrator.errors import (
     AnswerValidationError,
     DagError,
@@ -30,6 +28,8 @@ def check_answer(answer: JSONValue, schema: dict[str, Any]) -> None:
     Raises:
         AnswerValidationError: With ``details["errors"]``: path and message of each problem.
     """
+    import jsonschema  # here: workers import this module at start, and answers are rare
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = [
         {"path": "/".join(str(p) for p in e.absolute_path), "message": e.message}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from orchestrator.jobs.batch import JobBatches
 from orchestrator.jobs.control import JobControl
-from orchestrator.jobs.submission import JobSubmission
 from orchestrator.services import Services
 
 
-class JobService(JobSubmission, JobControl):
+class JobService(JobBatches, JobControl):
     """Submits, reads and controls jobs.
 
     Args:

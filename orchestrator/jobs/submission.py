@@ -64,6 +64,9 @@ def _check_storable(workflow: str, inputs: Mapping[str, Any] | None) -> None:
         )
 
 
+check_storable = _check_storable
+
+
 class JobSubmission:
     """Creates jobs (or returns the first job of an idempotency key)."""
 
@@ -230,4 +233,4 @@ class JobSubmission:
         return record
 
 
-__all__ = ["JobSubmission", "concurrency_key_of", "trace_id_of"]
+__all__ = ["JobSubmission", "check_storable", "concurrency_key_of", "trace_id_of"]

@@ -9,7 +9,8 @@ that also wakes an idle worker.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from arq.connections import ArqRedis
 from arq.constants import (
@@ -101,6 +102,46 @@ class ArqQueue:
         Raises:
             QueueError: Redis is unreachable.
         """
+        keys, args = self._enqueue_call(job_id, arq_job_id, trace, defer_seconds, priority)
+        try:
+            done = await self._enqueue(keys=keys, args=args)
+        except RedisError as exc:
+            raise QueueError(f"cannot enqueue job {job_id}: {exc}") from exc
+        return keys[0][len(job_key_prefix):] if done else None
+
+    async def enqueue_many(
+        self, jobs: Sequence[tuple[JobId, Mapping[str, str] | None, int]]
+    ) -> list[bool]:
+        """:meth:`enqueue` many jobs (arq id = job id, due now) in one pipelined round trip.
+
+        Args:
+            jobs: ``(job_id, trace, priority)`` of each job.
+
+        Returns:
+            Per job, whether it was enqueued (``False``: arq already had that id).
+
+        Raises:
+            QueueError: Redis is unreachable (some jobs may have been enqueued).
+        """
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job_id, trace, priority in jobs:
+                    keys, args = self._enqueue_call(job_id, None, trace, None, priority)
+                    await self._enqueue(keys=keys, args=args, client=pipe)
+                done = await pipe.execute()
+        except RedisError as exc:
+            raise QueueError(f"cannot enqueue {len(jobs)} jobs: {exc}") from exc
+        return [bool(d) for d in done]
+
+    def _enqueue_call(
+        self,
+        job_id: JobId,
+        arq_job_id: str | None,
+        trace: Mapping[str, str] | None,
+        defer_seconds: float | None,
+        priority: int,
+    ) -> tuple[list[str], list[Any]]:
+        """The ``ENQUEUE`` script's keys and arguments."""
         arq_id = arq_job_id or job_id
         # Score, expiry and payload as ArqRedis.enqueue_job computes them (arq 0.26-0.28):
         # score = due time (ms); the job key outlives it by arq's expires_extra_ms (1 day).
@@ -117,16 +158,11 @@ class ArqQueue:
             RUN_JOB, (job_id,), {"trace": dict(trace or {})}, None, enqueue_ms,
             serializer=self.redis.job_serializer,
         )  # fmt: skip
-        try:
-            done = await self._enqueue(
-                keys=[job_key_prefix + arq_id, result_key_prefix + arq_id, self.queue_name,
-                      self.wake_key],
-                args=[arq_id, score, expires_ms, job, 0 if defer_seconds else 1,
-                      WAKE_TOKENS_MAX, WAKE_TOKEN_TTL_MS],
-            )  # fmt: skip
-        except RedisError as exc:
-            raise QueueError(f"cannot enqueue job {job_id}: {exc}") from exc
-        return arq_id if done else None
+        keys = [job_key_prefix + arq_id, result_key_prefix + arq_id, self.queue_name,
+                self.wake_key]  # fmt: skip
+        args = [arq_id, score, expires_ms, job, 0 if defer_seconds else 1,
+                WAKE_TOKENS_MAX, WAKE_TOKEN_TTL_MS]  # fmt: skip
+        return keys, args
 
     async def depth(self) -> int:
         """Due-or-running arq jobs: ``ZCOUNT queue -inf now`` (deferred jobs are not counted).

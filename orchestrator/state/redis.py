@@ -31,6 +31,29 @@ def _flat(fields: Mapping[str, str | int | float]) -> list[str]:
     return out
 
 
+def _created(
+    workflow: str,
+    version: str,
+    inputs: Mapping[str, JSONValue],
+    created_at: float,
+    arq_job_id: str,
+    trace: Mapping[str, str] | None,
+    extra: Mapping[str, str | int | float] | None,
+) -> tuple[dict[str, str | int | float], NewEvent]:
+    """A new job's hash fields and its ``job.queued`` event."""
+    fields: dict[str, str | int | float] = {
+        "status": JobStatus.QUEUED.value,
+        "workflow": workflow,
+        "version": version,
+        "inputs": dumps(dict(inputs)).decode(),
+        "created_at": repr(created_at),
+        "arq_job_id": arq_job_id,
+        "trace": dumps(dict(trace or {})).decode(),
+        **(extra or {}),
+    }
+    return fields, NewEvent("job.queued", data={"workflow": workflow})
+
+
 def _event_args(event: NewEvent | None) -> list[str]:
     if event is None:
         return ["", "", "", str(time.time()), ""]
@@ -93,18 +116,30 @@ class RedisStateStore(LeaseOps):
         trace: Mapping[str, str] | None = None,
         extra: Mapping[str, str | int | float] | None = None,
     ) -> str:
-        fields: dict[str, str | int | float] = {
-            "status": JobStatus.QUEUED.value,
-            "workflow": workflow,
-            "version": version,
-            "inputs": dumps(dict(inputs)).decode(),
-            "created_at": repr(created_at),
-            "arq_job_id": arq_job_id,
-            "trace": dumps(dict(trace or {})).decode(),
-            **(extra or {}),
-        }
-        event = NewEvent("job.queued", data={"workflow": workflow})
+        fields, event = _created(workflow, version, inputs, created_at, arq_job_id, trace, extra)
         return str(await self.update(job_id, fields, event))
+
+    async def create_jobs(self, jobs: Sequence[tuple[JobId, Mapping[str, Any]]]) -> None:
+        """:meth:`create_job` for many jobs in one pipelined round trip (a batch submit).
+
+        Args:
+            jobs: ``(job_id, create_job's keyword arguments)`` of each job.
+
+        Raises:
+            StateError: Redis failed (some of the jobs may have been created).
+        """
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job_id, spec in jobs:
+                    fields, event = _created(
+                        spec["workflow"], spec["version"], spec["inputs"], spec["created_at"],
+                        spec["arq_job_id"], spec.get("trace"), spec.get("extra"),
+                    )  # fmt: skip
+                    args = [*self._head(None), "", *_event_args(event), *_flat(fields)]
+                    await self._apply(keys=self._job_keys(job_id), args=args, client=pipe)
+                await pipe.execute()
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
 
     async def get_job(self, job_id: JobId) -> JobState | None:
         try:

@@ -26,6 +26,7 @@ P = Permission
 
 EXPECTED: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/jobs"): P.JOB_SUBMIT,
+    ("POST", "/v1/jobs/batch"): P.JOB_SUBMIT,
     ("GET", "/v1/jobs"): P.JOB_READ,
     ("GET", "/v1/jobs/{job_id}"): P.JOB_READ,
     ("POST", "/v1/jobs/{job_id}/cancel"): P.JOB_CANCEL,
@@ -104,6 +105,8 @@ def test_every_route_declares_the_permission_of_the_table(
 def body_for(method: str, path: str) -> dict[str, Any] | None:
     if path == "/v1/jobs" and method == "POST":
         return {"workflow": "greeting", "inputs": {"word": "hi", "count": 2}}
+    if path == "/v1/jobs/batch":
+        return {"jobs": [{"workflow": "greeting", "inputs": {"word": "hi", "count": 2}}]}
     if path.endswith("/input"):
         return {"answer": "yes"}
     if path == "/v1/tags/{tag}" and method == "PUT":

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from gateway.streaming.events import job_events
+from gateway.streaming.events import job_event_batches, job_events
 from gateway.streaming.hub import StreamHub
 from orchestrator.config import Settings
 from orchestrator.state.base import NewEvent
@@ -71,3 +71,42 @@ async def test_the_stream_of_a_retried_job_goes_on_past_its_first_end(
 
 async def _collect(events):  # type: ignore[no-untyped-def]
     return [e async for e in events]
+
+
+async def test_batched_delivery_keeps_every_event_once_in_order_for_slow_and_fast_clients(
+    isolated_settings: SettingsFactory,
+) -> None:
+    """The SSE path's batches (``job_event_batches``): a client that reads while events arrive
+    and one that starts reading only after many are queued behind it both get the stored
+    stream exactly, once each, in order; a batch never ends past the terminal event."""
+    async with in_process_stack(isolated_settings(), flows.registry(), with_worker=False) as stack:
+        store = stack.services.state
+        hub = StreamHub(store)
+        job_id = str(uuid.uuid4())
+        await store.create_job(job_id, workflow="w", version="", inputs={},
+                               created_at=time.time(), arq_job_id=job_id)
+        await store.update(job_id, {"status": "running"}, NewEvent("job.started"))
+        fast = job_event_batches(store, job_id, None, hub)
+        slow = job_event_batches(store, job_id, None, hub)
+        first_fast = await anext(fast)  # the replay: both subscribed and caught up
+        first_slow = await anext(slow)
+        fast_task = asyncio.ensure_future(_collect_batches(fast))
+        for i in range(300):
+            await store.update(job_id, {}, NewEvent("step.chunk", "s", 1, f"c{i}"))
+        await store.finish(job_id, JobStatus.SUCCEEDED, [], {}, {"result": {}})
+        slow_batches = await asyncio.wait_for(_collect_batches(slow), 10)
+        fast_batches = await asyncio.wait_for(fast_task, 10)
+
+        expected = [e.id for e in await store.read_events(job_id)]
+        for first, batches in ((first_fast, fast_batches), (first_slow, slow_batches)):
+            ids = [e.id for batch in [first, *batches] for e in batch]
+            assert ids == expected
+            assert batches[-1][-1].is_terminal
+        assert max(len(b) for b in slow_batches) > 1  # it was behind: events came together
+        frame = slow_batches[-1][-1].sse_frame()
+        assert frame.startswith(f"id: {expected[-1]}\ndata: {{".encode()) and frame.endswith(b"}\n\n")
+        assert frame.count(b"\n") == 3
+
+
+async def _collect_batches(batches):  # type: ignore[no-untyped-def]
+    return [b async for b in batches if b]
