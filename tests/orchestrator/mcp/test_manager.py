@@ -245,8 +245,8 @@ async def test_an_oauth2_401_gets_one_refresh_and_a_retry(
     guarded_server: HttpServer, tokens_file: Path
 ) -> None:
     """The static token source stands in for the token manager (tests/e2e/test_tools_oauth.py
-    drives the real one): the
-    manager's side of the contract is one refresh-and-retry per rejection."""
+    drives the real one): the manager's side of the contract is one refresh-and-retry per
+    rejection."""
     tokens = StaticTokenSource({"g": ["stale-1", "good-2"]})
     async with manager_of(oauth_config(guarded_server.url), tokens=tokens) as m:
         assert (await m.call(ALICE, "g/echo", {"text": "in"})).text == "in"
