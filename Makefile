@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-export ORCH_WORKFLOWS ?= examples.repo_brief
 
 .PHONY: install run test test-unit lint services bench bench-llm bench-policy e2e-kind clean tools helm docs-assets
 
@@ -17,6 +16,7 @@ install: $(STAMP)
 
 ## make run: gateway + worker in one process (embedded Redis/SQLite unless ORCH_* URLs are set),
 ## submits examples/repo_brief on this repository and streams the brief to the terminal.
+run: export ORCH_WORKFLOWS ?= examples.repo_brief
 run: install
 	$(BIN)/orchestrator dev --port 0 --submit repo_brief --input repo_path=$(CURDIR)
 

@@ -191,6 +191,9 @@ def gateway(
             # Events are small JSON; compressing each frame cost a quarter of the gateway's CPU
             # with 100 WebSocket clients (benchmark (e)) and saves little.
             ws_per_message_deflate=False,
+            # open SSE/WebSocket streams never end by themselves: on SIGTERM they are closed
+            # after this grace (their stream slots are released as they close)
+            timeout_graceful_shutdown=5,
             log_config=None,
         )
 
