@@ -604,6 +604,17 @@ class AgentsSettings(BaseModel):
     tool_result_max_chars: int = Field(
         default=20_000, ge=64, description="A tool result is cut to this many characters for the model."
     )
+    flow_approval: Literal["never", "proposed", "always"] = Field(
+        default="proposed",
+        description="When a plan envelope's flow waits for the user's approval (a question of "
+        "the task) before it runs: never, for flows the model proposed (proposed), or for flow "
+        "tags too (always). An agent's own flow_approval attribute overrides it.",
+    )  # fmt: skip
+    flow_timeout_seconds: float = Field(
+        default=600, gt=0,
+        description="How long the agent waits for a flow's job to end before telling the model "
+        "it timed out (the flow's job is cancelled).",
+    )  # fmt: skip
 
     @field_validator("modules", mode="before")
     @classmethod

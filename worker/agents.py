@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from orchestrator.agents.flows import AgentFlows
 from orchestrator.agents.registry import AgentRegistry
 from orchestrator.agents.runtime import AgentRuntime
 from orchestrator.dag.context import StepContext
@@ -35,7 +36,8 @@ class AgentsHook(ExecutionHook):
             return AgentStore(lambda: services.trace.engine)
 
         settings = services.settings.agents
-        self.runtime = AgentRuntime(AgentRegistry.load(settings.modules), settings, store)
+        self.runtime = AgentRuntime(AgentRegistry.load(settings.modules), settings, store,
+                                    flows=AgentFlows(services))  # fmt: skip
 
     async def on_step_context(self, run: JobRun, ctx: StepContext) -> None:
         ctx.agents = self.runtime

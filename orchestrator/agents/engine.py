@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,7 @@ from orchestrator.agents.envelope import (
     parse_envelope,
 )
 from orchestrator.agents.errors import AgentLimitError, AgentReportedError, EnvelopeInvalidError
+from orchestrator.agents.flows import APPROVAL_SCHEMA, FlowRefused, ResolvedFlow, actor_of
 from orchestrator.agents.router import history_messages
 from orchestrator.config import AgentsSettings
 from orchestrator.errors import OrchestratorError
@@ -61,6 +63,8 @@ ENVELOPE_RULES = """Answer every turn by calling the envelope tool exactly once:
 - type "tool": call one tool (name, arguments);
 - type "tools": call several independent tools at once (calls: [{name, arguments}]);
 - type "plan": ordered tool steps (steps: [{name, arguments, description}]), run until one fails;
+  or a flow to run as a job of its own: a flow you may run (flow, flow_inputs), or a new flow
+  made of your tools (flow_definition, flow_inputs), which the user may have to approve;
 - type "reply": the final answer (content, citations, code_language), or set ask to a question
   when you need the user to clarify;
 - type "error": you cannot do the task (message).
@@ -181,9 +185,11 @@ class AgentEngine:
             elif isinstance(envelope, ToolsEnvelope):
                 outcomes = await self._concurrently(envelope.calls)
                 payload = {"results": [o.to_json() for o in outcomes]}
+            elif isinstance(envelope, PlanEnvelope) and envelope.steps:
+                payload = {"plan": await self._plan(envelope)}
             else:
                 assert isinstance(envelope, PlanEnvelope)
-                payload = {"plan": await self._plan(envelope)}
+                payload = {"flow": await self._flow(envelope)}
             messages.append(_tool_reply(result, use.id, payload))
 
     async def _system(self) -> str:
@@ -203,6 +209,12 @@ class AgentEngine:
             parts.append(f"Tools you may call (by name, in tool/tools/plan envelopes):\n{listing}")
         else:
             parts.append("You have no tools: answer with a reply envelope.")
+        flows = await self._flows()
+        if flows:
+            listing = "\n".join(f"- {f['name']}: {f['description']} inputs schema: "
+                                 f"{json.dumps(f['inputs'], sort_keys=True)}" for f in flows)  # fmt: skip
+            parts.append("Flows you may run (a plan envelope with flow and flow_inputs):\n"
+                         + listing)  # fmt: skip
         parts.append(ENVELOPE_RULES)
         return "\n\n".join(parts)
 
@@ -216,6 +228,98 @@ class AgentEngine:
                  for t in sorted(listed, key=lambda t: t.name) if offers(self.agent, t.name)]  # fmt: skip
         self._offered = {t["name"] for t in tools}
         return tools
+
+    async def _flows(self) -> list[dict[str, Any]]:
+        """The flow tags the user may run (empty without the flows capability)."""
+        flows = getattr(getattr(self.ctx, "agents", None), "flows", None)
+        if flows is None:
+            return []
+        listed: list[dict[str, Any]] = await flows.runnable(actor_of(self.ctx.principal))
+        return listed
+
+    async def _flow(self, plan: PlanEnvelope) -> dict[str, Any]:
+        """Run the flow a plan names (a flow tag or a proposed definition) as a job of its own
+        (:mod:`orchestrator.agents.flows`); what the model is told.
+
+        Resolving and running are durable calls of the attempt: a resumed attempt runs the
+        version it resolved first and finds the job it started instead of starting another.
+        """
+        label = plan.flow or "proposed"
+        flows = getattr(getattr(self.ctx, "agents", None), "flows", None)
+        journal = getattr(self.ctx, "calls", None)
+        if flows is None or journal is None:
+            return {"flow": label, "ok": False, "error": {
+                "code": "flows_unavailable", "message": "this worker cannot run flows"}}  # fmt: skip
+        self._count(1)
+        actor = actor_of(self.ctx.principal)
+        request = {"flow": plan.flow, "definition": plan.flow_definition}
+        try:
+            raw = await journal.call("agent:flow_resolve", request,
+                                     lambda: self._resolve(flows, actor, plan))  # fmt: skip
+            resolved = ResolvedFlow.from_json(raw)
+            wf = await flows.validate(actor, resolved, self._plane(), job_id=self.ctx.job_id)
+            if resolved.proposed:
+                self._check_offered(wf)
+        except OrchestratorError as exc:
+            if not self._replaying:
+                self._emit("agent.flow_refused", flow=label, error=exc.code, details=exc.details)
+            return {"flow": label, "ok": False, "error": exc.to_dict()}
+        if self._needs_approval(resolved):
+            answer = await self.ctx.ask(_approval_question(resolved, wf, plan.flow_inputs),
+                                        schema=APPROVAL_SCHEMA)  # fmt: skip
+            if not (isinstance(answer, dict) and answer.get("approved") is True):
+                comment = answer.get("comment") if isinstance(answer, dict) else None
+                return {"flow": label, "ok": False, "error": {
+                    "code": "flow_declined", "message": "the user did not approve the flow",
+                    "comment": comment}}  # fmt: skip
+        slot = journal.slot("agent:flow_run", {"name": wf.name, "source": resolved.source,
+                                               "inputs": plan.flow_inputs})  # fmt: skip
+        record = await slot.lookup()
+        if record is not None:
+            return dict(record.result)
+        t0 = time.perf_counter()
+        key = f"agent-flow:{self.ctx.job_id}:{self.ctx.step}:{slot.seq}"
+        try:
+            job_id = await flows.start(actor, wf, dict(plan.flow_inputs), key)
+        except OrchestratorError as exc:  # inputs that do not fit the flow: the model may fix them
+            return {"flow": label, "ok": False, "error": exc.to_dict()}
+        self._emit("agent.flow_started", flow=label, job_id=job_id, workflow=wf.name,
+                   version=resolved.version)  # fmt: skip
+
+        def forward(event: Any) -> None:
+            self._emit("agent.flow_event", flow=label, job_id=job_id, type=event.type,
+                       step=event.step)  # fmt: skip
+
+        outcome = await flows.wait(actor, job_id, on_event=forward,
+                                   timeout_seconds=self.limits.flow_timeout_seconds)  # fmt: skip
+        outcome = {"flow": label, "ok": outcome["status"] == "succeeded", **outcome}
+        if "result" in outcome:
+            outcome["result"] = _cut(outcome["result"], self.limits.tool_result_max_chars)
+        self._emit("agent.flow_finished", flow=label, job_id=job_id, status=outcome["status"])
+        await slot.record(outcome, (time.perf_counter() - t0) * 1000)
+        return outcome
+
+    @staticmethod
+    async def _resolve(flows: Any, actor: Any, plan: PlanEnvelope) -> Any:
+        resolved: ResolvedFlow = await flows.resolve(actor, plan)
+        return resolved.to_json()
+
+    def _plane(self) -> Any:
+        """The MCP plane (for the tools' existence), or ``None`` without ``ctx.tools``."""
+        tools = getattr(self.ctx, "tools", None)
+        return getattr(tools, "manager", None) if tools is not None else None
+
+    def _check_offered(self, wf: Any) -> None:
+        for step_name, tool in wf.tools.items():
+            if not offers(self.agent, tool):
+                raise FlowRefused(
+                    f"step {step_name!r}: tool: {tool} is not one of this agent's tools",
+                    details={"step": step_name, "field": "tool", "tool": tool},
+                )
+
+    def _needs_approval(self, flow: ResolvedFlow) -> bool:
+        mode = getattr(self.agent, "flow_approval", None) or self.limits.flow_approval
+        return mode == "always" or (mode == "proposed" and flow.proposed)
 
     def _meter(self, result: Any) -> None:
         self.tokens += result.usage.total_tokens
@@ -346,6 +450,20 @@ def _error_reply(result: Any, use_id: str | None, errors: list[dict[str, str]]) 
     return _tool_reply(result, use_id, payload, error=True)
 
 
+def _approval_question(flow: ResolvedFlow, wf: Any, inputs: Mapping[str, Any]) -> str:
+    """The question asking the user to approve ``flow``: what each step does, and the inputs."""
+    what = (f"the flow {flow.name.removeprefix('flow:')} (version {flow.version})"
+            if not flow.proposed else "a new flow it wrote")  # fmt: skip
+    lines = [f"The agent wants to run {what}:"]
+    for s in wf.definition.steps:
+        does = (f"calls {s.tool}" if s.tool else "asks you" if s.ask else "prompts a model")
+        after = f" after {', '.join(s.depends_on)}" if s.depends_on else ""
+        lines.append(f"- {s.name}: {does}{after}")
+    lines.append(f"with inputs {json.dumps(dict(inputs), sort_keys=True, default=str)[:1000]}.")
+    lines.append("Approve it?")
+    return "\n".join(lines)
+
+
 def _summary(envelope: Envelope) -> dict[str, Any]:
     data: dict[str, Any] = {"type": envelope.type, "confidence": envelope.confidence,
                             "reasoning": envelope.reasoning}  # fmt: skip
@@ -355,7 +473,7 @@ def _summary(envelope: Envelope) -> dict[str, Any]:
         data["tools"] = [c.name for c in envelope.calls]
     elif isinstance(envelope, PlanEnvelope):
         data["steps"] = [{"tool": s.name, "description": s.description} for s in envelope.steps]
-        data["flow"] = envelope.flow
+        data["flow"] = envelope.flow or ("proposed" if envelope.flow_definition else None)
     elif isinstance(envelope, ReplyEnvelope) and envelope.ask:
         data["ask"] = envelope.ask
     elif isinstance(envelope, ErrorEnvelope):

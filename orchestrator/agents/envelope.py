@@ -4,7 +4,8 @@ Five kinds, a pydantic discriminated union on ``type``:
 
 * ``tool``: one tool call (``name``, ``arguments``);
 * ``tools``: several calls, run concurrently, their results sent back in one message;
-* ``plan``: ordered steps (each a tool call), executed in order until one fails;
+* ``plan``: ordered steps (each a tool call), executed in order until one fails; or a flow to
+  run (a flow tag, or a new flow the model proposes), as a job of its own;
 * ``reply``: the final answer (``content``, ``citations``, ``code_language``), or, with ``ask``
   set, a question to the user (``ctx.ask``; the job waits and the worker is freed);
 * ``error``: the agent gives up (``message``).
@@ -19,7 +20,7 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 ENVELOPE_TOOL = "envelope"
 """The name of the one tool the engine offers (DESIGN §20)."""
@@ -63,12 +64,48 @@ class PlanStep(ToolCall):
 
 
 class PlanEnvelope(_Base):
-    """Ordered steps executed one after the other; execution stops at the first failing step
-    and the model is told what ran and what failed (so it can adapt)."""
+    """A plan, in one of three forms (exactly one is given):
+
+    * ``steps``: ordered tool calls executed one after the other; execution stops at the first
+      failing step and the model is told what ran and what failed (so it can adapt);
+    * ``flow``: run a flow tag the user may run (DESIGN §18), with ``flow_inputs``;
+    * ``flow_definition``: run a new flow the model proposes (DESIGN §20's flow format), with
+      ``flow_inputs``; validated for the user (tag policy, the agent's tools) before any step
+      runs, and shown to the user for approval when the agent's settings say so.
+
+    A flow runs as a job of its own (the same runtime, pinned to the definition it started
+    with); its result comes back as the envelope's result.
+    """
 
     type: Literal["plan"]
-    steps: list[PlanStep] = Field(min_length=1, max_length=32)
-    flow: str | None = Field(default=None, max_length=200, description="A flow tag it follows.")
+    steps: list[PlanStep] = Field(
+        default_factory=list, max_length=32, description="Ordered tool steps."
+    )
+    flow: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="The name of a flow tag to run (one of the flows you may run).",
+    )  # fmt: skip
+    flow_definition: dict[str, Any] | None = Field(
+        default=None,
+        description='A new flow to run: {"inputs": {NAME: JSON Schema}, "steps": [{"name", '
+        '"tool": "server/tool" | "prompt": "..." | "ask": {"prompt", "schema"}, "arguments", '
+        '"depends_on", "map_over"}], "output": STEP}; Jinja2 templates over inputs.NAME and '
+        "steps.NAME.output.",
+    )
+    flow_inputs: dict[str, Any] = Field(
+        default_factory=dict, description="The inputs of the flow or flow_definition."
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> PlanEnvelope:
+        given = [n for n, v in (("steps", self.steps), ("flow", self.flow),
+                                ("flow_definition", self.flow_definition)) if v]  # fmt: skip
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of steps, flow or flow_definition"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
 
 
 class Citation(BaseModel):
@@ -178,7 +215,8 @@ def envelope_tool() -> dict[str, Any]:
         "name": ENVELOPE_TOOL,
         "description": (
             "Answer this turn with exactly one envelope: type tool (one call: name, arguments), "
-            "tools (several concurrent calls: calls), plan (ordered tool steps: steps), reply "
+            "tools (several concurrent calls: calls), plan (ordered tool steps: steps; or a "
+            "flow to run: flow or flow_definition, with flow_inputs), reply "
             "(the final answer: content, citations, code_language; or a question to the user in "
             "ask) or error (message). Always give confidence (0-1) and reasoning."
         ),

@@ -33,6 +33,7 @@ async def validate_flow_for(
     tools: ToolPlane | None = None,
     name: str = f"{FLOW_PREFIX}inline",
     audit: bool = True,
+    job_id: str | None = None,
 ) -> FlowWorkflow:
     """Compile ``definition`` and check that ``actor`` may run every tool it calls.
 
@@ -43,6 +44,7 @@ async def validate_flow_for(
         tools: The MCP tool plane; when given, every tool step's tool must exist in it.
         name: The workflow name its job will carry (``flow:<tag>`` or ``flow:inline``).
         audit: Write a ``tool.refused`` row for a refusal (not when merely listing flows).
+        job_id: The job asking (an agent's, whose plan names the flow), for the audit row.
 
     Returns:
         The compiled flow, ready for :meth:`JobSubmission.submit_once` (``flow=``).
@@ -63,7 +65,8 @@ async def validate_flow_for(
             raise forbidden(tool, decision)
         if not decision.allowed:
             try:
-                record = refusal_audit(actor, tool, decision, intent=name, step=step)
+                record = refusal_audit(actor, tool, decision, intent=name, step=step,
+                                       job_id=job_id)  # fmt: skip
                 await services.trace.add_audit(record)
             except Exception as exc:  # the refusal stands without its audit row
                 log.warning("tool.refused audit row not written", error=str(exc))

@@ -78,6 +78,7 @@ class Ctx:
         journal = CallJournal(store, JOB, "run_agent")
         self.llm = StepLLM(registry, CallSite(JOB, "run_agent", 1), journal=journal)
         self.tools = StepTools(plane, Actor(id="u", tenant_id="t"), journal=journal)
+        self.calls = journal
         self.prompter = None
         self.events: list[dict[str, Any]] = []
         self.answers = answers or []
@@ -266,3 +267,107 @@ def test_an_installed_package_adds_an_agent_by_entry_point(
     )
     monkeypatch.syspath_prepend(str(tmp_path))  # as if pip had installed the package
     assert "ops" in AgentRegistry.load().names()
+
+
+class Flows:
+    """The flows capability (``ctx.agents.flows``) in memory: one flow tag ``echo``; records
+    what the engine asked of it."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, dict[str, Any], str]] = []
+
+    async def runnable(self, actor: Actor) -> list[dict[str, Any]]:
+        return [{"name": "echo", "description": "Echo once.", "inputs": {"type": "object"}}]
+
+    async def resolve(self, actor: Actor, plan: Any) -> Any:
+        from orchestrator.agents.flows import ResolvedFlow
+        from orchestrator.flows import compile_flow
+
+        definition = plan.flow_definition or {"steps": [{"name": "a", "tool": "t/echo"}]}
+        wf = compile_flow(definition, name=f"flow:{plan.flow or 'proposed'}")
+        return ResolvedFlow(wf.name, wf.source, 3 if plan.flow else None, plan.flow is None)
+
+    async def validate(self, actor: Actor, flow: Any, tools: Any, **_: Any) -> Any:
+        from orchestrator.flows.compiler import compile_stored
+
+        return compile_stored(flow.name, flow.source)
+
+    async def start(self, actor: Actor, wf: Any, inputs: dict[str, Any], key: str) -> str:
+        self.started.append((wf.name, inputs, key))
+        return f"job-{len(self.started)}"
+
+    async def wait(self, actor: Actor, job_id: str, **_: Any) -> dict[str, Any]:
+        return {"job_id": job_id, "status": "succeeded", "result": {"a": "echoed"}}
+
+
+class Runtime:
+    def __init__(self, flows: Flows | None) -> None:
+        self.flows = flows
+
+
+def test_a_plan_names_exactly_one_of_steps_flow_and_flow_definition() -> None:
+    step = {"name": "t/echo"}
+    for bad in ({}, {"steps": [step], "flow": "x"}, {"flow": "x", "flow_definition": {"steps": []}}):
+        with pytest.raises(ValueError, match="exactly one of steps, flow or flow_definition"):
+            parse_envelope({"type": "plan", "confidence": 1, **bad})
+    assert parse_envelope({"type": "plan", "confidence": 1, "flow": "x"}).flow == "x"  # type: ignore[union-attr]
+
+
+async def test_a_flow_plan_without_the_flows_capability_is_told_flows_unavailable() -> None:
+    _, _, provider = await run([env(type="plan", flow="echo"), env(type="reply", content="ok")])
+    assert results_of(provider.requests[1])["flow"]["error"]["code"] == "flows_unavailable"
+
+
+async def test_a_flow_plan_starts_one_job_and_a_replayed_attempt_finds_its_result() -> None:
+    store, flows = MemoryCallStore(), Flows()
+    replies = [env(type="plan", flow="echo", flow_inputs={"x": 1}), env(type="reply", content="ok")]
+    for attempt in (1, 2):
+        provider = MemoryProvider(list(replies))
+        ctx = Ctx(provider, store, Plane())
+        ctx.agents, ctx.principal, ctx.job_id, ctx.step = (  # type: ignore[attr-defined]
+            Runtime(flows), {"user_id": "u", "tenant_id": "t"}, JOB, "run_agent")
+        await AgentEngine(OPS, ctx, AgentsSettings()).run("do it")
+        if attempt == 1:
+            told = results_of(provider.requests[1])["flow"]
+            assert (told["ok"], told["job_id"], told["result"]) == (True, "job-1", {"a": "echoed"})
+            assert "- echo: Echo once." in provider.requests[0].system
+            assert [e["event"] for e in ctx.events if "flow" in e["event"]] == [
+                "agent.flow_started", "agent.flow_finished"]  # fmt: skip
+    assert flows.started == [("flow:echo", {"x": 1}, f"agent-flow:{JOB}:run_agent:3")]  # call 3: after the LLM call and the resolve
+    assert ctx.asked == [], "a flow tag runs without approval by default"
+
+
+async def test_approval_is_asked_for_proposed_flows_and_for_every_flow_when_always() -> None:
+    proposed = {"steps": [{"name": "a", "tool": "t/echo"}]}
+    for mode, plan, asked in (("proposed", {"flow": "echo"}, False),
+                              ("proposed", {"flow_definition": proposed}, True),
+                              ("always", {"flow": "echo"}, True),
+                              ("never", {"flow_definition": proposed}, False)):  # fmt: skip
+        flows = Flows()
+        provider = MemoryProvider([env(type="plan", **plan), env(type="reply", content="ok")])
+        ctx = Ctx(provider, MemoryCallStore(), Plane(), answers=[{"approved": False}])
+        ctx.agents, ctx.principal, ctx.job_id, ctx.step = (  # type: ignore[attr-defined]
+            Runtime(flows), {"user_id": "u"}, JOB, "run_agent")
+        await AgentEngine(OPS, ctx, AgentsSettings(flow_approval=mode)).run("do it")
+        told = results_of(provider.requests[1])["flow"]
+        assert bool(ctx.asked) is asked, (mode, plan)
+        if asked:
+            assert told["error"]["code"] == "flow_declined" and flows.started == []
+            assert "- a: calls t/echo" in ctx.asked[0]
+        else:
+            assert told["ok"] is True and len(flows.started) == 1
+
+
+async def test_a_proposed_flow_may_call_only_the_agents_tools() -> None:
+    flows = Flows()
+    proposed = {"steps": [{"name": "log", "tool": "git/git_log"}]}
+    provider = MemoryProvider([env(type="plan", flow_definition=proposed),
+                               env(type="reply", content="ok")])  # fmt: skip
+    ctx = Ctx(provider, MemoryCallStore(), Plane())
+    ctx.agents, ctx.principal, ctx.job_id, ctx.step = (  # type: ignore[attr-defined]
+        Runtime(flows), {"user_id": "u"}, JOB, "run_agent")
+    await AgentEngine(OPS, ctx, AgentsSettings()).run("do it")
+    error = results_of(provider.requests[1])["flow"]["error"]
+    assert (error["code"], error["details"]["step"], error["details"]["field"]) == (
+        "tool_not_offered", "log", "tool")  # fmt: skip
+    assert flows.started == [] and ctx.asked == []
