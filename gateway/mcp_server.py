@@ -8,6 +8,11 @@ the workflow's inputs schema. A call submits a job as the caller (the same valid
 audit row ``job.submit`` and rate limits as ``POST /v1/jobs``), reports each finished step as an
 MCP progress notification (when the client sent a progress token), and returns the job's result
 as structured content (``is_error`` when the job failed, was cancelled, or could not start).
+A job that asks a question (``ctx.ask``, a flow's ``ask`` step, an agent's clarification or flow
+approval) is answered in place by clients of MCP 2026-07-28: the call returns an
+``InputRequiredResult`` holding the question as a form elicitation, and the client's retry with
+the answer resumes the job (:mod:`gateway.mcp_questions`); older clients get an error naming
+``POST /v1/jobs/{id}/input``.
 
 Authentication is the API's: a request without a valid API key (or bearer token) is refused
 with 401 before the MCP layer sees it.
@@ -28,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.auth import audit_refusal, require, should_audit
 from gateway.errors import auth_headers, error_body, status_for
+from gateway.mcp_questions import Pending, answer_of, input_required
 from gateway.streaming.events import job_events
 from orchestrator.auth import Permission
 from orchestrator.dag.workflow import Workflow
@@ -40,6 +46,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 FLOW_TOOL_PREFIX = "flow."
+INPUT_REQUIRED_SINCE = "2026-07-28"
+"""The MCP protocol version from which a tool call may answer ``input_required``."""
 ACTOR_STATE = "orch_actor"
 
 
@@ -159,8 +167,14 @@ class McpEndpoint:
 
     async def _call_tool(
         self, ctx: Any, params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         actor = self._actor(ctx)
+        if params.request_state is not None:  # the client answers the job's question
+            pending = Pending.decode(params.request_state)
+            if pending is None:
+                return _error({"code": "request_state_invalid",
+                               "message": "requestState is not one this server issued"})  # fmt: skip
+            return await self._answer(ctx, actor, pending, params.input_responses)
         services = self.jobs.services
         try:
             flow: FlowWorkflow | None = None
@@ -178,22 +192,48 @@ class McpEndpoint:
                                                     actor=actor, flow=flow)  # fmt: skip
         except OrchestratorError as exc:
             return _error(exc.to_dict())
-        total = float(len(wf.steps))
+        return await self._follow(ctx, record.id, None, float(len(wf.steps)))
+
+    async def _answer(
+        self, ctx: Any, actor: Actor, pending: Pending, responses: Any
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """Answer the job's question with the client's response, then follow the job again."""
+        action, answer = answer_of(pending, responses)
+        if action != "accept":
+            return _error({"code": "answer_declined", "job_id": pending.job_id,
+                           "message": f"no answer ({action}): the job still waits; answer it at "
+                           f"POST /v1/jobs/{pending.job_id}/input"})  # fmt: skip
+        try:
+            await self.jobs.answer(pending.job_id, answer, actor=actor, step=pending.step or None)
+        except OrchestratorError as exc:
+            return _error({**exc.to_dict(), "job_id": pending.job_id})
+        return await self._follow(ctx, pending.job_id, pending.after, None)
+
+    async def _follow(
+        self, ctx: Any, job_id: str, after: str | None, total: float | None
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """Follow the job's events from ``after``: progress notifications per finished step,
+        its question as an input request (MCP 2026-07-28 clients) or an error naming the input
+        route (older clients), and its result at its end."""
+        services = self.jobs.services
         done = 0.0
-        async for event in job_events(services.state, record.id, None, self.app.state.hub):
+        async for event in job_events(services.state, job_id, after, self.app.state.hub):
             if event.type == "step.succeeded":
                 done += 1
                 await ctx.session.report_progress(done, total, f"{event.step} succeeded")
             if event.type == "job.waiting":
+                question = event.data if isinstance(event.data, dict) else {}
+                if str(getattr(ctx, "protocol_version", "")) >= INPUT_REQUIRED_SINCE:
+                    return input_required(job_id, event.id, question)
                 return _error({"code": "job_waiting", "message": "the job waits for an answer: "
-                               f"POST /v1/jobs/{record.id}/input", "details": event.data,
-                               "job_id": record.id})  # fmt: skip
-        state = await services.state.get_job(record.id)
+                               f"POST /v1/jobs/{job_id}/input", "details": event.data,
+                               "job_id": job_id})  # fmt: skip
+        state = await services.state.get_job(job_id)
         if state is None or state.status.value != "succeeded":
             error = state.error if state is not None else {"code": "job_expired"}
-            return _error({"job_id": record.id, "status": state.status.value if state else None,
+            return _error({"job_id": job_id, "status": state.status.value if state else None,
                            "error": error})  # fmt: skip
-        result = {"job_id": record.id, "result": state.result}
+        result = {"job_id": job_id, "result": state.result}
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=json.dumps(state.result, default=str))],
             structured_content=result,

@@ -10,6 +10,7 @@ WebSocket also takes ``{"type": "interact", "message" | "answer"}`` and ``{"type
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -22,7 +23,7 @@ from starlette.requests import HTTPConnection
 from gateway.auth import SocketRequirement, auth_of, principal_of, require
 from gateway.errors import error_body, status_for
 from gateway.streaming.sessions import parse_session_event_id, session_events
-from gateway.streaming.ws import CLOSE_BAD_REQUEST, CLOSE_BY_STATUS, CLOSE_TOO_BIG
+from gateway.streaming.ws import CLOSE_BAD_REQUEST, CLOSE_BY_STATUS, CLOSE_POLICY, CLOSE_TOO_BIG
 from orchestrator.auth import Permission, StreamSlot
 from orchestrator.errors import OrchestratorError
 from orchestrator.jobs import Actor
@@ -226,7 +227,10 @@ async def session_socket(
                                             websocket.app.state.hub):  # fmt: skip
             await websocket.send_text(data)
 
-    max_bytes = auth_of(websocket).services.settings.auth.ws_max_message_bytes
+    auth = auth_of(websocket)
+    max_bytes = auth.services.settings.auth.ws_max_message_bytes
+    rate = auth.services.settings.auth.ws_message_rate
+    connection_id = uuid.uuid4().hex
 
     async def receive_commands() -> None:
         while True:
@@ -236,6 +240,12 @@ async def session_socket(
                     "payload_too_large", f"messages are limited to {max_bytes} bytes",
                     {"max_bytes": max_bytes})}).decode())  # fmt: skip
                 await websocket.close(code=CLOSE_TOO_BIG)
+                return
+            if not await auth.ws_message_allowed(connection_id):  # as on a job's WebSocket
+                await websocket.send_text(dumps({"type": "error", **error_body(
+                    "rate_limited", f"at most {rate} messages per connection",
+                    {"limit": rate, "retry_after_seconds": 1})}).decode())  # fmt: skip
+                await websocket.close(code=CLOSE_POLICY)
                 return
             await websocket.send_text(dumps(await _command(sessions, actor, session_id,
                                                            text)).decode())  # fmt: skip

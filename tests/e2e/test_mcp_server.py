@@ -85,3 +85,57 @@ async def test_the_mcp_client_without_an_api_key_is_refused(mcp_stack: Stack) ->
             async with Client(transport, mode="auto") as client:
                 await client.list_tools()
     assert statuses and set(statuses) == {401}
+
+
+async def test_a_job_question_is_an_input_request_the_mcp_client_answers_in_place(
+    mcp_stack: Stack,
+) -> None:
+    """MCP 2026-07-28 multi-round-trip requests: the official client's elicitation callback
+    answers the flow's questions (a string, then an object form), and the call returns the
+    job's result; a declined question leaves the job waiting, named in the error."""
+    flow = {"kind": "flow", "payload": {"config": {"assigned_roles": ["admin"]}, "content": {
+        "description": "Asks twice.",
+        "steps": [
+            {"name": "zone", "ask": {"prompt": "Which zone?", "schema": {"type": "string"}}},
+            {"name": "size", "depends_on": ["zone"], "ask": {
+                "prompt": "Zone {{ steps.zone.output }}: how many?",
+                "schema": {"type": "object", "properties": {"n": {"type": "integer"}},
+                           "required": ["n"]}}},
+        ],
+        "output": "size"}}}  # fmt: skip
+    async with httpx.AsyncClient(base_url=mcp_stack.url, headers=mcp_stack.headers) as http:
+        assert (await http.put("/v1/tags/asker", json=flow)).is_success
+
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    async def answer(context: Any, params: Any) -> Any:
+        from mcp_types import ElicitResult
+
+        asked.append((params.message, params.requested_schema))
+        if "decline" in [a[0] for a in asked]:
+            return ElicitResult(action="decline")
+        if params.message == "Which zone?":
+            return ElicitResult(action="accept", content={"answer": "Europe/Paris"})
+        return ElicitResult(action="accept", content={"n": 3})
+
+    async with create_mcp_http_client(headers=mcp_stack.headers) as client_http:
+        transport = streamable_http_client(f"{mcp_stack.url}/mcp", http_client=client_http)
+        async with Client(transport, mode="auto", elicitation_callback=answer) as client:
+            result = await client.call_tool("flow.asker", {})
+            asked.append(("decline", {}))
+            declined = await client.call_tool("flow.asker", {})
+
+    assert result.is_error is not True, result
+    assert result.structured_content is not None
+    assert result.structured_content["result"] == {"size": {"n": 3}}
+    (zone_prompt, zone_form), (size_prompt, size_form) = asked[:2]
+    assert zone_prompt == "Which zone?"
+    assert zone_form["properties"]["answer"]["type"] == "string"  # a string question, wrapped
+    assert size_prompt == "Zone Europe/Paris: how many?"
+    assert size_form["properties"] == {"n": {"type": "integer"}}  # an object form, as it is
+    assert declined.is_error is True and declined.structured_content is not None
+    waiting_id = declined.structured_content["job_id"]
+    assert declined.structured_content["code"] == "answer_declined"
+    async with httpx.AsyncClient(base_url=mcp_stack.url, headers=mcp_stack.headers) as http:
+        job = (await http.get(f"/v1/jobs/{waiting_id}")).json()
+    assert job["status"] == "waiting" and job["questions"][0]["step"] == "zone"

@@ -87,3 +87,31 @@ async def test_the_websocket_refuses_missing_foreign_and_oversized_with_codes(
             assert ws.close_code == 1009
         rows, _ = await services.trace.list_audit(tenant_id="ws-b", job_id=job_id)
         assert [(r.action, r.details["status"]) for r in rows] == [("job.read", 404)]
+
+
+async def test_a_session_websocket_over_its_message_rate_is_told_and_closed_with_1008(
+    isolated_settings: SettingsFactory,
+) -> None:
+    settings = isolated_settings(auth={"query_token": True, "ws_message_rate": "3/minute"})
+    async with served(settings) as (host, services):
+        _, key = await ApiKeyStore(services.trace.engine).create("ws-s", "submitter")
+        import httpx
+
+        async with httpx.AsyncClient(base_url=f"http://{host}") as client:
+            r = await client.post("/v1/sessions", json={},
+                                  headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+            assert r.status_code == 201, r.text
+        url = f"ws://{host}/v1/sessions/{r.json()['session_id']}/ws?access_token={key}"
+        codes: list[str] = []
+        async with websockets.connect(url, open_timeout=5) as ws:
+            for _ in range(4):
+                await ws.send(json.dumps({"type": "nonsense"}))
+            try:
+                while True:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if frame.get("type") == "error":
+                        codes.append(frame["error"]["code"])
+            except ConnectionClosed:
+                pass
+            assert ws.close_code == 1008
+    assert codes == ["message_invalid"] * 3 + ["rate_limited"]
