@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,32 @@ def test_write_produces_json_markdown_and_the_latency_plot(tmp_path: Path) -> No
     names = sorted(p.name for p in paths)
     assert names == ["stamp-a.png", "stamp.json", "stamp.md"]
     assert (tmp_path / "stamp-a.png").stat().st_size > 0
+
+
+def test_the_spread_of_three_runs_is_the_median_with_min_and_max_and_a_ratio_to_ours(
+    tmp_path: Path,
+) -> None:
+    from benchmarks import spread
+
+    docs = []
+    for ours, theirs in ((10.0, 25.0), (12.0, 20.0), (11.0, 30.0)):
+        doc = fake_results()
+        doc["systems"][0]["results"]["a"]["p50_ms"] = ours
+        doc["systems"][1]["results"]["a"]["p50_ms"] = theirs
+        docs.append(doc)
+    text = spread.spread_tables(docs)
+    ours_row = row_of(text, "agent-orchestrator (default)")
+    celery_row = row_of(text, "celery (tuned)")
+    assert ours_row[1:4] == ["3", "11 (10..12)", "1.00x"]
+    assert celery_row[1:4] == ["3", "25 (20..30)", "2.27x"]
+    assert "dbos (default)" not in text  # an errored workload has no figures
+
+    paths = []
+    for n, doc in enumerate(docs):
+        path = tmp_path / f"{n}.json"
+        path.write_text(json.dumps(doc))
+        paths.append(str(path))
+    out = tmp_path / "spread.md"
+    assert spread.main([*paths, "--out", str(out)]) == 0
+    assert out.read_text() == text
+    assert spread.main([str(tmp_path / "missing.json")]) == 2
