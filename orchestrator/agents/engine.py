@@ -20,9 +20,11 @@ The loop is deterministic given the calls' results, so a resumed attempt (after 
 answer to ``ctx.ask``) replays the finished turns from their records, sending nothing, and goes
 on at the first unfinished one.
 
-Events (``step.progress`` with ``data.event``): ``agent.envelope`` (turn, type, confidence,
-reasoning), ``agent.tool_call`` (turn, tool, arguments), ``agent.tool_result`` (turn, tool, ok,
-error code, content cut to ``event_max_chars``). Replayed turns and calls publish nothing again.
+Events (``step.progress`` with ``data.event``): ``agent.reply_delta`` (the final reply's text as
+the model writes it, :mod:`orchestrator.agents.live`), ``agent.envelope`` (turn, type,
+confidence, reasoning), ``agent.tool_call`` (turn, tool, arguments), ``agent.tool_result``
+(turn, tool, ok, error code, content cut to ``event_max_chars``), ``agent.flow_*`` (a plan's
+flow). Replayed turns and calls publish nothing again.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from orchestrator.agents.envelope import (
 )
 from orchestrator.agents.errors import AgentLimitError, AgentReportedError, EnvelopeInvalidError
 from orchestrator.agents.flows import APPROVAL_SCHEMA, FlowRefused, ResolvedFlow, actor_of
+from orchestrator.agents.live import LiveReply
 from orchestrator.agents.router import history_messages
 from orchestrator.config import AgentsSettings
 from orchestrator.errors import OrchestratorError
@@ -134,9 +137,11 @@ class AgentEngine:
                 raise AgentLimitError(f"the agent took more than {self.limits.max_turns} turns",
                                       details={"limit": "turns", "max": self.limits.max_turns})  # fmt: skip
             self.turn += 1
+            live = LiveReply(lambda text: self._emit("agent.reply_delta", text=text))
             result = await self.ctx.llm.complete(
                 messages, model=self.agent.model, system=system, tools=[envelope_tool()],
                 tool_choice=FORCE_ENVELOPE, max_tokens=self.limits.turn_max_tokens,
+                on_tool_input=live.feed,
             )  # fmt: skip
             self._meter(result)
             self._replaying = result.replayed
@@ -170,6 +175,8 @@ class AgentEngine:
                     answer = await self.ctx.ask(envelope.ask)
                     messages.append(_tool_reply(result, use.id, {"answer": answer}))
                     continue
+                if not result.replayed:
+                    live.finish(envelope.content)
                 output = self.agent.output(envelope)
                 if not output.citations and getattr(self.agent, "cite_tools", False):
                     output.citations = list(self.sources)  # the tool results it read

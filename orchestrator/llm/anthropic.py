@@ -19,6 +19,7 @@ from orchestrator.llm.base import (
     LLMRequest,
     StopEvent,
     TextDelta,
+    ToolInputDelta,
     ToolUse,
     ToolUseEvent,
     Usage,
@@ -108,7 +109,8 @@ class AnthropicProvider:
                 elif kind == "content_block_start":
                     block = event.content_block
                     if block.type == "tool_use":
-                        blocks[event.index] = {"id": block.id, "name": block.name, "json": ""}
+                        blocks[event.index] = {"id": block.id, "name": block.name, "json": "",
+                                               "as": names.get(block.name, block.name)}  # fmt: skip
                 elif kind == "content_block_delta":
                     delta = event.delta
                     if delta.type == "text_delta":
@@ -120,6 +122,8 @@ class AnthropicProvider:
                                 self.name, model, "input_json_delta outside a tool_use block"
                             )
                         blocks[event.index]["json"] += delta.partial_json
+                        if delta.partial_json:
+                            yield ToolInputDelta(blocks[event.index]["as"], delta.partial_json)
                 elif kind == "content_block_stop":
                     tool = blocks.pop(event.index, None)
                     if tool is not None:

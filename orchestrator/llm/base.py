@@ -159,6 +159,17 @@ class ToolUseEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolInputDelta:
+    """A piece of a tool use's arguments as the model writes them: raw JSON text, in order
+    (joined, the pieces of one tool use are its arguments' JSON). A :class:`ToolUseEvent`
+    with the parsed arguments follows the last piece."""
+
+    name: str
+    partial_json: str
+    type: Literal["tool_input"] = "tool_input"
+
+
+@dataclass(frozen=True, slots=True)
 class UsageEvent:
     """The call's usage as the provider reported it; a later one replaces an earlier one."""
 
@@ -175,7 +186,7 @@ class StopEvent:
     type: Literal["stop"] = "stop"
 
 
-LLMEvent = TextDelta | ToolUseEvent | UsageEvent | StopEvent
+LLMEvent = TextDelta | ToolInputDelta | ToolUseEvent | UsageEvent | StopEvent
 """What :meth:`Provider.stream` yields."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
@@ -11,11 +12,15 @@ from orchestrator.llm.base import (
     LLMRequest,
     StopEvent,
     TextDelta,
+    ToolInputDelta,
     ToolUse,
     ToolUseEvent,
     Usage,
     UsageEvent,
 )
+
+TOOL_INPUT_PIECE = 16
+"""A scripted tool use's arguments are streamed in pieces of this many characters."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +29,7 @@ class Reply:
 
     Attributes:
         text: Streamed word by word (each word with its leading space is one delta).
-        tool_uses: Tool uses after the text.
+        tool_uses: Tool uses after the text (each one's arguments streamed as JSON pieces).
         usage: Reported usage; default: 10 input tokens and one output token per word.
         stop_reason: Default ``tool_use`` when there are tool uses, else ``end_turn``.
         error: Raised instead of answering (e.g. an ``LLMRateLimitedError``).
@@ -69,6 +74,10 @@ class MemoryProvider:
             await asyncio.sleep(0)
             yield TextDelta(word if i == 0 else " " + word)
         for tool_use in reply.tool_uses:
+            text = json.dumps(tool_use.input)
+            for at in range(0, len(text), TOOL_INPUT_PIECE):  # as providers stream arguments
+                await asyncio.sleep(0)
+                yield ToolInputDelta(tool_use.name, text[at : at + TOOL_INPUT_PIECE])
             yield ToolUseEvent(tool_use)
         yield UsageEvent(reply.usage or Usage(input_tokens=10, output_tokens=len(words)))
         yield StopEvent(

@@ -19,6 +19,7 @@ from orchestrator.llm.base import (
     LLMRequest,
     StopEvent,
     TextDelta,
+    ToolInputDelta,
     ToolUse,
     ToolUseEvent,
     Usage,
@@ -125,6 +126,9 @@ class OpenAIProvider:
                         if call.function is not None:
                             slot["name"] += call.function.name or ""
                             slot["json"] += call.function.arguments or ""
+                            if call.function.arguments and slot["name"]:
+                                yield ToolInputDelta(names.get(slot["name"], slot["name"]),
+                                                     call.function.arguments)  # fmt: skip
                     if choice.finish_reason:
                         finish = choice.finish_reason
         except LLMError:

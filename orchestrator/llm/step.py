@@ -25,6 +25,7 @@ from orchestrator.llm.base import (
     LLMResult,
     StopEvent,
     TextDelta,
+    ToolInputDelta,
     ToolUse,
     ToolUseEvent,
     Usage,
@@ -126,6 +127,7 @@ class StepLLM:
         max_tokens: int | None = None,
         temperature: float | None = None,
         tool_choice: Mapping[str, Any] | None = None,
+        on_tool_input: Callable[[str, str], None] | None = None,
     ) -> LLMResult:
         """Make one call and return its result (text, tool uses, usage, cost).
 
@@ -139,6 +141,9 @@ class StepLLM:
             max_tokens: Upper bound on generated tokens (default ``ORCH_LLM__MAX_TOKENS``).
             temperature: Sampling temperature.
             tool_choice: ``{"type": "auto"|"any"|"tool", "name": ...}`` (Anthropic's shape).
+            on_tool_input: Called with ``(tool name, piece of its arguments' JSON text)`` as the
+                model writes a tool use (for showing it live; a replayed call makes no calls).
+                Not part of the call's fingerprint.
 
         Returns:
             The :class:`LLMResult`; ``replayed`` when an earlier attempt's record answered.
@@ -151,7 +156,7 @@ class StepLLM:
         """
         stream = self.stream(messages, model=model, system=system, tools=tools,
                              max_tokens=max_tokens, temperature=temperature,
-                             tool_choice=tool_choice)  # fmt: skip
+                             tool_choice=tool_choice, on_tool_input=on_tool_input)  # fmt: skip
         async for _ in stream:
             pass
         assert stream.result is not None
@@ -167,6 +172,7 @@ class StepLLM:
         max_tokens: int | None = None,
         temperature: float | None = None,
         tool_choice: Mapping[str, Any] | None = None,
+        on_tool_input: Callable[[str, str], None] | None = None,
     ) -> LLMStream:
         """Make one call, yielding its text deltas as they arrive.
 
@@ -181,7 +187,7 @@ class StepLLM:
             "messages": list(messages), "system": system, "tools": tool_specs(tools),
             "max_tokens": max_tokens or self.default_max_tokens, "temperature": temperature,
             "tool_choice": dict(tool_choice) if tool_choice else None,
-        })  # fmt: skip
+        }, on_tool_input)  # fmt: skip
 
     @property
     def usage(self) -> Usage:
@@ -232,10 +238,14 @@ class LLMStream:
     Iterate it once. Leaving the loop early abandons the call (nothing is recorded).
     """
 
-    def __init__(self, llm: StepLLM, model: str | None, args: dict[str, Any]) -> None:
+    def __init__(
+        self, llm: StepLLM, model: str | None, args: dict[str, Any],
+        on_tool_input: Callable[[str, str], None] | None = None,
+    ) -> None:  # fmt: skip
         self._llm = llm
         self._model = model
         self._args = args
+        self._on_tool_input = on_tool_input
         self._used = False
         self.result: LLMResult | None = None
 
@@ -286,6 +296,10 @@ class LLMStream:
                     first = first or time.perf_counter()
                     texts.append(event.text)
                     yield event.text
+                elif isinstance(event, ToolInputDelta):
+                    first = first or time.perf_counter()
+                    if self._on_tool_input is not None:
+                        self._on_tool_input(event.name, event.partial_json)
                 elif isinstance(event, ToolUseEvent):
                     first = first or time.perf_counter()
                     tool_uses.append(event.tool_use)

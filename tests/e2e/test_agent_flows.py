@@ -128,6 +128,9 @@ async def test_a_plan_runs_a_flow_tag_as_its_own_job_and_the_model_gets_its_resu
     assert mcp_server.stats()["calls"]["echo"] == 3
     assert [e["status"] for e in agent_events(events, "agent.flow_finished")] == ["succeeded"]
     assert agent_events(events, "agent.flow_event"), "the flow's progress is forwarded"
+    # the reply as the model wrote it (the anthropic SDK's input_json_delta pieces), then chunks
+    assert "".join(e["text"] for e in agent_events(events, "agent.reply_delta")) == "done"
+    assert "".join(e["data"] for e in events if e.get("type") == "step.chunk") == "done"
 
 
 async def test_a_proposed_flow_calling_a_tool_outside_the_users_tags_is_refused_before_any_step(

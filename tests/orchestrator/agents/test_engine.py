@@ -137,7 +137,7 @@ async def test_a_plan_runs_in_order_and_stops_at_the_failing_step_telling_the_mo
     assert [(s["step"], s["status"]) for s in plan] == [(1, "ok"), (2, "failed"), (3, "skipped")]
     assert [e["event"] for e in ctx.events] == [
         "agent.envelope", "agent.tool_call", "agent.tool_result", "agent.tool_call",
-        "agent.tool_result", "agent.envelope"]  # fmt: skip
+        "agent.tool_result", "agent.envelope", "agent.reply_delta"]  # fmt: skip
 
 
 async def test_refused_and_unoffered_tools_become_results_not_exceptions() -> None:
@@ -371,3 +371,26 @@ async def test_a_proposed_flow_may_call_only_the_agents_tools() -> None:
     assert (error["code"], error["details"]["step"], error["details"]["field"]) == (
         "tool_not_offered", "log", "tool")  # fmt: skip
     assert flows.started == [] and ctx.asked == []
+
+
+async def test_the_final_reply_is_published_as_the_model_writes_it_and_not_again_on_replay() -> None:
+    content = "The answer, written slowly: " + " ".join(f"word{i}" for i in range(40))
+    store = MemoryCallStore()
+    replies = [env(type="tool", name="t/echo", arguments={"text": "x" * 60}),
+               env(type="reply", content=content)]  # fmt: skip
+    output, ctx, _ = await run(replies, store=store)
+    deltas = [e["text"] for e in ctx.events if e["event"] == "agent.reply_delta"]
+    assert len(deltas) > 3, "the reply arrives in pieces, before the turn ends"
+    assert "".join(deltas) == content == output.content
+    kinds = [e["event"] for e in ctx.events]
+    assert kinds.index("agent.reply_delta") > kinds.index("agent.tool_result"), \
+        "a tool envelope's arguments are not shown as reply text"
+    _, again, _ = await run(replies, store=store)
+    assert [e for e in again.events if e["event"] == "agent.reply_delta"] == []
+
+
+async def test_a_question_is_not_published_as_reply_text() -> None:
+    _, ctx, _ = await run([env(type="reply", ask="Which branch do you mean, main or dev?"),
+                           env(type="reply", content="ok")], answers=["main"])  # fmt: skip
+    deltas = [e["text"] for e in ctx.events if e["event"] == "agent.reply_delta"]
+    assert deltas == ["ok"]

@@ -8,6 +8,7 @@ Messages and OpenAI Chat Completions formats). Nothing is monkeypatched.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from orchestrator.llm.base import (
     Provider,
     StopEvent,
     TextDelta,
+    ToolInputDelta,
     ToolSpec,
     ToolUseEvent,
     Usage,
@@ -110,6 +112,12 @@ async def test_parallel_tool_uses_come_back_with_the_names_the_step_offered(
     ]
     assert all(u.id for u in uses)
     assert llm_server.log()[0]["tools"] == ["git__git_log", "time__now"]
+    # the arguments also arrive as they are written: JSON pieces under the offered names
+    pieces: dict[str, str] = {}
+    for e in events:
+        if isinstance(e, ToolInputDelta):
+            pieces[e.name] = pieces.get(e.name, "") + e.partial_json
+    assert json.loads(pieces["git/git_log"]) == {"max_count": 5}
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["anthropic", "openai"])
