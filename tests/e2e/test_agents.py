@@ -147,6 +147,13 @@ async def test_tasks_are_routed_to_content_code_or_fail_below_the_threshold(
         got_content = await task_ended(client, ids["content"])
         got_code = await task_ended(client, ids["code"])
         got_vague = await task_ended(client, ids["vague"], "failed")
+
+        async def metered() -> bool:  # llm_calls rows are written off the job's path
+            nonlocal got_code
+            got_code = (await client.get(f"/v1/tasks/{ids['code']}")).json()
+            return bool(got_code["usage"]["calls"] >= 1)
+
+        await wait_until(metered, timeout_seconds=30, interval_seconds=0.1, what="usage rows")
         by_agent = (await client.get("/v1/tasks", params={"agent_type": "code"})).json()
         failed = (await client.get("/v1/tasks", params={"status": "failed"})).json()
         metrics = (await client.get("/v1/system/metrics")).json()
