@@ -86,10 +86,10 @@ def test_the_sync_client_controls_jobs(live_stack: Stack, tmp_path: Path) -> Non
         with client.events(held.job_id) as stream:  # closes cleanly before the end
             assert next(s for s in stream if s.type == "step.started").step == "hold"
         assert client.cancel(held.job_id).status == "cancelling"
-        with pytest.raises(ConflictError) as conflict:
-            client.cancel(held.job_id, hard=True)
         while client.get(held.job_id).status != "cancelled":
             time.sleep(0.05)  # bounded by the test timeout; the cancel is cooperative
+        with pytest.raises(ConflictError) as conflict:  # a finished job (even hard=true): 409
+            client.cancel(held.job_id, hard=True)
         assert client.retry(held.job_id).steps == ["hold"]
         (tmp_path / "hold-gate").touch()
         # A stream from the start runs past the first run's job.cancelled to the retry's end.
