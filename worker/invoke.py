@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,11 @@ from orchestrator.dag.step import Step, StepKind
 from orchestrator.serialization import to_jsonable
 
 _DONE = object()
+
+YIELD_EVERY_SECONDS = 0.002
+"""An async generator step that yields chunks without ever awaiting gets the event loop taken
+back from it this often, so that the worker's lease heartbeat, cancel checks and the chunks'
+publisher keep running beside it."""
 
 
 async def invoke(step: Step, kwargs: dict[str, Any], on_chunk: Callable[[Any], None]) -> Any:
@@ -31,11 +37,16 @@ async def invoke(step: Step, kwargs: dict[str, Any], on_chunk: Callable[[Any], N
     chunks: list[Any] = []
     if step.kind is StepKind.ASYNC_GEN:
         agen = step.fn(**kwargs)
+        clock = time.monotonic
+        turn = clock() + YIELD_EVERY_SECONDS
         try:
             async for chunk in agen:
                 value = to_jsonable(chunk)
                 on_chunk(value)
                 chunks.append(value)
+                if clock() >= turn:  # a generator that never awaits would hold the loop
+                    await asyncio.sleep(0)
+                    turn = clock() + YIELD_EVERY_SECONDS
         finally:
             await agen.aclose()
     else:
