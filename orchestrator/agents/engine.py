@@ -110,6 +110,9 @@ class AgentEngine:
         self._offered: set[str] = set()
         self.sources: list[Citation] = []
         self._replaying = False
+        tools: Any = getattr(ctx, "tools", None)
+        # the agent's calls are decided for its own intent, as its prompt is (DESIGN §15)
+        self.tools: Any = tools.for_intent(agent.intent) if hasattr(tools, "for_intent") else tools
 
     async def run(self, task: str, history: Sequence[Mapping[str, Any]] = ()) -> AgentOutput:
         """Run the loop to a ``reply``.
@@ -227,9 +230,9 @@ class AgentEngine:
 
     async def _tools(self) -> list[dict[str, Any]]:
         """The tools the user may use (tag policy) and the agent is offered (its patterns)."""
-        if not self.agent.tools or getattr(self.ctx, "tools", None) is None:
+        if not self.agent.tools or self.tools is None:
             return []
-        listed = await self.ctx.tools.list()
+        listed = await self.tools.list()
         tools = [{"name": t.name, "description": t.description or "",
                   "input_schema": t.input_schema or {"type": "object"}}
                  for t in sorted(listed, key=lambda t: t.name) if offers(self.agent, t.name)]  # fmt: skip
@@ -313,8 +316,7 @@ class AgentEngine:
 
     def _plane(self) -> Any:
         """The MCP plane (for the tools' existence), or ``None`` without ``ctx.tools``."""
-        tools = getattr(self.ctx, "tools", None)
-        return getattr(tools, "manager", None) if tools is not None else None
+        return getattr(self.tools, "manager", None) if self.tools is not None else None
 
     def _check_offered(self, wf: Any) -> None:
         for step_name, tool in wf.tools.items():
@@ -374,14 +376,14 @@ class AgentEngine:
         if not offers(self.agent, name):
             return _Outcome(name, False, None, {"code": "tool_not_offered",
                             "message": f"{name} is not one of this agent's tools"})  # fmt: skip
-        if getattr(self.ctx, "tools", None) is None:
+        if self.tools is None:
             return _Outcome(name, False, None, {"code": "tool_not_found",
                             "message": "no tool plane is configured"})  # fmt: skip
         live = not self._replaying  # a live turn's calls were never made before: announce them
         if live:
             self._emit("agent.tool_call", tool=name, arguments=args)
         try:
-            result = await self.ctx.tools.call(name, args)
+            result = await self.tools.call(name, args)
         except OrchestratorError as exc:
             outcome = _Outcome(name, False, None, {"code": exc.code, "message": exc.message,
                                                    "details": exc.details})  # fmt: skip

@@ -2,6 +2,7 @@
 
 The policy decides for the job's intent, its workflow's name: the same principal and intent as
 ``ctx.policy`` (worker/tags.py), so ``ctx.tools.list()`` and ``ctx.policy.visible()`` agree.
+An agent acts for its own intent (:meth:`StepTools.for_intent`).
 
 Every call is a durable call: the ``n``-th tool call of a step attempt is checkpointed with its
 request's fingerprint, and a later attempt of the step (retry, crash resume, answer to
@@ -63,6 +64,15 @@ class StepTools:
         self.journal = journal
         self.job_id = job_id
         self.intent = intent
+
+    def for_intent(self, intent: str | None) -> StepTools:
+        """The same tools (plane, submitter, durable journal: one sequence of calls) decided for
+        another intent, e.g. an agent's own (``code``) inside the ``agent`` workflow, so that
+        the tags bound to that intent apply to its calls as to its prompt (DESIGN §15)."""
+        if intent is None or intent == self.intent:
+            return self
+        return StepTools(self._manager, self.actor, journal=self.journal, job_id=self.job_id,
+                         intent=intent)  # fmt: skip
 
     @property
     def manager(self) -> ToolPlane:

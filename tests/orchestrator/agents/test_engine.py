@@ -54,13 +54,16 @@ class Plane:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.intents: list[str | None] = []
 
-    async def list_tools(self, actor: Actor | None = None, **_: Any) -> list[ToolInfo]:
+    async def list_tools(self, actor: Actor | None = None, **kw: Any) -> list[ToolInfo]:
+        self.intents.append(kw.get("intent"))
         return [ToolInfo("t/echo", "t", "echo", "Echo text", {"type": "object"}),
                 ToolInfo("t/fail", "t", "fail", "Fails", {"type": "object"})]  # fmt: skip
 
     async def call(self, actor: Actor, name: str, arguments: Mapping[str, Any] | None = None,
-                   **_: Any) -> ToolResult:  # fmt: skip
+                   **kw: Any) -> ToolResult:  # fmt: skip
+        self.intents.append(kw.get("intent"))
         if name == "t/secret":
             raise ToolForbiddenError("refused", details={"tool": name, "tag": "default"})
         self.calls.append((name, dict(arguments or {})))
@@ -394,3 +397,14 @@ async def test_a_question_is_not_published_as_reply_text() -> None:
                            env(type="reply", content="ok")], answers=["main"])  # fmt: skip
     deltas = [e["text"] for e in ctx.events if e["event"] == "agent.reply_delta"]
     assert deltas == ["ok"]
+
+
+async def test_an_agents_tools_are_listed_and_decided_for_its_own_intent() -> None:
+    plane = Plane()
+    provider = MemoryProvider([env(type="tool", name="t/echo", arguments={}),
+                               env(type="reply", content="ok")])  # fmt: skip
+    ctx = Ctx(provider, MemoryCallStore(), plane)
+    ctx.tools.intent = "agent"  # the workflow's name, as the worker sets it
+    coder = SimpleAgent(name="coder", description="d", tools=("t/*",), intent="code")
+    await AgentEngine(coder, ctx, AgentsSettings()).run("do it")
+    assert plane.intents == ["code", "code"], "the list and the call, as the prompt's tags"
