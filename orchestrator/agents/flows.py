@@ -11,8 +11,8 @@ The engine hands a plan that names ``flow`` or ``flow_definition`` to :class:`Ag
    on the MCP plane, and, for a proposed flow, is one of the agent's tools.
 3. **Approve** when the agent's settings require it (``flow_approval``): ``ctx.ask`` shows the
    flow and waits for ``{"approved": bool, "comment"?}`` (the job waits; the worker is freed).
-4. **Run** (a durable call): the flow is submitted as a job of its own, as the submitter, with
-   an idempotency key made of the parent job, step and call number, so a resumed attempt finds
+4. **Run** (a durable call): the flow is submitted as a job of its own, as the submitter, traced
+   as a child of the agent's step, with an idempotency key made of the parent job, step and call number, so a resumed attempt finds
    the same job instead of starting another; the agent waits for its end (bounded by
    ``flow_timeout_seconds``), forwarding its progress as ``agent.flow_event`` events, and its
    result goes back to the model.
@@ -82,6 +82,17 @@ class ResolvedFlow:
     def from_json(cls, data: Any) -> ResolvedFlow:
         return cls(str(data["name"]), str(data["source"]), data.get("version"),
                    bool(data.get("proposed")))  # fmt: skip
+
+
+def _traceparent() -> dict[str, str] | None:
+    """The current span (the agent's step) as a W3C ``traceparent``, so that the flow's job is
+    traced as its child (W3C Trace Context §3.2)."""
+    from opentelemetry import trace
+
+    sc = trace.get_current_span().get_span_context()
+    if not sc.is_valid:
+        return None
+    return {"traceparent": f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{int(sc.trace_flags):02x}"}
 
 
 class AgentFlows:
@@ -160,7 +171,7 @@ class AgentFlows:
         from orchestrator.jobs.service import JobService
 
         record, _ = await JobService(self.services).submit_once(
-            wf.name, inputs, actor=actor, idempotency_key=key, flow=wf
+            wf.name, inputs, actor=actor, idempotency_key=key, flow=wf, trace=_traceparent()
         )
         return record.id
 
