@@ -13,7 +13,8 @@ def test_the_flows_job_is_traced_as_a_child_of_the_agents_step() -> None:
     with tracer.start_as_current_span("step run_agent") as span:
         carrier = _traceparent()
     sc = span.get_span_context()
-    assert carrier == {"traceparent": f"00-{sc.trace_id:032x}-{sc.span_id:016x}-01"}
+    flags = f"{int(sc.trace_flags):02x}"
+    assert carrier == {"traceparent": f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{flags}"}
 
 
 def test_a_resolved_flow_survives_its_durable_record() -> None:
