@@ -29,4 +29,28 @@ end
 return 1
 """
 
-__all__ = ["ENQUEUE"]
+# KEYS: 1 queue, 2 wake list, then per job: job key, result key.
+# ARGV: 1 most tokens kept, 2 token list expiry (ms), then per job: arq job id, score, job key
+# expiry (ms), serialized job.
+# ENQUEUE for many due jobs in one call (a batch submit): the same check and writes per job,
+# one wake token per enqueued job, the list trimmed once. Returns 1 or 0 per job, in order.
+ENQUEUE_MANY = """
+local out = {}
+for i = 1, (#ARGV - 2) / 4 do
+  local job_key, result_key = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local a = 2 + 4 * (i - 1)
+  if redis.call('EXISTS', job_key, result_key) > 0 then
+    out[i] = 0
+  else
+    redis.call('PSETEX', job_key, ARGV[a + 3], ARGV[a + 4])
+    redis.call('ZADD', KEYS[1], ARGV[a + 2], ARGV[a + 1])
+    redis.call('LPUSH', KEYS[2], ARGV[a + 1])
+    out[i] = 1
+  end
+end
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return out
+"""
+
+__all__ = ["ENQUEUE", "ENQUEUE_MANY"]

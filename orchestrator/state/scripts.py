@@ -41,6 +41,21 @@ end
 return ''
 """
 
+# KEYS: job 1, events 1, job 2, events 2, ...
+# ARGV: maxlen, ttl, ts, JSON array with one [[hash field, value, ...], job.queued data] per job
+# Creates many jobs as APPLY creates one (hash, TTL, job.queued event), in one call: the jobs'
+# fields travel as one JSON text, so the client packs one argument instead of ~25 per job.
+CREATE_MANY = _PUBLISH + """
+local jobs = cjson.decode(ARGV[4])
+for i, job in ipairs(jobs) do
+  local job_key, events_key = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('HSET', job_key, unpack(job[1]))
+  redis.call('EXPIRE', job_key, ARGV[2])
+  publish(job_key, events_key, ARGV[1], ARGV[2], 'job.queued', '', '', ARGV[3], job[2])
+end
+return #jobs
+"""
+
 # KEYS: job, events, lease, state keys...
 # ARGV: maxlen, ttl, worker_id ('' = no fencing), event type, ts, data, [hash field, value]...
 # Ends a job: status and terminal event together, every key gets the post-job TTL. The lease

@@ -118,3 +118,23 @@ async def test_a_deferred_job_is_scored_later_lives_longer_and_wakes_no_worker(
     ttl = await queue.redis.pttl(job_key_prefix + later_id)
     assert expires_extra_ms + 600_000 - 60_000 < ttl <= expires_extra_ms + 600_000
     assert await queue.redis.llen(queue.wake_key) == 1
+
+
+async def test_enqueue_many_writes_what_enqueue_writes_for_each_job_in_one_call(
+    queue: ArqQueue,
+) -> None:
+    first, taken, urgent = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    assert await queue.enqueue(taken) == taken
+    done = await queue.enqueue_many([(first, TRACE, 0), (taken, None, 0), (urgent, None, 3)])
+    assert done == [True, False, True]
+    job = deserialize_job(await queue.redis.get(job_key_prefix + first) or b"")
+    assert (job.function, job.args, job.kwargs) == (RUN_JOB, (first,), {"trace": TRACE})
+    step_ms = 3 * PRIORITY_STEP_SECONDS * 1000
+    gap = await score_of(queue, first) - await score_of(queue, urgent)
+    assert step_ms - 1000 < gap < step_ms + 1000
+    ttl = await queue.redis.pttl(job_key_prefix + urgent)
+    assert expires_extra_ms - step_ms - 60_000 < ttl <= expires_extra_ms - step_ms
+    # one wake token per enqueued job (newest first), as enqueue pushes them
+    tokens = await queue.redis.lrange(queue.wake_key, 0, -1)
+    assert tokens == [urgent.encode(), first.encode(), taken.encode()]
+    assert 0 < await queue.redis.pttl(queue.wake_key) <= WAKE_TOKEN_TTL_MS

@@ -119,6 +119,28 @@ async def test_the_job_and_events_keys_get_the_state_ttl_when_written(
         assert 0 < await redis.ttl(key) <= store.ttl_seconds
 
 
+async def test_create_jobs_creates_each_job_as_create_job_does(
+    store: RedisStateStore, redis: Redis, keys: Keys
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    await store.create_jobs([
+        (job_id, {"workflow": "w", "version": "v1", "inputs": {"n": n, "text": "é\u2028\"q\""},
+                  "created_at": 1.5, "arq_job_id": job_id, "trace": {"traceparent": "t"},
+                  "extra": {"priority": n, "tenant": "acme"}})
+        for n, job_id in enumerate(ids)
+    ])  # fmt: skip
+    for n, job_id in enumerate(ids):
+        job = await store.get_job(job_id)
+        assert job is not None and job.status is JobStatus.QUEUED
+        assert (job.workflow, job.version, job.created_at, job.arq_job_id) == ("w", "v1", 1.5, job_id)
+        assert job.inputs == {"n": n, "text": "é\u2028\"q\""} and job.trace == {"traceparent": "t"}
+        assert [(e.type, e.seq, e.data) for e in await store.read_events(job_id)] == [
+            ("job.queued", 1, {"workflow": "w"})]  # fmt: skip
+        assert (await redis.hget(keys.job(job_id), "tenant")) == b"acme"
+        for key in (keys.job(job_id), keys.events(job_id)):
+            assert 0 < await redis.ttl(key) <= store.ttl_seconds
+
+
 # --- update, apply_many --------------------------------------------------------------------
 
 
