@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select
 
+from orchestrator.trace.copy import copy_rows
 from orchestrator.trace.records import (
     AuditRecord,
     JobRecord,
@@ -86,11 +87,12 @@ class TraceStore(StepRunQueries, ReportQueries, UsageQueries):
                 await conn.execute(audit_log.insert().values(audit_values(audit)))
 
     async def insert_jobs(self, batch: Sequence[tuple[JobRecord, AuditRecord]]) -> None:
-        """Insert many new jobs and their audit entries in one transaction: an ``executemany``
-        of one cached statement each for the jobs and the audit entries (a batch submit; on
-        PostgreSQL SQLAlchemy sends each as multi-row ``INSERT``s, "insertmanyvalues"; a
-        statement with the rows' values inlined would be compiled anew for every batch, which
-        took most of the gateway's time).
+        """Insert many new jobs and their audit entries in one transaction (a batch submit).
+
+        On PostgreSQL (asyncpg) the rows go in with ``COPY ... FROM STDIN`` (binary), the bulk
+        path: SQLAlchemy's ``executemany`` ("insertmanyvalues" multi-row ``INSERT``s) spent
+        most of a 1,000-job batch binding parameters and PostgreSQL parsing the statement. On
+        other databases (SQLite in dev mode) it is that ``executemany``.
 
         Args:
             batch: ``(job, audit entry)`` pairs; each id a UUID not yet stored.
@@ -104,6 +106,9 @@ class TraceStore(StepRunQueries, ReportQueries, UsageQueries):
         rows = [job_values(job) for job, _ in batch]
         entries = [audit_values(audit) for _, audit in batch]
         async with self._transaction("insert_jobs") as conn:
+            if conn.dialect.driver == "asyncpg":
+                await copy_rows(conn, [(jobs, rows), (audit_log, entries)])
+                return
             await conn.execute(jobs.insert(), rows)
             await conn.execute(audit_log.insert(), entries)
 
