@@ -4,8 +4,8 @@
 format: no statement to parse and plan, no parameter per value to bind. It runs on the
 connection of the caller's SQLAlchemy transaction, so the rows commit or roll back with it.
 Values are given as SQLAlchemy would bind them; JSON columns are sent as their JSON text
-(asyncpg's ``json``/``jsonb`` codecs take text), ``None`` as SQL NULL (the columns are
-``none_as_null``).
+(asyncpg's ``json``/``jsonb`` codecs take text; written by pydantic-core, several times faster
+than the ``json`` module), ``None`` as SQL NULL (the columns are ``none_as_null``).
 
 Source: PostgreSQL documentation, "COPY" (binary format); asyncpg, "Connection.
 copy_records_to_table".
@@ -13,17 +13,18 @@ copy_records_to_table".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orchestrator.serialization import dumps
+
 
 def _encoder(table: Table, column: str) -> Any:
     if isinstance(table.c[column].type, JSON):
-        return lambda v: None if v is None else json.dumps(v)
+        return lambda v: None if v is None else dumps(v).decode()
     return None
 
 
