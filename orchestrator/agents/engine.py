@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +43,6 @@ from orchestrator.agents.envelope import (
     FORCE_ENVELOPE,
     AgentOutput,
     Citation,
-    Envelope,
     ErrorEnvelope,
     PlanEnvelope,
     ReplyEnvelope,
@@ -56,9 +54,18 @@ from orchestrator.agents.envelope import (
     parse_envelope,
 )
 from orchestrator.agents.errors import AgentLimitError, AgentReportedError, EnvelopeInvalidError
-from orchestrator.agents.flows import APPROVAL_SCHEMA, FlowRefused, ResolvedFlow, actor_of
+from orchestrator.agents.flows import actor_of
 from orchestrator.agents.live import LiveReply
+from orchestrator.agents.plan_flow import run_plan_flow
 from orchestrator.agents.router import history_messages
+from orchestrator.agents.turns import (
+    assistant_message,
+    citation,
+    cut,
+    error_reply,
+    summary,
+    tool_reply,
+)
 from orchestrator.config import AgentsSettings
 from orchestrator.errors import OrchestratorError
 
@@ -109,7 +116,7 @@ class AgentEngine:
         self.cost_usd = 0.0
         self._offered: set[str] = set()
         self.sources: list[Citation] = []
-        self._replaying = False
+        self.replaying = False
         tools: Any = getattr(ctx, "tools", None)
         # the agent's calls are decided for its own intent, as its prompt is (DESIGN §15)
         self.tools: Any = tools.for_intent(agent.intent) if hasattr(tools, "for_intent") else tools
@@ -140,16 +147,16 @@ class AgentEngine:
                 raise AgentLimitError(f"the agent took more than {self.limits.max_turns} turns",
                                       details={"limit": "turns", "max": self.limits.max_turns})  # fmt: skip
             self.turn += 1
-            live = LiveReply(lambda text: self._emit("agent.reply_delta", text=text))
+            live = LiveReply(lambda text: self.emit("agent.reply_delta", text=text))
             result = await self.ctx.llm.complete(
                 messages, model=self.agent.model, system=system, tools=[envelope_tool()],
                 tool_choice=FORCE_ENVELOPE, max_tokens=self.limits.turn_max_tokens,
                 on_tool_input=live.feed,
             )  # fmt: skip
             self._meter(result)
-            self._replaying = result.replayed
+            self.replaying = result.replayed
             use = next((u for u in result.tool_uses if u.name == ENVELOPE_TOOL), None)
-            assistant = _assistant_message(result)
+            assistant = assistant_message(result)
             try:
                 if use is None:
                     raise _NoEnvelope()
@@ -159,24 +166,24 @@ class AgentEngine:
                 errors = (envelope_errors(exc) if isinstance(exc, ValidationError)
                           else [{"field": "", "message": "answer by calling the envelope tool"}])  # fmt: skip
                 if not result.replayed:
-                    self._emit("agent.envelope_invalid", errors=errors, retry=invalid)
+                    self.emit("agent.envelope_invalid", errors=errors, retry=invalid)
                 if invalid > self.limits.max_envelope_retries:
                     raise EnvelopeInvalidError(
                         f"no valid envelope after {invalid} answers",
                         details={"errors": errors, "turn": self.turn},
                     ) from None
                 messages.append(assistant)
-                messages.append(_error_reply(result, use.id if use else None, errors))
+                messages.append(error_reply(result, use.id if use else None, errors))
                 continue
             invalid = 0
             if not result.replayed:
-                self._emit("agent.envelope", **_summary(envelope))
+                self.emit("agent.envelope", **summary(envelope))
             assert use is not None
             messages.append(assistant)
             if isinstance(envelope, ReplyEnvelope):
                 if envelope.ask:
                     answer = await self.ctx.ask(envelope.ask)
-                    messages.append(_tool_reply(result, use.id, {"answer": answer}))
+                    messages.append(tool_reply(result, use.id, {"answer": answer}))
                     continue
                 if not result.replayed:
                     live.finish(envelope.content)
@@ -199,8 +206,8 @@ class AgentEngine:
                 payload = {"plan": await self._plan(envelope)}
             else:
                 assert isinstance(envelope, PlanEnvelope)
-                payload = {"flow": await self._flow(envelope)}
-            messages.append(_tool_reply(result, use.id, payload))
+                payload = {"flow": await run_plan_flow(self, envelope)}
+            messages.append(tool_reply(result, use.id, payload))
 
     async def _system(self) -> str:
         parts: list[str] = []
@@ -247,89 +254,6 @@ class AgentEngine:
         listed: list[dict[str, Any]] = await flows.runnable(actor_of(self.ctx.principal))
         return listed
 
-    async def _flow(self, plan: PlanEnvelope) -> dict[str, Any]:
-        """Run the flow a plan names (a flow tag or a proposed definition) as a job of its own
-        (:mod:`orchestrator.agents.flows`); what the model is told.
-
-        Resolving and running are durable calls of the attempt: a resumed attempt runs the
-        version it resolved first and finds the job it started instead of starting another.
-        """
-        label = plan.flow or "proposed"
-        flows = getattr(getattr(self.ctx, "agents", None), "flows", None)
-        journal = getattr(self.ctx, "calls", None)
-        if flows is None or journal is None:
-            return {"flow": label, "ok": False, "error": {
-                "code": "flows_unavailable", "message": "this worker cannot run flows"}}  # fmt: skip
-        self._count(1)
-        actor = actor_of(self.ctx.principal)
-        request = {"flow": plan.flow, "definition": plan.flow_definition}
-        try:
-            raw = await journal.call("agent:flow_resolve", request,
-                                     lambda: self._resolve(flows, actor, plan))  # fmt: skip
-            resolved = ResolvedFlow.from_json(raw)
-            wf = await flows.validate(actor, resolved, self._plane(), job_id=self.ctx.job_id)
-            if resolved.proposed:
-                self._check_offered(wf)
-        except OrchestratorError as exc:
-            if not self._replaying:
-                self._emit("agent.flow_refused", flow=label, error=exc.code, details=exc.details)
-            return {"flow": label, "ok": False, "error": exc.to_dict()}
-        if self._needs_approval(resolved):
-            answer = await self.ctx.ask(_approval_question(resolved, wf, plan.flow_inputs),
-                                        schema=APPROVAL_SCHEMA)  # fmt: skip
-            if not (isinstance(answer, dict) and answer.get("approved") is True):
-                comment = answer.get("comment") if isinstance(answer, dict) else None
-                return {"flow": label, "ok": False, "error": {
-                    "code": "flow_declined", "message": "the user did not approve the flow",
-                    "comment": comment}}  # fmt: skip
-        slot = journal.slot("agent:flow_run", {"name": wf.name, "source": resolved.source,
-                                               "inputs": plan.flow_inputs})  # fmt: skip
-        record = await slot.lookup()
-        if record is not None:
-            return dict(record.result)
-        t0 = time.perf_counter()
-        key = f"agent-flow:{self.ctx.job_id}:{self.ctx.step}:{slot.seq}"
-        try:
-            job_id = await flows.start(actor, wf, dict(plan.flow_inputs), key)
-        except OrchestratorError as exc:  # inputs that do not fit the flow: the model may fix them
-            return {"flow": label, "ok": False, "error": exc.to_dict()}
-        self._emit("agent.flow_started", flow=label, job_id=job_id, workflow=wf.name,
-                   version=resolved.version)  # fmt: skip
-
-        def forward(event: Any) -> None:
-            self._emit("agent.flow_event", flow=label, job_id=job_id, type=event.type,
-                       step=event.step)  # fmt: skip
-
-        outcome = await flows.wait(actor, job_id, on_event=forward,
-                                   timeout_seconds=self.limits.flow_timeout_seconds)  # fmt: skip
-        outcome = {"flow": label, "ok": outcome["status"] == "succeeded", **outcome}
-        if "result" in outcome:
-            outcome["result"] = _cut(outcome["result"], self.limits.tool_result_max_chars)
-        self._emit("agent.flow_finished", flow=label, job_id=job_id, status=outcome["status"])
-        await slot.record(outcome, (time.perf_counter() - t0) * 1000)
-        return outcome
-
-    @staticmethod
-    async def _resolve(flows: Any, actor: Any, plan: PlanEnvelope) -> Any:
-        resolved: ResolvedFlow = await flows.resolve(actor, plan)
-        return resolved.to_json()
-
-    def _plane(self) -> Any:
-        """The MCP plane (for the tools' existence), or ``None`` without ``ctx.tools``."""
-        return getattr(self.tools, "manager", None) if self.tools is not None else None
-
-    def _check_offered(self, wf: Any) -> None:
-        for step_name, tool in wf.tools.items():
-            if not offers(self.agent, tool):
-                raise FlowRefused(
-                    f"step {step_name!r}: tool: {tool} is not one of this agent's tools",
-                    details={"step": step_name, "field": "tool", "tool": tool},
-                )
-
-    def _needs_approval(self, flow: ResolvedFlow) -> bool:
-        mode = getattr(self.agent, "flow_approval", None) or self.limits.flow_approval
-        return mode == "always" or (mode == "proposed" and flow.proposed)
-
     def _meter(self, result: Any) -> None:
         self.tokens += result.usage.total_tokens
         self.cost_usd += result.cost_usd or 0.0
@@ -343,7 +267,7 @@ class AgentEngine:
                                   details={"limit": "cost_usd", "max": max_cost,
                                            "used": round(self.cost_usd, 6)})  # fmt: skip
 
-    def _count(self, n: int) -> None:
+    def count_calls(self, n: int) -> None:
         if self.tool_calls + n > self.limits.max_tool_calls:
             raise AgentLimitError(
                 f"the agent asked for more than {self.limits.max_tool_calls} tool calls",
@@ -354,11 +278,11 @@ class AgentEngine:
     async def _concurrently(self, calls: Sequence[ToolCall]) -> list[_Outcome]:
         """Run ``calls`` at once (as ``ctx.tools.call_many`` does: durable slots taken in order),
         keeping each call's own outcome so that one refusal does not hide the others' results."""
-        self._count(len(calls))
+        self.count_calls(len(calls))
         return list(await asyncio.gather(*(self._call(c) for c in calls)))
 
     async def _plan(self, plan: PlanEnvelope) -> list[dict[str, Any]]:
-        self._count(len(plan.steps))
+        self.count_calls(len(plan.steps))
         report: list[dict[str, Any]] = []
         failed = False
         for n, step in enumerate(plan.steps, 1):
@@ -379,27 +303,27 @@ class AgentEngine:
         if self.tools is None:
             return _Outcome(name, False, None, {"code": "tool_not_found",
                             "message": "no tool plane is configured"})  # fmt: skip
-        live = not self._replaying  # a live turn's calls were never made before: announce them
+        live = not self.replaying  # a live turn's calls were never made before: announce them
         if live:
-            self._emit("agent.tool_call", tool=name, arguments=args)
+            self.emit("agent.tool_call", tool=name, arguments=args)
         try:
             result = await self.tools.call(name, args)
         except OrchestratorError as exc:
             outcome = _Outcome(name, False, None, {"code": exc.code, "message": exc.message,
                                                    "details": exc.details})  # fmt: skip
             if not live:
-                self._emit("agent.tool_call", tool=name, arguments=args)
+                self.emit("agent.tool_call", tool=name, arguments=args)
             self._emit_result(outcome)
             return outcome
         if not live and not result.replayed:
-            self._emit("agent.tool_call", tool=name, arguments=args)
-        content = _cut(result.output, self.limits.tool_result_max_chars)
+            self.emit("agent.tool_call", tool=name, arguments=args)
+        content = cut(result.output, self.limits.tool_result_max_chars)
         if result.is_error:
             outcome = _Outcome(name, False, content, {"code": "tool_error",
                                                       "message": "the tool reported an error"})  # fmt: skip
         else:
             outcome = _Outcome(name, True, content)
-            self.sources.append(_citation(name, args, result.output))
+            self.sources.append(citation(name, args, result.output))
         if not result.replayed:
             self._emit_result(outcome)
         return outcome
@@ -407,116 +331,16 @@ class AgentEngine:
     def _emit_result(self, outcome: _Outcome) -> None:
         text = outcome.content if isinstance(outcome.content, str) else json.dumps(outcome.content)
         cap = self.limits.event_max_chars
-        self._emit("agent.tool_result", tool=outcome.tool, ok=outcome.ok,
+        self.emit("agent.tool_result", tool=outcome.tool, ok=outcome.ok,
                    error=(outcome.error or {}).get("code"), content=text[:cap],
                    truncated=len(text) > cap)  # fmt: skip
 
-    def _emit(self, event: str, **data: Any) -> None:
+    def emit(self, event: str, **data: Any) -> None:
         self.ctx.emit({"event": event, "agent": self.agent.name, "turn": self.turn, **data})
 
 
 class _NoEnvelope(Exception):
     """The model answered without calling the envelope tool."""
-
-
-def _assistant_message(result: Any) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = []
-    if result.text:
-        blocks.append({"type": "text", "text": result.text})
-    for use in result.tool_uses:
-        blocks.append({"type": "tool_use", "id": use.id, "name": use.name, "input": use.input})
-    return {"role": "assistant", "content": blocks or result.text or "(no answer)"}
-
-
-def _tool_reply(
-    result: Any, use_id: str, payload: Mapping[str, Any], *, error: bool = False
-) -> dict[str, Any]:
-    """ONE user message answering the envelope's tool use with every result (and, should the
-    model have made other tool uses in the same answer, an error result for each: the API
-    wants every tool use answered)."""
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": use_id,
-                             "content": json.dumps(payload, default=str)}  # fmt: skip
-    if error:
-        block["is_error"] = True
-    return {"role": "user", "content": [block, *_ignored(result, use_id)]}
-
-
-def _ignored(result: Any, answered: str | None) -> list[dict[str, Any]]:
-    return [{"type": "tool_result", "tool_use_id": u.id, "is_error": True,
-             "content": "ignored: call only the envelope tool, once per turn"}
-            for u in result.tool_uses if u.id != answered]  # fmt: skip
-
-
-def _error_reply(result: Any, use_id: str | None, errors: list[dict[str, str]]) -> dict[str, Any]:
-    payload = {"error": "envelope_invalid", "errors": errors,
-               "hint": "call the envelope tool again with a valid envelope"}  # fmt: skip
-    if use_id is None:
-        others = _ignored(result, None)
-        text = json.dumps(payload)
-        if not others:
-            return {"role": "user", "content": text}
-        return {"role": "user", "content": [*others, {"type": "text", "text": text}]}
-    return _tool_reply(result, use_id, payload, error=True)
-
-
-def _approval_question(flow: ResolvedFlow, wf: Any, inputs: Mapping[str, Any]) -> str:
-    """The question asking the user to approve ``flow``: what each step does, and the inputs."""
-    what = (f"the flow {flow.name.removeprefix('flow:')} (version {flow.version})"
-            if not flow.proposed else "a new flow it wrote")  # fmt: skip
-    lines = [f"The agent wants to run {what}:"]
-    for s in wf.definition.steps:
-        does = (f"calls {s.tool}" if s.tool else "asks you" if s.ask else "prompts a model")
-        after = f" after {', '.join(s.depends_on)}" if s.depends_on else ""
-        lines.append(f"- {s.name}: {does}{after}")
-    lines.append(f"with inputs {json.dumps(dict(inputs), sort_keys=True, default=str)[:1000]}.")
-    lines.append("Approve it?")
-    return "\n".join(lines)
-
-
-def _summary(envelope: Envelope) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": envelope.type, "confidence": envelope.confidence,
-                            "reasoning": envelope.reasoning}  # fmt: skip
-    if isinstance(envelope, ToolEnvelope):
-        data["tools"] = [envelope.name]
-    elif isinstance(envelope, ToolsEnvelope):
-        data["tools"] = [c.name for c in envelope.calls]
-    elif isinstance(envelope, PlanEnvelope):
-        data["steps"] = [{"tool": s.name, "description": s.description} for s in envelope.steps]
-        data["flow"] = envelope.flow or ("proposed" if envelope.flow_definition else None)
-    elif isinstance(envelope, ReplyEnvelope) and envelope.ask:
-        data["ask"] = envelope.ask
-    elif isinstance(envelope, ErrorEnvelope):
-        data["message"] = envelope.message
-    return data
-
-
-def _citation(tool: str, args: Mapping[str, Any], output: Any) -> Citation:
-    """A source of the answer: a successful tool call (its URL when the result names one)."""
-    text = output if isinstance(output, str) else json.dumps(output, default=str)
-    url = _first_url(output)
-    title = f"{tool} {json.dumps(dict(args), sort_keys=True, default=str)}"[:500]
-    return Citation(source=url or tool, title=title, snippet=text[:300] or None)
-
-
-def _first_url(value: Any) -> str | None:
-    if isinstance(value, dict):
-        for key in ("url", "uri", "link"):
-            if isinstance(value.get(key), str):
-                return str(value[key])[:2000]
-        value = list(value.values())
-    if isinstance(value, list):
-        for item in value:
-            found = _first_url(item)
-            if found:
-                return found
-    return None
-
-
-def _cut(value: Any, max_chars: int) -> Any:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    if len(text) <= max_chars:
-        return value
-    return text[:max_chars] + f"... [cut: {len(text)} characters in all]"
 
 
 __all__ = ["ENVELOPE_RULES", "AgentEngine"]
