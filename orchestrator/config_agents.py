@@ -12,13 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-
-def split_csv(value: Any) -> Any:
-    """``"a, b,c"`` → ``["a", "b", "c"]`` (a comma-separated environment variable); other
-    values unchanged."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+from orchestrator.config_fields import split_csv
 
 
 class McpTokenSettings(BaseModel):
@@ -264,5 +258,4 @@ __all__ = [
     "McpTokenSettings",
     "SessionsSettings",
     "TagsSettings",
-    "split_csv",
 ]
