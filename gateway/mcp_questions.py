@@ -39,22 +39,24 @@ def _flat(schema: Any) -> bool:
     return kind == "array" and isinstance(items, dict) and items.get("type") == "string"
 
 
-def form_of(schema: Any) -> tuple[dict[str, Any], bool]:
-    """The elicitation schema asking for an answer to ``schema``; and whether it wraps it in
-    one ``answer`` property (then the answer is that property's value)."""
+def form_of(schema: Any) -> tuple[dict[str, Any], bool, bool]:
+    """The elicitation schema asking for an answer to ``schema``; whether it wraps it in one
+    ``answer`` property (then the answer is that property's value); and whether that property
+    is JSON text (a schema form elicitation cannot render)."""
     if (isinstance(schema, dict) and schema.get("type") == "object"
             and isinstance(schema.get("properties"), dict) and schema["properties"]
             and all(_flat(p) for p in schema["properties"].values())):  # fmt: skip
         form = {"type": "object", "properties": schema["properties"]}
         if schema.get("required"):
             form["required"] = list(schema["required"])
-        return form, False
-    if _flat(schema):
-        prop = dict(schema)
-    else:
+        return form, False, False
+    raw = not _flat(schema)
+    if raw:
         prop = {"type": "string", "description": "The answer as JSON"
                 + (f", matching {json.dumps(schema)}" if schema else "")}  # fmt: skip
-    return {"type": "object", "properties": {ANSWER: prop}, "required": [ANSWER]}, True
+    else:
+        prop = dict(schema)
+    return {"type": "object", "properties": {ANSWER: prop}, "required": [ANSWER]}, True, raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +88,11 @@ def input_required(job_id: str, after: str, question: dict[str, Any]) -> types.I
     """The result asking the client for the answer to ``question`` (``{"step", "prompt",
     "schema"}``, as a ``job.waiting`` event's ``data`` lists them)."""
     schema = question.get("schema") or {}
-    form, wrapped = form_of(schema)
-    raw = wrapped and form["properties"][ANSWER].get("description", "").startswith("The answer as JSON")
-    request = types.ElicitRequest(params=types.ElicitRequestFormParams(
-        message=str(question.get("prompt") or "The job needs an answer."), requested_schema=form))  # fmt: skip
+    form, wrapped, raw = form_of(schema)
+    prompt = str(question.get("prompt") or "The job needs an answer.")
+    request = types.ElicitRequest(
+        params=types.ElicitRequestFormParams(message=prompt, requested_schema=form)
+    )
     pending = Pending(job_id, after, str(question.get("step") or ""), wrapped, raw)
     return types.InputRequiredResult(input_requests={ANSWER: request},
                                      request_state=pending.encode())  # fmt: skip

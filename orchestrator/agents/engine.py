@@ -54,7 +54,6 @@ from orchestrator.agents.envelope import (
     parse_envelope,
 )
 from orchestrator.agents.errors import AgentLimitError, AgentReportedError, EnvelopeInvalidError
-from orchestrator.agents.flows import actor_of
 from orchestrator.agents.live import LiveReply
 from orchestrator.agents.plan_flow import run_plan_flow
 from orchestrator.agents.router import history_messages
@@ -68,6 +67,7 @@ from orchestrator.agents.turns import (
 )
 from orchestrator.config import AgentsSettings
 from orchestrator.errors import OrchestratorError
+from orchestrator.jobs.actor import Actor
 
 ENVELOPE_RULES = """Answer every turn by calling the envelope tool exactly once:
 - type "tool": call one tool (name, arguments);
@@ -251,7 +251,8 @@ class AgentEngine:
         flows = getattr(getattr(self.ctx, "agents", None), "flows", None)
         if flows is None:
             return []
-        listed: list[dict[str, Any]] = await flows.runnable(actor_of(self.ctx.principal))
+        actor = Actor.of_principal(self.ctx.principal)
+        listed: list[dict[str, Any]] = await flows.runnable(actor)
         return listed
 
     def _meter(self, result: Any) -> None:

@@ -12,8 +12,9 @@ The engine hands a plan that names ``flow`` or ``flow_definition`` to :class:`Ag
 3. **Approve** when the agent's settings require it (``flow_approval``): ``ctx.ask`` shows the
    flow and waits for ``{"approved": bool, "comment"?}`` (the job waits; the worker is freed).
 4. **Run** (a durable call): the flow is submitted as a job of its own, as the submitter, traced
-   as a child of the agent's step, with an idempotency key made of the parent job, step and call number, so a resumed attempt finds
-   the same job instead of starting another; the agent waits for its end (bounded by
+   as a child of the agent's step, with an idempotency key made of the parent job, step and
+   call number, so a resumed attempt finds the same job instead of starting another; the
+   agent waits for its end (bounded by
    ``flow_timeout_seconds``), forwarding its progress as ``agent.flow_event`` events, and its
    result goes back to the model.
 
@@ -57,12 +58,6 @@ class FlowRefused(OrchestratorError):
     """A proposed flow calls a tool that is not one of the agent's tools."""
 
     code = "tool_not_offered"
-
-
-def actor_of(principal: Any) -> Actor:
-    """The job's submitter (``ctx.principal``) as the :class:`Actor` its flows run as."""
-    return Actor(id=principal.get("user_id") or "anonymous", tenant_id=principal.get("tenant_id"),
-                 role=principal.get("role"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +191,9 @@ class AgentFlows:
             left = deadline - time.monotonic()
             if left <= 0:
                 await self._cancel(actor, job_id)
-                return {"job_id": job_id, "status": "timed_out",
-                        "error": {"code": "flow_timeout",
-                                  "message": f"the flow did not end in {timeout_seconds:g} s"}}  # fmt: skip
+                error = {"code": "flow_timeout",
+                         "message": f"the flow did not end in {timeout_seconds:g} s"}  # fmt: skip
+                return {"job_id": job_id, "status": "timed_out", "error": error}
             for event in await state.wait_events(job_id, after, timeout_seconds=min(left, 2.0)):
                 after = event.id
                 if on_event is not None and event.type in FORWARDED:
@@ -219,4 +214,4 @@ class AgentFlows:
             pass  # it ended meanwhile
 
 
-__all__ = ["APPROVAL_SCHEMA", "AgentFlows", "FlowRefused", "ResolvedFlow", "actor_of"]
+__all__ = ["APPROVAL_SCHEMA", "AgentFlows", "FlowRefused", "ResolvedFlow"]

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.agents.base import Agent, offers
 from orchestrator.agents.envelope import PlanEnvelope
-from orchestrator.agents.flows import APPROVAL_SCHEMA, FlowRefused, ResolvedFlow, actor_of
+from orchestrator.agents.flows import APPROVAL_SCHEMA, FlowRefused, ResolvedFlow
 from orchestrator.agents.turns import cut
 from orchestrator.errors import OrchestratorError
+from orchestrator.jobs.actor import Actor
 
 if TYPE_CHECKING:
     from orchestrator.agents.engine import AgentEngine
@@ -39,7 +40,7 @@ async def run_plan_flow(engine: AgentEngine, plan: PlanEnvelope) -> dict[str, An
         return {"flow": label, "ok": False, "error": {
             "code": "flows_unavailable", "message": "this worker cannot run flows"}}  # fmt: skip
     engine.count_calls(1)
-    actor = actor_of(engine.ctx.principal)
+    actor = Actor.of_principal(engine.ctx.principal)
     request = {"flow": plan.flow, "definition": plan.flow_definition}
     try:
         raw = await journal.call("agent:flow_resolve", request,

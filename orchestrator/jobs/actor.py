@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from orchestrator.trace.records import JobRecord
@@ -30,6 +31,14 @@ class Actor:
     own_jobs_only: bool = False
     all_tenants: bool = False
     role: str | None = None
+
+    @classmethod
+    def of_principal(cls, principal: Mapping[str, str | None]) -> Actor:
+        """A job's submitter as a worker acts for it, from ``ctx.principal`` (``{"tenant_id",
+        "user_id", "role"}``): a worker decides policy, audits and meters as the submitter,
+        never as itself."""
+        return cls(id=principal.get("user_id") or "anonymous",
+                   tenant_id=principal.get("tenant_id"), role=principal.get("role"))  # fmt: skip
 
     def sees(self, job: JobRecord) -> bool:
         """Whether this actor may see (and, given the permission, act on) ``job``."""

@@ -29,10 +29,8 @@ CallSpec = tuple[str, Mapping[str, Any] | None] | Mapping[str, Any]
 ``{"name": "git/git_log", "arguments": {...}}``."""
 
 
-def actor_of_principal(principal: Mapping[str, str | None]) -> Actor:
-    """The :class:`Actor` a step acts as: its job's submitter (``ctx.principal``)."""
-    return Actor(id=principal.get("user_id") or "anonymous", tenant_id=principal.get("tenant_id"),
-                 role=principal.get("role"))  # fmt: skip
+actor_of_principal = Actor.of_principal
+"""The :class:`Actor` a step acts as: its job's submitter (:meth:`Actor.of_principal`)."""
 
 
 class StepTools:

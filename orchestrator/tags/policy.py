@@ -31,11 +31,8 @@ def principal_of(actor: Actor) -> PolicyPrincipal:
     return PolicyPrincipal(actor.tenant_id or DEFAULT_TENANT, actor.id, actor.role)
 
 
-def actor_of_principal(principal: Mapping[str, str | None]) -> Actor:
-    """The :class:`Actor` of a job's submitter, from ``ctx.principal``
-    (``{"tenant_id", "user_id", "role"}``): a worker decides as the submitter, never as itself."""
-    return Actor(id=principal.get("user_id") or "anonymous", tenant_id=principal.get("tenant_id"),
-                 role=principal.get("role"))  # fmt: skip
+actor_of_principal = Actor.of_principal
+"""The :class:`Actor` of a job's submitter, from ``ctx.principal`` (:meth:`Actor.of_principal`)."""
 
 
 class TagPolicy:
