@@ -14,6 +14,7 @@ from typing import Any
 
 from orchestrator.errors import TagInvalidError, TagNotFoundError
 from orchestrator.jobs.actor import Actor
+from orchestrator.storable import find_unstorable
 from orchestrator.tags.base import StoredTag, TagChange, TagStore, TagVersion
 from orchestrator.tags.cache import TagCache
 from orchestrator.tags.model import Tag, TagKind, parse_tag
@@ -79,9 +80,17 @@ class TagService:
             What changed (``changed=False``: the same tag was already live; no version, no audit).
 
         Raises:
-            TagInvalidError: The body fails the schema (``details["field"]``), or ``org_scope``
+            TagInvalidError: The body fails the schema (``details["field"]``), holds text or a
+                number no store can keep (NUL, a lone surrogate, NaN), or ``org_scope``
                 names another tenant and the actor's tenant is not an org admin tenant.
         """
+        problems = find_unstorable({"tag": name, "body": body})
+        if problems:  # PostgreSQL refuses NUL in text and JSON; a lone surrogate is no text
+            first = problems[0]
+            raise TagInvalidError(
+                f"{first.path}: {first.message}",
+                details={"field": first.path.removeprefix("body."), "type": first.type},
+            )
         tag = parse_tag(body, name=name)
         tenant = tenant_of(actor)
         foreign = sorted(set(tag.payload.config.org_scope) - {tenant})

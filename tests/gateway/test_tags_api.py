@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -146,6 +147,8 @@ async def test_list_filters_by_kind(stack: InProcessStack) -> None:
         ),
         ({"tag": "other", "kind": "role"}, "tag"),
         ({"kind": "sorcerer"}, "kind"),
+        ({"kind": "role", "payload": {"content": "a\u0000b"}}, "payload.content"),  # NUL: PG
+        ({"kind": "role", "payload": {"meta": {"title": "\ud800"}}}, "payload.meta.title"),
         (
             {"kind": "role", "payload": {"config": {"org_scope": ["someone-else"]}}},
             "payload.config.org_scope",
@@ -157,7 +160,9 @@ async def test_a_bad_tag_is_422_naming_the_field_and_nothing_is_written(
 ) -> None:
     name = f"bad-{uuid.uuid4().hex[:6]}"
 
-    response = await stack.client.put(f"/v1/tags/{name}", json=body)
+    # as JSON text with \u escapes: a lone surrogate is valid JSON, not encodable UTF-8
+    response = await stack.client.put(f"/v1/tags/{name}", content=json.dumps(body),
+                                      headers={"Content-Type": "application/json"})  # fmt: skip
 
     assert response.status_code == 422, response.text
     assert code_of(response) == "tag_invalid"
