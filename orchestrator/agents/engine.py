@@ -104,6 +104,11 @@ class AgentEngine:
         ctx: The step's context: ``ctx.llm`` and ``ctx.tools`` (attached by the worker), ``emit``
             and ``ask``.
         limits: Turns, tool calls, tokens, cost, envelope retries (``ORCH_AGENTS__*``).
+
+    Attributes:
+        tools: ``ctx.tools`` for the agent's intent (its calls are decided as its prompt is).
+        replaying: The current turn was answered from a durable record (nothing is announced
+            again).
     """
 
     def __init__(self, agent: Agent, ctx: Any, limits: AgentsSettings) -> None:
@@ -269,6 +274,11 @@ class AgentEngine:
                                            "used": round(self.cost_usd, 6)})  # fmt: skip
 
     def count_calls(self, n: int) -> None:
+        """Count ``n`` more tool calls (a plan's flow counts one) against ``max_tool_calls``.
+
+        Raises:
+            AgentLimitError: Over the limit (``details.limit == "tool_calls"``).
+        """
         if self.tool_calls + n > self.limits.max_tool_calls:
             raise AgentLimitError(
                 f"the agent asked for more than {self.limits.max_tool_calls} tool calls",
@@ -337,6 +347,8 @@ class AgentEngine:
                    truncated=len(text) > cap)  # fmt: skip
 
     def emit(self, event: str, **data: Any) -> None:
+        """Publish ``agent.*`` event ``event`` (a ``step.progress`` event of the step) with the
+        agent's name and the turn."""
         self.ctx.emit({"event": event, "agent": self.agent.name, "turn": self.turn, **data})
 
 
