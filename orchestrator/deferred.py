@@ -35,7 +35,11 @@ class _Deferred(types.ModuleType):
     """Stands for a module not imported yet; its first attribute read imports it."""
 
     def __getattr__(self, attr: str) -> Any:  # only for attributes the stand-in lacks
-        return getattr(_load(self), attr)
+        real = _load(self)
+        # Whoever bound the stand-in (``import jwt`` before first use) reads it directly from
+        # now on: a copy of the real module's names, which PyJWT does not rebind.
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attr)
 
 
 def _load(stand_in: _Deferred) -> types.ModuleType:
