@@ -31,11 +31,11 @@ def test_the_deferred_jwt_is_the_real_one_on_first_use() -> None:
     out = _run("""
         import sys
         import orchestrator
+        import redis.auth.token as redis_token  # binds the stand-in, as at a worker's start
         import jwt
         token = jwt.encode({"sub": "a"}, "k" * 32, algorithm="HS256")
         from jwt import PyJWTError
         import jwt.exceptions
-        import redis.auth.token as redis_token
         print(jwt.decode(token, "k" * 32, algorithms=["HS256"])["sub"],
               PyJWTError is jwt.exceptions.PyJWTError,
               redis_token.jwt.decode is sys.modules["jwt"].decode,
