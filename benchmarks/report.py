@@ -115,7 +115,8 @@ TITLES = {
     "e": "(e) streaming: yield → receive latency (ms), chunks lost/duplicated",
     "f": "(f) kill -9 of the worker at step 5 of a 10-step chain",
     "g": "(g) the fixed cost of a job: a 1-step no-op job, submit → result, one at a time",
-    "h": "(h) cold start: exec of `orchestrator worker --one-job` with a job queued → job.started",
+    "h": "(h) cold start: exec of `orchestrator worker --one-job` (Celery: `celery worker`, DBOS: "
+         "its worker) with a job queued → job.started (the task's or workflow's start)",
     "i": "(i) batched submits: `POST /v1/jobs/batch`, 1,000 jobs per request, 2 in flight",
 }
 

@@ -23,11 +23,16 @@ class StreamResult:
         latencies_ms: Yield-to-receive latency of every chunk at every client, in ms.
         lost: Chunks some client never received (summed over clients).
         duplicated: Chunks some client received more than once (summed over clients).
+        client_procs: Processes the measuring clients ran in.
+        late_connect: Some client connected after the first chunk was due (its early chunks
+            then came from the replay, and their latency includes the wait).
     """
 
     latencies_ms: list[float] = field(default_factory=list)
     lost: int = 0
     duplicated: int = 0
+    client_procs: int = 1
+    late_connect: bool = False
 
 
 @runtime_checkable

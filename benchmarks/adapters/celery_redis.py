@@ -14,6 +14,7 @@ pub/sub). Variants:
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import time
@@ -24,7 +25,7 @@ from celery import chain, chord, group
 
 from benchmarks.adapters import celery_tasks as t
 from benchmarks.adapters.base import StreamResult
-from benchmarks.adapters.common import HasWorkers, WorkerProcesses
+from benchmarks.adapters.common import HasWorkers, WorkerProcesses, import_times
 from benchmarks.infra import REDIS_DB, Infra
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -46,7 +47,7 @@ class CelerySystem(HasWorkers):
     """Celery on Redis in one variant."""
 
     name = "celery"
-    workloads = frozenset("abcdfg")
+    workloads = frozenset("abcdfgh")
 
     def __init__(self, infra: Infra, *, variant: str) -> None:
         self.infra = infra
@@ -87,15 +88,39 @@ class CelerySystem(HasWorkers):
             self._results.close()
             self._results = None
 
+    def _worker_argv(self, n: int) -> list[str]:
+        return ["python", "-m", "celery", "-A", "benchmarks.adapters.celery_tasks", "worker",
+                "--pool", self.settings["pool"], "--concurrency", "1",
+                "--hostname", f"w{n}-{time.time_ns()}@bench", "--loglevel", "WARNING",
+                "--without-gossip", "--without-mingle"]
+
     async def start_workers(self, count: int) -> None:
         await self.workers.start(
-            count,
-            lambda n: (["python", "-m", "celery", "-A", "benchmarks.adapters.celery_tasks",
-                        "worker", "--pool", self.settings["pool"], "--concurrency", "1",
-                        "--hostname", f"w{n}-{time.time_ns()}@bench", "--loglevel", "WARNING",
-                        "--without-gossip", "--without-mingle"], self.env),
-            ready="worker ready",
+            count, lambda n: (self._worker_argv(n), self.env), ready="worker ready",
         )
+
+    async def cold_start(self, runs: int) -> dict[str, Any]:
+        """Workload (h): ``runs`` times, queue a task with no worker running, exec ``celery
+        worker`` (no one-job mode: the worker is stopped once the task has started) and take
+        the task's own start time; then the import time of the worker's modules (``celery.apps
+        .worker`` and the task module) and the RSS of an idle worker (and its pool child)."""
+        started: list[float] = []
+        for i in range(runs):
+            res = t.dia_a.apply_async()  # returns time.time() at its start
+            self._keep.append(res)
+            t0 = time.time()
+            self.workers.spawn(self._worker_argv(1000 + i), self.env)
+            started.append(float(await asyncio.to_thread(res.get, timeout=60)) - t0)
+            await self.stop_workers()
+        imports = await import_times(
+            "import celery.apps.worker, benchmarks.adapters.celery_tasks", self.env)
+        await self.start_workers(1)
+        try:
+            await asyncio.sleep(3.0)
+            rss = self.workers.rss_bytes()
+        finally:
+            await self.stop_workers()
+        return {"started_s": started, "import_s": imports, "idle_rss_mb": round(rss / 2**20, 1)}
 
     async def diamond(self) -> float | None:
         res = chain(t.dia_a.s(), group(t.dia_b.s(), t.dia_c.s()), t.dia_d.s()).apply_async()

@@ -45,6 +45,39 @@ def payload(size_bytes: int) -> str:
     return "x" * size_bytes
 
 
+async def import_times(statement: str, env: Mapping[str, str], runs: int = 5) -> list[float]:
+    """Seconds the imports of ``python -X importtime -c statement`` took beyond the
+    interpreter's own start (the top-level entries summed, less those of ``-c pass``), ``runs``
+    times; for workload (h).
+
+    Raises:
+        subprocess.CalledProcessError: The statement failed.
+    """
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks.procs import ROOT
+
+    async def top_level_us(code: str) -> int:
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-X", "importtime", "-c", code],
+            cwd=ROOT, env={**os.environ, **env}, capture_output=True, timeout=60, check=True,
+        )
+        total = 0
+        for line in done.stderr.decode().splitlines():
+            parts = line.split("|")
+            if (len(parts) == 3 and line.startswith("import time:")
+                    and parts[1].strip().isdigit() and not parts[2].startswith("  ")):
+                total += int(parts[1])
+        return total
+
+    out: list[float] = []
+    for _ in range(runs):
+        out.append((await top_level_us(statement) - await top_level_us("pass")) / 1e6)
+    return out
+
+
 class WorkerProcesses:
     """Worker processes of one system: start, stop, kill, memory.
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from dbos import DBOSClient, EnqueueOptions
 
 from benchmarks.adapters.base import StreamResult
-from benchmarks.adapters.common import HasWorkers, WorkerProcesses
+from benchmarks.adapters.common import HasWorkers, WorkerProcesses, import_times
 from benchmarks.infra import Infra
 
 VARIANTS = {
@@ -32,7 +32,7 @@ class DbosSystem(HasWorkers):
     """DBOS Transact in one variant."""
 
     name = "dbos"
-    workloads = frozenset("abcdfg")
+    workloads = frozenset("abcdfgh")
 
     def __init__(self, infra: Infra, *, variant: str) -> None:
         self.infra = infra
@@ -79,6 +79,29 @@ class DbosSystem(HasWorkers):
                           {**self.env, "BENCH_DBOS_EXECUTOR": f"w{slot}"}),
             ready="worker ready",
         )
+
+    async def cold_start(self, runs: int) -> dict[str, Any]:
+        """Workload (h): ``runs`` times, enqueue a workflow with no worker running, exec a DBOS
+        worker process (no one-job mode: it is stopped once the workflow has started) and take
+        the workflow's own start time; then the import time of the worker's module and the RSS
+        of an idle worker."""
+        started: list[float] = []
+        for i in range(runs):
+            handle = self._enqueue("diamond_wf")  # returns [its start time, its end time]
+            t0 = time.time()
+            self.workers.spawn(["python", "-m", "benchmarks.adapters.dbos_app"],
+                               {**self.env, "BENCH_DBOS_EXECUTOR": f"cold{i}"})
+            first, _ = await asyncio.to_thread(self._get, handle)
+            started.append(float(first) - t0)
+            await self.stop_workers()
+        imports = await import_times("import benchmarks.adapters.dbos_app", self.env)
+        await self.start_workers(1)
+        try:
+            await asyncio.sleep(3.0)
+            rss = self.workers.rss_bytes()
+        finally:
+            await self.stop_workers()
+        return {"started_s": started, "import_s": imports, "idle_rss_mb": round(rss / 2**20, 1)}
 
     def _enqueue(self, workflow: str, *args: Any) -> Any:
         assert self.client is not None

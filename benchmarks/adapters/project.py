@@ -15,12 +15,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
-import websockets
-from httpx_sse import aconnect_sse
 
 from benchmarks.adapters.base import StreamResult
 from benchmarks.adapters.common import HasWorkers, WorkerProcesses
@@ -32,6 +31,8 @@ TERMINAL = {"job.succeeded", "job.failed", "job.cancelled"}
 PRIVATE_REDIS = {"aof-everysec": True, "private-redis": False}
 """Variants on a redis-server of their own: with AOF (everysec), and the control without it
 (the shared Redis also serves other work on this machine, so it is no control for AOF)."""
+PACKAGES = ("orchestrator", "worker", "gateway", "sdk")
+"""The project's packages (compiled to bytecode before workload h)."""
 ENQUEUE_CONCURRENCY = 16
 """Submits in flight at once in workload (b)."""
 AUTH_LIMITS = {
@@ -253,61 +254,69 @@ class ProjectSystem(HasWorkers):
     async def stream(
         self, chunks: int, clients: int, transport: str, interval_ms: float
     ) -> StreamResult:
+        """The clients run in ``BENCH_STREAM_PROCS`` (default 4) child processes
+        (:mod:`benchmarks.adapters.stream_clients`), started before the job is submitted; the
+        step starts yielding 1 s + 20 ms per client after the submit, by when every client has
+        connected (``late_connect`` says when one had not)."""
+        import orjson
+
         assert self.client is not None
-        start_at = time.time() + 1.0 + 0.02 * clients
-        job = await self.client.submit(
-            "bench_stream", {"chunks": chunks, "interval_ms": interval_ms, "start_at": start_at}
-        )
-        job_id = job.job_id
-        reader = self._ws_client if transport == "ws" else self._sse_client
-        per_client = await asyncio.gather(*(reader(job_id) for _ in range(clients)))
-        result = StreamResult()
-        for received in per_client:
-            counts = Counter(i for i, _ in received)
-            result.lost += sum(1 for i in range(chunks) if i not in counts)
-            result.duplicated += sum(n - 1 for n in counts.values() if n > 1)
-            result.latencies_ms.extend(lat for _, lat in received)
+        procs = max(1, min(clients, int(os.environ.get("BENCH_STREAM_PROCS", "4"))))
+        shares = [clients // procs + (1 if k < clients % procs else 0) for k in range(procs)]
+        children = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "benchmarks.adapters.stream_clients", cwd=ROOT,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            )
+            for _ in shares
+        ]
+        try:
+            for child in children:
+                assert child.stdout is not None
+                if (await child.stdout.readline()).strip() != b"up":
+                    raise RuntimeError("a stream client process did not start")
+            start_at = time.time() + 1.0 + 0.02 * clients
+            job = await self.client.submit(
+                "bench_stream", {"chunks": chunks, "interval_ms": interval_ms,
+                                 "start_at": start_at}
+            )
+            for k, (child, n) in enumerate(zip(children, shares, strict=True)):
+                assert child.stdin is not None
+                child.stdin.write(orjson.dumps({
+                    "job_id": job.job_id, "url": self.url, "headers": self._auth_headers(),
+                    "transport": transport, "clients": n,
+                    "out": os.path.join(self.infra.log_dir, f"stream-clients-{k}.json"),
+                }) + b"\n")
+                await child.stdin.drain()
+            connected_at = []
+            for child in children:
+                assert child.stdout is not None
+                line = (await child.stdout.readline()).split()
+                if not line or line[0] != b"connected":
+                    raise RuntimeError("a stream client process failed to connect")
+                connected_at.append(float(line[1]))
+            late = max(connected_at) > start_at
+            outputs = []
+            for k, child in enumerate(children):
+                assert child.stdout is not None
+                if (await child.stdout.readline()).strip() != b"done":
+                    raise RuntimeError("a stream client process failed")
+                await child.wait()
+                path = Path(self.infra.log_dir) / f"stream-clients-{k}.json"
+                outputs.append(orjson.loads(await asyncio.to_thread(path.read_bytes)))
+        finally:
+            for child in children:
+                if child.returncode is None:
+                    child.kill()
+                    await child.wait()
+        result = StreamResult(client_procs=procs, late_connect=late)
+        for per_client in outputs:
+            for received in per_client:
+                counts = Counter(i for i, _ in received)
+                result.lost += sum(1 for i in range(chunks) if i not in counts)
+                result.duplicated += sum(n - 1 for n in counts.values() if n > 1)
+                result.latencies_ms.extend(lat for _, lat in received)
         return result
-
-    async def _ws_client(self, job_id: str) -> list[tuple[int, float]]:
-        """One WebSocket client; offers permessage-deflate as browsers do (``BENCH_WS_DEFLATE=off``
-        to not)."""
-        import orjson
-
-        out: list[tuple[int, float]] = []
-        url = self.url.replace("http://", "ws://") + f"/v1/jobs/{job_id}/ws"
-        async with websockets.connect(
-            url, max_size=None, additional_headers=self._auth_headers(),
-            compression=None if os.environ.get("BENCH_WS_DEFLATE") == "off" else "deflate",
-        ) as ws:
-            async for raw in ws:
-                now = time.time()
-                event = orjson.loads(raw)
-                if event.get("type") == "step.chunk":
-                    out.append((event["data"]["i"], (now - event["data"]["t"]) * 1000))
-                elif event.get("type") in TERMINAL:
-                    break
-        return out
-
-    async def _sse_client(self, job_id: str) -> list[tuple[int, float]]:
-        import orjson
-
-        assert self.client is not None
-        out: list[tuple[int, float]] = []
-        async with aconnect_sse(
-            self.client._http, "GET", f"/v1/jobs/{job_id}/events",
-            timeout=httpx.Timeout(30.0, read=None),
-        ) as source:
-            async for sse in source.aiter_sse():
-                now = time.time()
-                if not sse.data:
-                    continue
-                event = orjson.loads(sse.data)
-                if event.get("type") == "step.chunk":
-                    out.append((event["data"]["i"], (now - event["data"]["t"]) * 1000))
-                elif event.get("type") in TERMINAL:
-                    break
-        return out
 
     async def cold_start(self, runs: int) -> dict[str, Any]:
         """Workload (h): ``runs`` times, queue a 1-step job with no worker running, exec
@@ -316,6 +325,13 @@ class ProjectSystem(HasWorkers):
         import psutil
 
         assert self.client is not None
+        # As the image does (Dockerfile: pip compiles every module): this tree is an editable
+        # install, and PYTHONDONTWRITEBYTECODE (set in the image and often in CI) would have
+        # every start compile the project's sources again (~0.1 s of CPU).
+        await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "compileall", "-q", *PACKAGES],
+            cwd=ROOT, capture_output=True, timeout=300, check=True,
+        )
         started: list[float] = []
         for i in range(runs):
             job = await self.client.submit("bench_noop", {})

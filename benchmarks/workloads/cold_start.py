@@ -3,8 +3,12 @@
 times; the import time of ``worker.runner`` (``python -X importtime``); an idle worker's RSS.
 
 The exec time is taken by the runner just before it starts the process, ``job.started`` is the
-event's own timestamp (one machine, one clock). This project only: the peers' workers have no
-one-job mode to compare with.
+event's own timestamp (one machine, one clock). Celery has no one-job mode: its equivalent is
+the exec of ``celery worker`` with a task queued to the task's own start time (the worker is
+stopped after it), the import of ``celery.apps.worker`` and the task module, and an idle
+worker's RSS (with its pool child); DBOS's is the exec of its worker process (``DBOS.launch``
+and the queue) with a workflow enqueued to the workflow's start. Systems without
+``cold_start`` (raw arq) are skipped.
 """
 
 from __future__ import annotations

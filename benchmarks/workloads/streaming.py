@@ -34,6 +34,8 @@ async def run(system: System, p: Params) -> dict[str, Any]:
                 "received": len(r.latencies_ms),
                 "lost": r.lost,
                 "duplicated": r.duplicated,
+                "client_procs": r.client_procs,
+                "late_connect": r.late_connect,
             }
     finally:
         await system.stop_workers()

@@ -19,7 +19,7 @@ from gateway.auth import SocketRequirement, audit_refusal, auth_of, principal_of
 from gateway.deps import get_jobs, get_services
 from gateway.errors import error_body, status_for
 from gateway.metrics import STREAM_CLIENTS
-from gateway.streaming.events import check_event_id, job_events
+from gateway.streaming.events import check_event_id, job_event_batches
 from orchestrator.auth import Permission, Principal, StreamSlot
 from orchestrator.errors import OrchestratorError, PayloadTooLargeError, RateLimitedError
 from orchestrator.jobs import Actor, JobService
@@ -71,8 +71,12 @@ async def job_socket(
     connection_id = uuid.uuid4().hex
 
     async def send_events() -> None:
-        async for event in job_events(services.state, row.id, start, websocket.app.state.hub):
-            await websocket.send_text(event.wire())
+        # In batches: a client behind by k events costs one wake-up for the k, not k (a frame
+        # per event still, as the protocol says; uvicorn writes each frame on its own).
+        hub = websocket.app.state.hub
+        async for batch in job_event_batches(services.state, row.id, start, hub):
+            for event in batch:
+                await websocket.send_text(event.wire())
 
     async def receive_commands() -> None:
         while True:
