@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from orchestrator.flows.compiler import FlowWorkflow
 from orchestrator.errors import InputValidationError, VersionNotFoundError
 from orchestrator.jobs.actor import Actor
+from orchestrator.jobs.launch import create_and_enqueue
 from orchestrator.services import Services
 from orchestrator.storable import find_unstorable
 from orchestrator.trace.records import AuditRecord, JobRecord
@@ -209,14 +210,16 @@ class JobSubmission:
             client_ip=actor.client_ip,
         )
         await self.services.trace.insert_job(record, audit)
-        await self.services.state.create_job(
+        await create_and_enqueue(
+            self.services.state,
+            self.services.queue,
             job_id,
             workflow=wf.name,
             version=wf.version,
             inputs=clean,
             created_at=now.timestamp(),
-            arq_job_id=job_id,
             trace=trace,
+            priority=priority,
             extra={
                 "priority": priority,
                 "concurrency_key": concurrency_key_of(wf, clean, actor),
@@ -229,7 +232,6 @@ class JobSubmission:
                    else {}),
             },
         )
-        await self.services.queue.enqueue(job_id, trace=trace, priority=priority)
         return record
 
 
