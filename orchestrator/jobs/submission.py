@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 from orchestrator.errors import InputValidationError, VersionNotFoundError
 from orchestrator.jobs.actor import Actor
 from orchestrator.jobs.launch import create_and_enqueue
+from orchestrator.jobs.rows import RowGroupCommit
 from orchestrator.services import Services
 from orchestrator.storable import find_unstorable
 from orchestrator.trace.records import AuditRecord, JobRecord
@@ -177,6 +178,13 @@ class JobSubmission:
             await asyncio.sleep(0.01)  # the winner is between SET NX and its INSERT
         return None
 
+    def _rows(self) -> RowGroupCommit:
+        """This process's group commit of submit rows (made on first use)."""
+        rows: RowGroupCommit | None = getattr(self, "_row_commit", None)
+        if rows is None:
+            rows = self._row_commit = RowGroupCommit(self.services.trace)
+        return rows
+
     async def _create(
         self,
         wf: Workflow,
@@ -209,7 +217,7 @@ class JobSubmission:
             request_id=actor.request_id,
             client_ip=actor.client_ip,
         )
-        await self.services.trace.insert_job(record, audit)
+        await self._rows().insert(record, audit)
         await create_and_enqueue(
             self.services.state,
             self.services.queue,
