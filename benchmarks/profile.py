@@ -183,6 +183,7 @@ async def _timeline_g(system: ProjectSystem) -> dict[str, float]:
         first = first or now
         ts.setdefault(e.type, e.ts)
         last = now
+    end = time.time()  # the response's end: Client.run returns only then
     return {
         "client → job.queued (HTTP, auth, rate limit, PG row, Redis state)": ts["job.queued"] - t0,
         "job.queued → job.started (enqueue, wake, pickup)": ts["job.started"] - ts["job.queued"],
@@ -192,8 +193,9 @@ async def _timeline_g(system: ProjectSystem) -> dict[str, float]:
         "step.succeeded → job.succeeded (finish, terminal event)":
             ts["job.succeeded"] - ts["step.succeeded"],
         "job.succeeded → client has it (SSE)": last - ts["job.succeeded"],
+        "client has job.succeeded → response ends": end - last,
         "(client has job.queued)": first - t0,
-        "total": last - t0,
+        "total": end - t0,
     }
 
 
