@@ -52,12 +52,18 @@ class RowGroupCommit:
             TraceError: Their insert failed (nothing of this submit was written).
             ValueError: The id is not a UUID, or a datetime is naive.
         """
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if self._writer is not None and self._writer.get_loop() is not loop:
+            # Used from another event loop than before (tests that run one loop per test):
+            # what was left to the old loop's writer cannot be finished from this one.
+            self._pending = [p for p in self._pending if p[2].get_loop() is loop]
+            self._writer = None
+        done: asyncio.Future[None] = loop.create_future()
         # Retrieved even when its submit was cancelled meanwhile (no "never retrieved" warning).
         done.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._pending.append((job, audit, done))
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(
+            self._writer = loop.create_task(
                 self._write(), name="job-rows-group-commit"
             )
         # shield: a submit whose client went away must not cancel the others' group

@@ -92,3 +92,19 @@ async def test_a_cancelled_submit_leaves_the_group_it_joined_alone() -> None:
 
     await wait_until(both_written, what="the cancelled submit's row")
     assert store.writes == [[first[0].id], [second[0].id]]  # its row was still committed
+
+
+def test_a_commit_used_from_a_new_event_loop_starts_its_own_writer() -> None:
+    store = GatedStore()
+    commit = RowGroupCommit(store)
+    first, second = rows(), rows()
+
+    async def stuck() -> None:  # a loop that ends with its write still held by the gate
+        task = asyncio.create_task(commit.insert(*first))
+        await asyncio.sleep(0)
+        task.cancel()
+
+    asyncio.run(stuck())
+    store.gate.set()
+    asyncio.run(commit.insert(*second))
+    assert [second[0].id] in store.writes
