@@ -1,10 +1,14 @@
-"""Where this project's time goes: ``python -m benchmarks.profile --workload a|b``.
+"""Where this project's time goes: ``python -m benchmarks.profile --workload a|b|e|g``.
 
 - ``a``: runs no-op diamonds one at a time (as workload a) while ``py-spy`` samples the worker
   and the gateway, and splits each job's wall time with its own events: submit → ``job.queued``
   → ``job.started`` → first ``step.started`` → last ``step.succeeded`` → ``job.succeeded`` →
   the client has it.
 - ``b``: enqueues single-step jobs with no worker, then samples two workers while they drain.
+- ``g``: 1-step no-op jobs one at a time, each ``Client.run`` (one ``POST /v1/jobs`` answered
+  with SSE), as workload g, while ``py-spy`` samples the worker and the gateway; the wall time
+  split by the job's events, and each process's CPU ms per job split by stage of the path
+  (:mod:`benchmarks.stages`).
 - ``e``: one streaming job to 100 WebSocket clients, sampling the gateway; reports the CPU
   seconds of the gateway, the worker and the clients (this process).
 
@@ -20,6 +24,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import re
 import shutil
 import statistics
@@ -32,6 +37,13 @@ from typing import Any
 from benchmarks.adapters.project import ProjectSystem
 from benchmarks.infra import Infra
 from benchmarks.procs import exclusive_run, kill_all
+
+SPY_RATE_HZ = 200
+"""py-spy samples per second."""
+SPY_FLAGS = os.environ.get("BENCH_SPY_FLAGS", "--nonblocking").split()
+"""py-spy's sampling mode: ``--nonblocking`` (default: the process never paused; a stack read
+while it runs can be torn), or e.g. ``--gil`` (paused per sample, only threads holding the GIL:
+exact Python stacks, no idle samples, some slow-down)."""
 
 CATEGORIES: dict[str, str] = {
     "arq worker loop (poll, job start/finish bookkeeping)": r"arq/worker\.py",
@@ -101,8 +113,8 @@ def _cpu_ms_per_job(before: dict[str, float], after: dict[str, float], jobs: int
 def _spy(pid: int, seconds: float, out: Path, fmt: str) -> subprocess.Popen[bytes]:
     binary = shutil.which("py-spy") or str(Path(__import__("sys").executable).parent / "py-spy")
     return subprocess.Popen(
-        [binary, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
-         "--nonblocking", "--format", fmt, "--output", str(out)],
+        [binary, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", str(SPY_RATE_HZ),
+         *SPY_FLAGS, "--format", fmt, "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
 
@@ -160,9 +172,97 @@ async def profile_a(system: ProjectSystem, seconds: float, out: Path) -> dict[st
             "cpu": {name: summarize(out / f"profile-a-{name}.txt") for name in pids}}
 
 
+async def _timeline_g(system: ProjectSystem) -> dict[str, float]:
+    """One ``chain(1, 0)`` job through ``Client.run``: its wall time split by its events (s)."""
+    assert system.client is not None
+    ts: dict[str, float] = {}
+    t0 = time.time()
+    first = last = 0.0
+    async for e in system.client.run("bench_chain_1", {"size": 0}):
+        now = time.time()
+        first = first or now
+        ts.setdefault(e.type, e.ts)
+        last = now
+    end = time.time()  # the response's end: Client.run returns only then
+    return {
+        "client → job.queued (HTTP, auth, rate limit, PG row, Redis state)": ts["job.queued"] - t0,
+        "job.queued → job.started (enqueue, wake, pickup)": ts["job.started"] - ts["job.queued"],
+        "job.started → step.started": ts["step.started"] - ts["job.started"],
+        "step.started → step.succeeded (no-op step, checkpoint)":
+            ts["step.succeeded"] - ts["step.started"],
+        "step.succeeded → job.succeeded (finish, terminal event)":
+            ts["job.succeeded"] - ts["step.succeeded"],
+        "job.succeeded → client has it (SSE)": last - ts["job.succeeded"],
+        "client has job.succeeded → response ends": end - last,
+        "(client has job.queued)": first - t0,
+        "total": end - t0,
+    }
+
+
+async def profile_g(system: ProjectSystem, seconds: float, out: Path) -> dict[str, Any]:
+    """1-step jobs one at a time under py-spy: timeline medians (ms), CPU ms per job by stage."""
+    from benchmarks.stages import (
+        GATEWAY_GENERIC,
+        GATEWAY_STAGES,
+        WORKER_GENERIC,
+        WORKER_STAGES,
+        split,
+    )
+
+    await system.start_workers(1)
+    for _ in range(50):
+        await _timeline_g(system)
+    assert system.gateway is not None
+    pids = {"worker": system.worker_pids()[0], "gateway": system.gateway.pid}
+    spies = _record(pids, seconds, out, "g")
+    rows: list[dict[str, float]] = []
+    cpu0 = _cpu_seconds(pids)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rows.append(await _timeline_g(system))
+    cpu = _cpu_ms_per_job(cpu0, _cpu_seconds(pids), len(rows))
+    for p in spies:
+        p.wait(seconds + 30)
+    await system.stop_workers()
+    timeline = {k: round(statistics.median(r[k] for r in rows) * 1000, 3) for k in rows[0]}
+    return {
+        "jobs": len(rows), "timeline_median_ms": timeline, "cpu_ms_per_job": cpu,
+        "stages_cpu_ms_per_job": {
+            "gateway": split(out / "profile-g-gateway.txt", GATEWAY_STAGES, GATEWAY_GENERIC,
+                             jobs=len(rows), rate_hz=SPY_RATE_HZ),
+            "worker": split(out / "profile-g-worker.txt", WORKER_STAGES, WORKER_GENERIC,
+                            jobs=len(rows), rate_hz=SPY_RATE_HZ),
+        },
+        "cpu": {name: summarize(out / f"profile-g-{name}.txt") for name in pids},
+    }
+
+
 async def profile_b(system: ProjectSystem, jobs: int, out: Path) -> dict[str, Any]:
-    """Two workers draining ``jobs`` single-step jobs under py-spy."""
-    await system.enqueue_noops(jobs)
+    """Single submits (16 in flight) with the gateway under py-spy, then two workers draining
+    the ``jobs`` single-step jobs under py-spy."""
+    import signal
+
+    from benchmarks.stages import GATEWAY_GENERIC, GATEWAY_STAGES, split
+
+    assert system.gateway is not None
+    gw = {"gateway": system.gateway.pid}
+    await system.enqueue_noops(50)  # warm: the key cache, pools, the statement cache
+    spies = _record(gw, 600, out, "b-enqueue")
+    cpu0 = _cpu_seconds(gw)
+    t0 = time.perf_counter()
+    await system.enqueue_noops(jobs - 50)
+    enqueue_s = time.perf_counter() - t0
+    cpu = _cpu_ms_per_job(cpu0, _cpu_seconds(gw), jobs - 50)
+    for p in spies:
+        p.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        p.wait(30)
+    enqueue = {
+        "jobs": jobs - 50, "enqueue_per_s": round((jobs - 50) / enqueue_s, 1),
+        "cpu_ms_per_job": cpu,
+        "stages_cpu_ms_per_job": split(out / "profile-b-enqueue-gateway.txt", GATEWAY_STAGES,
+                                       GATEWAY_GENERIC, jobs=jobs - 50, rate_hz=SPY_RATE_HZ),
+        "cpu": summarize(out / "profile-b-enqueue-gateway.txt"),
+    }
     await system.start_workers(2)
     pids = {f"worker{i + 1}": pid for i, pid in enumerate(system.worker_pids())}
     seconds = max(5.0, jobs / 250)
@@ -178,7 +278,7 @@ async def profile_b(system: ProjectSystem, jobs: int, out: Path) -> dict[str, An
     for p in spies:
         p.wait(seconds + 30)
     await system.stop_workers()
-    return {"jobs": jobs, "drained_while_sampled": done, "drain_s": round(drained_s, 2),
+    return {"enqueue": enqueue, "jobs": jobs, "drained_while_sampled": done, "drain_s": round(drained_s, 2),
             "drain_per_s": round(done / drained_s, 1), "cpu_ms_per_job": cpu,
             "timeline_ms": await _drain_timeline(system),
             "cpu": {name: summarize(out / f"profile-b-{name}.txt") for name in pids}}
@@ -257,6 +357,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             return await profile_a(system, args.seconds, args.out)
         if args.workload == "e":
             return await profile_e(system, args.clients, args.out)
+        if args.workload == "g":
+            return await profile_g(system, args.seconds, args.out)
         return await profile_b(system, args.jobs, args.out)
     finally:
         await system.stop()
@@ -265,9 +367,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     """Profile, write the JSON summary, print it."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
-    ap.add_argument("--workload", choices=["a", "b", "e"], default="a")
+    ap.add_argument("--workload", choices=["a", "b", "e", "g"], default="a")
     ap.add_argument("--clients", type=int, default=100, help="(e) WebSocket clients")
-    ap.add_argument("--seconds", type=float, default=20.0, help="(a) how long to sample")
+    ap.add_argument("--seconds", type=float, default=20.0, help="(a, g) how long to sample")
     ap.add_argument("--jobs", type=int, default=5000, help="(b) jobs to drain")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "profiles")
     args = ap.parse_args()

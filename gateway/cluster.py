@@ -13,8 +13,9 @@ from orchestrator.services import Services
 log = structlog.get_logger("gateway.cluster")
 
 
-def get_cluster(conn: HTTPConnection) -> Cluster:
-    """The :class:`Cluster` opened in the lifespan (:class:`NoCluster` if none was attached)."""
+async def get_cluster(conn: HTTPConnection) -> Cluster:
+    """The :class:`Cluster` opened in the lifespan (:class:`NoCluster` if none was attached);
+    ``async`` so that FastAPI does not run it in its thread pool."""
     cluster: Cluster = getattr(conn.app.state, "cluster", None) or NoCluster()
     return cluster
 

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the process's services (the caller's identity: ``gateway/auth.py``)."""
+"""FastAPI dependencies: the process's services (the caller's identity: ``gateway/auth.py``).
+
+They are ``async def`` although they never await: FastAPI runs a plain ``def`` dependency in its
+thread pool, a thread hand-off (and GIL round trip) per dependency per request for a getattr.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from orchestrator.jobs import JobService
 from orchestrator.services import Services
 
 
-def get_services(conn: HTTPConnection) -> Services:
+async def get_services(conn: HTTPConnection) -> Services:
     """The :class:`Services` opened in the lifespan."""
     services: Services = conn.app.state.services
     return services
 
 
-def get_jobs(conn: HTTPConnection) -> JobService:
+async def get_jobs(conn: HTTPConnection) -> JobService:
     """The :class:`JobService` of this process."""
     jobs: JobService = conn.app.state.jobs
     return jobs

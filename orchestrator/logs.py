@@ -54,6 +54,11 @@ def add_request_id(
     return event_dict
 
 
+_KNOWN_KEYS_MAX = 4096
+"""Keys whose verdict a :class:`Redactor` remembers (log keys are a small, fixed set; nested
+dicts of user data could bring many more, which are then matched each time)."""
+
+
 class Redactor:
     """structlog processor replacing the values of secret-looking keys with ``***``.
 
@@ -67,11 +72,18 @@ class Redactor:
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
         self.names = DEFAULT_REDACTED | {_norm(n) for n in extra if n.strip()}
+        self._known: dict[str, bool] = {}
 
     def secret(self, key: str) -> bool:
-        """Whether values under ``key`` are redacted."""
-        k = _norm(key)
-        return k in self.names or any(k.endswith("_" + n) for n in self.names)
+        """Whether values under ``key`` are redacted (remembered per key: a log line's keys
+        repeat, and matching one against every name was most of this processor's time)."""
+        known = self._known.get(key)
+        if known is None:
+            k = _norm(key)
+            known = k in self.names or any(k.endswith("_" + n) for n in self.names)
+            if len(self._known) < _KNOWN_KEYS_MAX:
+                self._known[key] = known
+        return known
 
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]

@@ -104,7 +104,7 @@ async def event_stream(
         finally:
             STREAM_CLIENTS.labels(transport="sse").dec()
             if slot is not None:
-                await slot.release()
+                slot.release_soon()  # the response ends without waiting for Redis
 
     return StreamingResponse(
         frames(),

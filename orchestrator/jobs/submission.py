@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from orchestrator.flows.compiler import FlowWorkflow
 from orchestrator.errors import InputValidationError, VersionNotFoundError
 from orchestrator.jobs.actor import Actor
+from orchestrator.jobs.launch import create_and_enqueue
+from orchestrator.jobs.rows import RowGroupCommit
 from orchestrator.services import Services
 from orchestrator.storable import find_unstorable
 from orchestrator.trace.records import AuditRecord, JobRecord
@@ -176,6 +178,13 @@ class JobSubmission:
             await asyncio.sleep(0.01)  # the winner is between SET NX and its INSERT
         return None
 
+    def _rows(self) -> RowGroupCommit:
+        """This process's group commit of submit rows (made on first use)."""
+        rows: RowGroupCommit | None = getattr(self, "_row_commit", None)
+        if rows is None:
+            rows = self._row_commit = RowGroupCommit(self.services.trace)
+        return rows
+
     async def _create(
         self,
         wf: Workflow,
@@ -208,15 +217,17 @@ class JobSubmission:
             request_id=actor.request_id,
             client_ip=actor.client_ip,
         )
-        await self.services.trace.insert_job(record, audit)
-        await self.services.state.create_job(
+        await self._rows().insert(record, audit)
+        await create_and_enqueue(
+            self.services.state,
+            self.services.queue,
             job_id,
             workflow=wf.name,
             version=wf.version,
             inputs=clean,
             created_at=now.timestamp(),
-            arq_job_id=job_id,
             trace=trace,
+            priority=priority,
             extra={
                 "priority": priority,
                 "concurrency_key": concurrency_key_of(wf, clean, actor),
@@ -229,7 +240,6 @@ class JobSubmission:
                    else {}),
             },
         )
-        await self.services.queue.enqueue(job_id, trace=trace, priority=priority)
         return record
 
 

@@ -144,6 +144,32 @@ class ArqQueue:
             raise QueueError(f"cannot enqueue {len(jobs)} jobs: {exc}") from exc
         return done
 
+    def enqueue_script(
+        self,
+        job_id: JobId,
+        *,
+        trace: Mapping[str, str] | None = None,
+        priority: int = 0,
+        requires_key: str | None = None,
+    ) -> tuple[Any, list[str], list[Any]]:
+        """The ``ENQUEUE`` call of :meth:`enqueue` (arq id = job id, due now), to be sent with
+        other calls in one pipeline (``orchestrator/jobs/launch.py``).
+
+        Args:
+            job_id: Our job id (also arq's).
+            trace: W3C trace context carried to the worker.
+            priority: As in :meth:`enqueue`.
+            requires_key: Enqueue only if this key exists (the script returns -1 otherwise).
+
+        Returns:
+            ``(registered script, keys, args)``; the script's reply is 1 (enqueued), 0 (arq
+            already had that id) or -1 (``requires_key`` missing).
+        """
+        keys, args = self._enqueue_call(job_id, None, trace, None, priority)
+        if requires_key is not None:
+            keys.append(requires_key)
+        return self._enqueue, keys, args
+
     def _enqueue_call(
         self,
         job_id: JobId,

@@ -7,15 +7,21 @@ script does the same check and the same writes: ``PSETEX arq:job:<id>`` (the job
 serializes it) and ``ZADD <queue> <score> <id>``. The caller computes the score, the expiry and
 the serialized job exactly as arq does (``orchestrator/queue/arq.py``).
 
-KEYS: 1 job key, 2 result key, 3 queue (sorted set), 4 wake list.
+KEYS: 1 job key, 2 result key, 3 queue (sorted set), 4 wake list, 5 (optional) a key that must
+exist: the job's live state when its creation shares the round trip (``orchestrator/jobs/
+launch.py``), so that a creation that failed never leaves a queued job without a state.
 ARGV: 1 arq job id, 2 score (epoch ms), 3 job key expiry (ms), 4 serialized job,
 5 ``1`` to push a wake token (the arq job id, for a due job) or ``0``, 6 most tokens kept, 7 token list expiry (ms).
-Returns 1 when enqueued, 0 when a job or result of that id already exists.
+Returns 1 when enqueued, 0 when a job or result of that id already exists, -1 when the key
+``KEYS[5]`` does not exist (nothing written).
 """
 
 from __future__ import annotations
 
 ENQUEUE = """
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 0 then
+  return -1
+end
 if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
   return 0
 end

@@ -126,6 +126,28 @@ class RedisStateStore(LeaseOps):
         fields, event = _created(workflow, version, inputs, created_at, arq_job_id, trace, extra)
         return str(await self.update(job_id, fields, event))
 
+    def create_job_script(
+        self,
+        job_id: JobId,
+        *,
+        workflow: str,
+        version: str,
+        inputs: Mapping[str, JSONValue],
+        created_at: float,
+        arq_job_id: str,
+        trace: Mapping[str, str] | None = None,
+        extra: Mapping[str, str | int | float] | None = None,
+    ) -> tuple[Any, list[str], list[Any]]:
+        """The ``APPLY`` call of :meth:`create_job`, to be sent with other calls in one pipeline
+        (``orchestrator/jobs/launch.py``); the job's hash, :meth:`Keys.job`, is its first key.
+
+        Returns:
+            ``(registered script, keys, args)``; the reply is the ``job.queued`` event's id.
+        """
+        fields, event = _created(workflow, version, inputs, created_at, arq_job_id, trace, extra)
+        args = [*self._head(None), "", *_event_args(event), *_flat(fields)]
+        return self._apply, self._job_keys(job_id), args
+
     async def create_jobs(self, jobs: Sequence[tuple[JobId, Mapping[str, Any]]]) -> None:
         """:meth:`create_job` for many jobs in one round trip (a batch submit): one
         ``CREATE_MANY`` call per :data:`CREATE_CHUNK` jobs, their fields as one JSON argument

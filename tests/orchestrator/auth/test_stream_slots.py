@@ -61,3 +61,24 @@ async def test_an_open_slot_is_renewed_and_a_leaked_one_lapses_by_itself(redis: 
         await wait_until(lapsed, timeout_seconds=5, what="the leaked slot to lapse")
     finally:
         await alive.close()
+
+
+async def test_a_slot_released_soon_is_free_once_its_removal_ran(redis: Redis) -> None:
+    slots = StreamSlots(redis, ttl_seconds=30)
+    key = slot_key()
+    try:
+        slot = await slots.take(key, 1)
+        assert slot is not None
+        slot.release_soon()
+        slot.release_soon()  # idempotent, also with release()
+        await slot.release()
+
+        async def freed() -> bool:
+            return await redis.zcard(key) == 0
+
+        await wait_until(freed, what="the slot's removal")
+        again = await slots.take(key, 1)
+        assert again is not None
+        await again.release()
+    finally:
+        await slots.close()
