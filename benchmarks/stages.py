@@ -17,13 +17,13 @@ from pathlib import Path
 
 GATEWAY_STAGES: dict[str, str] = {
     "auth (credential → principal)": r"orchestrator/auth/(authenticator|apikeys|keycache|tokens)\.py"
-    r"|gateway/auth\.py.*principal_of",
+                                     r"|gateway/auth\.py.*principal_of",
     "rate limit": r"orchestrator/auth/ratelimit\.py|/limits/|gateway/ratelimit",
     "stream slot": r"orchestrator/auth/streams\.py",
     "input checks (storable, validation)": r"gateway/security\.py.*check_inputs|orchestrator/storable"
-    r"|validate_inputs|_check_storable",
+                                           r"|validate_inputs|_check_storable",
     "row insert (jobs + audit, PostgreSQL)": r"insert_job|insert_jobs|orchestrator/trace/|"
-    r"orchestrator/jobs/rows",
+                                             r"orchestrator/jobs/rows",
     "live state create (Redis)": r"create_job \(orchestrator/state|orchestrator/state/",
     "enqueue (Redis)": r"orchestrator/queue/",
     "SSE answer (hub, frames, send)": r"gateway/streaming/",
@@ -43,13 +43,13 @@ GATEWAY_GENERIC: dict[str, str] = {
 
 WORKER_STAGES: dict[str, str] = {
     "wake + queue read (WakeableWorker, arq)": r"worker/wakeable\.py|arq/worker\.py.*"
-    r"(_poll_iteration|start_jobs|main|run_jobs)",
+                                               r"(_poll_iteration|start_jobs|main|run_jobs)",
     "pickup (PICKUP script, lease, job.started)": r"pickup|worker/lease\.py|worker/admission",
     "executor + step": r"worker/(executor|step_runner|invoke|fanout)\.py",
     "events (publisher)": r"worker/publisher\.py",
     "ending (terminal event, row queue, lease free)": r"worker/endings\.py",
     "trace rows (PostgreSQL, recorder)": r"worker/recorder\.py|orchestrator/trace/|sqlalchemy/|"
-    r"asyncpg/",
+                                         r"asyncpg/",
     "run_job (worker/run.py)": r"worker/run\.py|worker/runner\.py",
 }
 """The worker's path for one job: wake, pickup, run, terminal event, row."""

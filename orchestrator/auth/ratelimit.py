@@ -2,8 +2,7 @@
 
 Submits and stream connections are counted per principal (API key or JWT subject) and per
 tenant in moving windows (``limits``' ``MovingWindowRateLimiter``, one Redis sorted set per
-window, so bursts at a window edge cannot double the rate), all windows of a call in one Lua
-call on Redis (:mod:`orchestrator.auth.windows`). The concurrent-stream cap is a sorted
+window, so bursts at a window edge cannot double the rate). The concurrent-stream cap is a sorted
 set of open streams per principal with heartbeat deadlines (:mod:`orchestrator.auth.streams`),
 so a slot that was never given back stops counting within ``STREAM_SLOT_TTL_SECONDS``.
 """
@@ -20,11 +19,9 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from orchestrator.auth.principal import Principal
 from orchestrator.auth.streams import STREAM_SLOT_TTL_SECONDS, StreamSlot, StreamSlots
-from orchestrator.auth.windows import MovingWindows
 from orchestrator.config import AuthSettings
 from orchestrator.errors import RateLimitedError, StateError
 from orchestrator.keys import Keys
@@ -59,17 +56,14 @@ class RateLimits:
     """
 
     def __init__(self, settings: AuthSettings, redis_url: str, redis: Redis, keys: Keys) -> None:
-        in_memory = redis_url.startswith("memory://")
         storage = (
-            MemoryStorage() if in_memory
+            MemoryStorage() if redis_url.startswith("memory://")
             # On the process's pool: no second set of connections, closed with the services.
             else RedisStorage(limits_uri(redis_url), implementation="redispy",
                               key_prefix=keys.rate_limits(), wrap_exceptions=True,
                               connection_pool=redis.connection_pool)  # type: ignore[arg-type]  # typed as scalar options
         )  # fmt: skip
         self._limiter = MovingWindowRateLimiter(storage)
-        # On Redis every window of a call is checked and counted in one round trip.
-        self._windows = None if in_memory else MovingWindows(redis, keys.rate_limits())
         self._pairs: dict[Kind, _Pair] = {
             "submit": _Pair(parse(settings.submit_rate_per_key),
                             parse(settings.submit_rate_per_tenant)),
@@ -93,32 +87,17 @@ class RateLimits:
         if principal.tenant_id is not None:
             checks.append((pair.per_tenant, "tenant", principal.tenant_id))
         try:
-            if self._windows is not None:
-                full = await self._windows.hit(
-                    [(item, (kind, scope, ident)) for item, scope, ident in checks], cost
-                )
-                if full >= 0:
-                    await self._refuse(kind, *checks[full])
-                return
             for item, scope, ident in checks:
                 if not await self._limiter.hit(item, kind, scope, ident, cost=cost):
-                    await self._refuse(kind, item, scope, ident)
+                    stats = await self._limiter.get_window_stats(item, kind, scope, ident)
+                    raise RateLimitedError(
+                        f"{kind} rate limit of the {scope} reached ({item})",
+                        retry_after_seconds=retry_after(stats.reset_time),
+                        details={"limit": str(item), "scope": scope, "kind": kind},
+                    )
         except StorageError as exc:
             raise StateError("rate limit storage failed",
                              details={"error": type(exc.storage_error).__name__}) from exc
-        except RedisError as exc:
-            raise StateError("rate limit storage failed",
-                             details={"error": type(exc).__name__}) from exc
-
-    async def _refuse(self, kind: Kind, item: RateLimitItem, scope: str, ident: str) -> None:
-        """Raise the :class:`RateLimitedError` of a full window (``Retry-After`` from its
-        oldest entry)."""
-        stats = await self._limiter.get_window_stats(item, kind, scope, ident)
-        raise RateLimitedError(
-            f"{kind} rate limit of the {scope} reached ({item})",
-            retry_after_seconds=retry_after(stats.reset_time),
-            details={"limit": str(item), "scope": scope, "kind": kind},
-        )
 
     async def open_stream(self, principal: Principal) -> StreamSlot:
         """Take one of the principal's concurrent-stream slots (release it when the stream ends).
