@@ -25,6 +25,7 @@ from orchestrator.llm.records import LLMCallRecord
 from orchestrator.llm.registry import ProviderRegistry
 from orchestrator.llm.step import CallSite, StepLLM
 from orchestrator.services import Services
+from orchestrator.trace.deferred import ready
 from orchestrator.types import JobStatus
 from worker.hooks import ExecutionHook, JobRun
 from worker.metrics import DURATION_BUCKETS_SECONDS
@@ -125,7 +126,7 @@ class LLMHook(ExecutionHook):
                 return
             batch, self._buffer = self._buffer, []
             try:
-                await self.trace.insert_llm_calls(batch)
+                await (await ready(self.trace)).insert_llm_calls(batch)
             except TraceError:
                 self._buffer[:0] = batch
                 raise

@@ -22,6 +22,7 @@ import structlog
 from orchestrator.errors import OrchestratorError, QueueError, StateError
 from orchestrator.jobs.reconcile import reconcile_step_runs
 from orchestrator.services import Services
+from orchestrator.trace.deferred import ready
 from orchestrator.trace.records import JobFinish
 from worker.redis_health import RedisHealth
 
@@ -73,9 +74,10 @@ async def _record_end(services: Services, job_id: str) -> None:
     state = await services.state.get_job(job_id)
     if state is not None and state.status.is_terminal:
         # Its last step runs may have died in the worker's buffer: rows first, then the end.
-        await reconcile_step_runs(services.state, services.trace, job_id)
+        trace = await ready(services.trace)  # a deferred store is built off the loop
+        await reconcile_step_runs(services.state, trace, job_id)
         at = datetime.fromtimestamp(state.finished_at or time.time(), UTC)
-        await services.trace.write_batch(
+        await trace.write_batch(
             [], finished=JobFinish(job_id, state.status, at, result=state.result, error=state.error)
         )
         log.info("recorded the end of a job whose worker died", job_id=job_id)

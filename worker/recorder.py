@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from orchestrator.errors import TraceError
+from orchestrator.trace.deferred import ready
 from orchestrator.trace.records import JobFinish, StepRunRecord
 from orchestrator.types import JobStatus, StepStatus
 from worker.hooks import AttemptRecord, ExecutionHook, JobRun
@@ -99,9 +100,8 @@ class TraceRecorder(ExecutionHook):
             self._started.clear()
             self._finishes.clear()
             try:
-                await self.trace.write_batch(
-                    batch, started=started, finished=[f for f, _ in finishes]
-                )
+                trace = await ready(self.trace)  # a deferred store is built off the loop
+                await trace.write_batch(batch, started=started, finished=[f for f, _ in finishes])
             except TraceError as exc:
                 for r in batch:
                     self._buffer.setdefault((r.job_id, r.step, r.attempt), r)
@@ -159,7 +159,7 @@ class TraceRecorder(ExecutionHook):
 
     async def on_job_suspend(self, run: JobRun, status: JobStatus) -> None:
         await self.flush()
-        await self.trace.set_job_status(run.job_id, status)
+        await (await ready(self.trace)).set_job_status(run.job_id, status)
 
     async def on_job_end(self, run: JobRun, status: JobStatus, result: Any, error: Any) -> None:
         # Queued, not awaited: the next group commit writes it with the buffer, and

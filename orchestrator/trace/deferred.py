@@ -9,6 +9,7 @@ import runs while the worker waits on Redis rather than on the first write.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -69,4 +70,19 @@ class DeferredTraceStore:
             await self._real.close()
 
 
-__all__ = ["DeferredTraceStore"]
+async def ready(trace: Any) -> Any:
+    """``trace`` itself, or, for a :class:`DeferredTraceStore`, its real store, built in a thread
+    the first time: building imports SQLAlchemy and asyncpg (a second of CPU on a busy machine),
+    which on the event loop would stop the worker's lease heartbeat for as long (a one-job
+    worker with a short lease TTL lost its job's lease to its own reaper). Async users in a
+    worker call this before their first use of the store.
+
+    Raises:
+        ConfigError: As ``TraceStore.from_url``.
+    """
+    if isinstance(trace, DeferredTraceStore):
+        return trace._real if trace._real is not None else await asyncio.to_thread(trace.build)
+    return trace
+
+
+__all__ = ["DeferredTraceStore", "ready"]

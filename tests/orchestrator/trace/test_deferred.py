@@ -42,3 +42,28 @@ async def test_a_malformed_url_fails_at_once_and_an_unbuilt_store_closes_quietly
     store = DeferredTraceStore("postgresql+asyncpg://root@127.0.0.1:1/none", pool_size=1)
     await store.close()
     assert not store.built
+
+
+async def test_ready_builds_the_store_in_a_thread_while_the_loop_keeps_running(pg_url: str) -> None:
+    import asyncio
+    import threading
+
+    from orchestrator.trace.deferred import ready
+
+    store = DeferredTraceStore(pg_url, pool_size=1)
+    builders: list[str] = []
+    build = store.build
+
+    def spy() -> object:  # records which thread builds (never the event loop's)
+        builders.append(threading.current_thread().name)
+        return build()
+
+    store.build = spy  # type: ignore[method-assign]
+    try:
+        real = await ready(store)
+        assert store.built and real is store._real and await ready(store) is real
+        assert builders and builders[0] != threading.main_thread().name
+        assert await ready(real) is real  # a real store is its own
+    finally:
+        await store.close()
+        await asyncio.sleep(0)
