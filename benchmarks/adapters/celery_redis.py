@@ -114,13 +114,7 @@ class CelerySystem(HasWorkers):
             await self.stop_workers()
         imports = await import_times(
             "import celery.apps.worker, benchmarks.adapters.celery_tasks", self.env)
-        await self.start_workers(1)
-        try:
-            await asyncio.sleep(3.0)
-            rss = self.workers.rss_bytes()
-        finally:
-            await self.stop_workers()
-        return {"started_s": started, "import_s": imports, "idle_rss_mb": round(rss / 2**20, 1)}
+        return {"started_s": started, "import_s": imports, "idle_rss_mb": await self.idle_rss_mb()}
 
     async def diamond(self) -> float | None:
         res = chain(t.dia_a.s(), group(t.dia_b.s(), t.dia_c.s()), t.dia_d.s()).apply_async()

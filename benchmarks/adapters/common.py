@@ -170,5 +170,18 @@ class HasWorkers:
     async def kill_workers(self) -> None:
         self.workers.kill9()
 
+    async def start_workers(self, n: int) -> None:
+        raise NotImplementedError  # each system starts its own kind of worker
+
+    async def idle_rss_mb(self, settle_seconds: float = 3.0) -> float:
+        """RSS (MB) of one long-lived worker ``settle_seconds`` after its start, for (h)."""
+        await self.start_workers(1)
+        try:
+            await asyncio.sleep(settle_seconds)
+            rss = self.workers.rss_bytes()
+        finally:
+            await self.stop_workers()
+        return round(rss / 2**20, 1)
+
 
 __all__ = ["HasWorkers", "WorkerProcesses", "mark", "payload", "wait_killed", "wait_killed_async"]

@@ -95,13 +95,7 @@ class DbosSystem(HasWorkers):
             started.append(float(first) - t0)
             await self.stop_workers()
         imports = await import_times("import benchmarks.adapters.dbos_app", self.env)
-        await self.start_workers(1)
-        try:
-            await asyncio.sleep(3.0)
-            rss = self.workers.rss_bytes()
-        finally:
-            await self.stop_workers()
-        return {"started_s": started, "import_s": imports, "idle_rss_mb": round(rss / 2**20, 1)}
+        return {"started_s": started, "import_s": imports, "idle_rss_mb": await self.idle_rss_mb()}
 
     def _enqueue(self, workflow: str, *args: Any) -> Any:
         assert self.client is not None
