@@ -55,6 +55,7 @@ COLUMNS: dict[str, list[tuple[str, Getter, str | None]]] = {
     ],
     "b": [
         ("enqueue jobs/s", _get("enqueue_per_s"), "higher"),
+        ("enqueue via SDK jobs/s", _get("enqueue_sdk_per_s"), None),
         ("drain jobs/s", _get("drain_per_s"), "higher"),
         ("jobs", _get("jobs"), None),
     ],

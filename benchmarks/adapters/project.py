@@ -210,6 +210,39 @@ class ProjectSystem(HasWorkers):
         return float(events[-1]["ts"]) - float(started["ts"])
 
     async def enqueue_noops(self, count: int) -> None:
+        """``count`` single submits, 16 in flight, from a child process with raw keep-alive
+        connections (:mod:`benchmarks.adapters.submit_clients`): the gateway's rate, not the
+        measuring client's. :meth:`enqueue_noops_sdk` measures the SDK's client."""
+        import orjson
+
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "benchmarks.adapters.submit_clients", cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert child.stdin is not None and child.stdout is not None
+            if (await child.stdout.readline()).strip() != b"up":
+                raise RuntimeError("the submit client process did not start")
+            child.stdin.write(orjson.dumps({
+                "url": self.url, "path": "/v1/jobs", "headers": self._auth_headers(),
+                "body": {"workflow": "bench_noop", "inputs": {}}, "count": count,
+                "connections": ENQUEUE_CONCURRENCY,
+            }) + b"\n")
+            await child.stdin.drain()
+            line = (await child.stdout.readline()).decode().strip()
+            if not line.startswith("done "):
+                raise RuntimeError(f"the submit client failed: {line or 'no answer'}")
+            if int(line.split()[1]) != count:
+                raise RuntimeError(f"the submit client answered {line.split()[1]} of {count}")
+            await child.wait()
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+
+    async def enqueue_noops_sdk(self, count: int) -> None:
+        """``count`` single submits, 16 in flight, through the SDK's ``AsyncClient`` (httpx) in
+        this process: what a Python caller of the SDK sees (the client's CPU included)."""
         assert self.client is not None
         client = self.client
         sem = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
