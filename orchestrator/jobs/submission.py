@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from orchestrator.flows.compiler import FlowWorkflow
 from orchestrator.errors import InputValidationError, VersionNotFoundError
 from orchestrator.jobs.actor import Actor
-from orchestrator.jobs.launch import create_and_enqueue
+from orchestrator.jobs.launch import Launch, LaunchGroupCommit
 from orchestrator.jobs.rows import RowGroupCommit
 from orchestrator.services import Services
 from orchestrator.storable import find_unstorable
@@ -178,6 +178,15 @@ class JobSubmission:
             await asyncio.sleep(0.01)  # the winner is between SET NX and its INSERT
         return None
 
+    def _launches(self) -> LaunchGroupCommit:
+        """This process's group commit of new jobs' states and queue entries (made on first
+        use)."""
+        launches: LaunchGroupCommit | None = getattr(self, "_launch_commit", None)
+        if launches is None:
+            launches = self._launch_commit = LaunchGroupCommit(self.services.state,
+                                                               self.services.queue)
+        return launches
+
     def _rows(self) -> RowGroupCommit:
         """This process's group commit of submit rows (made on first use)."""
         rows: RowGroupCommit | None = getattr(self, "_row_commit", None)
@@ -218,10 +227,8 @@ class JobSubmission:
             client_ip=actor.client_ip,
         )
         await self._rows().insert(record, audit)
-        await create_and_enqueue(
-            self.services.state,
-            self.services.queue,
-            job_id,
+        await self._launches().launch(Launch(
+            job_id=job_id,
             workflow=wf.name,
             version=wf.version,
             inputs=clean,
@@ -239,7 +246,7 @@ class JobSubmission:
                 **({"flow": source} if isinstance(source := getattr(wf, "source", None), str)
                    else {}),
             },
-        )
+        ))
         return record
 
 

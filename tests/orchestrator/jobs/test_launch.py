@@ -1,18 +1,20 @@
 """A new job's state and queue entry in one round trip, in order, never a queued job without a
-state (real Redis)."""
+state; concurrent launches in shared round trips (real Redis)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 import pytest_asyncio
 from arq.constants import job_key_prefix
 from redis.exceptions import ResponseError
 
 from orchestrator.errors import StateError
-from orchestrator.jobs.launch import create_and_enqueue
+from orchestrator.jobs.launch import Launch, LaunchGroupCommit, create_and_enqueue
 from orchestrator.keys import Keys
 from orchestrator.queue import scripts as queue_scripts
 from orchestrator.queue.arq import ArqQueue, connect_redis
@@ -94,3 +96,50 @@ async def test_the_enqueue_script_refuses_a_job_whose_required_key_is_missing(
     script, keys, args = queue.enqueue_script(job_id, requires_key=f"{queue.queue_name}:nothing")
     assert await script(keys=keys, args=args) == -1
     assert await queue.redis.zscore(queue.queue_name, job_id) is None
+
+
+class _CountingState(RedisStateStore):
+    """The real store, counting the group creations it is asked for."""
+
+    groups: list[int]
+
+    async def create_jobs(self, jobs: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        self.groups.append(len(jobs))
+        await super().create_jobs(jobs)
+
+
+def _launch_of(job_id: str) -> Launch:
+    return Launch(job_id=job_id, workflow="w", version="1", inputs={"x": 1},
+                  created_at=time.time(), trace=None, priority=0, extra={"tenant": "t"})
+
+
+async def test_concurrent_launches_share_round_trips_and_each_job_is_launched_once(
+    pair: tuple[RedisStateStore, ArqQueue],
+) -> None:
+    state, queue = pair
+    counting = _CountingState(state.redis, keys=state.keys, ttl_seconds=600, events_maxlen=1000)
+    counting.groups = []
+    launches = LaunchGroupCommit(counting, queue)
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    await asyncio.gather(*(launches.launch(_launch_of(i)) for i in ids))
+    # all 20 were waiting when the writer first ran: one group, two round trips
+    assert counting.groups == [20]
+    for job_id in ids:
+        assert [e.type for e in await state.read_events(job_id)] == ["job.queued"]
+        assert await queue.redis.zscore(queue.queue_name, job_id) is not None
+    assert sorted(m.decode() for m in await queue.redis.lrange(queue.wake_key, 0, -1)) == sorted(ids)
+
+
+async def test_a_failed_group_creation_fails_each_submit_and_enqueues_nothing(
+    pair: tuple[RedisStateStore, ArqQueue],
+) -> None:
+    state, queue = pair
+    state._create_many = state.redis.register_script("return redis.error_reply('boom')")
+    launches = LaunchGroupCommit(state, queue)
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    outcomes = await asyncio.gather(*(launches.launch(_launch_of(i)) for i in ids),
+                                    return_exceptions=True)
+    assert all(isinstance(e, StateError) for e in outcomes), outcomes
+    for job_id in ids:
+        assert await queue.redis.zscore(queue.queue_name, job_id) is None
+        assert await state.get_job(job_id) is None
