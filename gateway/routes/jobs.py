@@ -96,7 +96,8 @@ async def submit_job(
     if "text/event-stream" in request.headers.get("accept", ""):
         named = {k: v for k, v in response.headers.items()
                  if k.lower() in ("location", "idempotent-replayed")}
-        return await event_stream(request, jobs.services, record.id, headers=named)
+        return await event_stream(request, jobs.services, record.id, headers=named,
+                                  new_job=not replayed)
     return JobAccepted(
         job_id=record.id,
         status=record.status.value,

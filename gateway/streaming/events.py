@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
-from gateway.streaming.hub import IDLE, StreamHub
+from gateway.streaming.hub import IDLE, StreamHub, Subscription
 from orchestrator.errors import InputValidationError
 from orchestrator.events import Event, parse_stream_id
 from orchestrator.state.base import StateStore
@@ -78,7 +78,12 @@ async def job_events(
 
 
 async def job_event_batches(
-    store: StateStore, job_id: JobId, after: str | None = None, hub: StreamHub | None = None
+    store: StateStore,
+    job_id: JobId,
+    after: str | None = None,
+    hub: StreamHub | None = None,
+    *,
+    new_job: bool = False,
 ) -> AsyncIterator[list[Event]]:
     """:func:`job_events` in batches: the events that are ready together (a replayed page, or
     the live events queued behind the one awaited), in order, each once; an empty batch means
@@ -86,12 +91,20 @@ async def job_event_batches(
 
     A transport writes a batch in one send: 100 clients of a job yielding a chunk per
     millisecond cost a send per client per batch, not per event.
+
+    With ``new_job`` (the caller has just created the job, ``after`` is ``None``) and a hub, the
+    job's feed reads it from its first event and nothing is replayed: the stream's set-up is no
+    round trip instead of three (its last id, the job's state, the stored events).
     """
     if hub is None:
         async for event in job_events(store, job_id, after):
             yield [event]
         return
-    async with hub.subscribe(job_id) as sub:
+    async with hub.subscribe(job_id, from_start=new_job and after is None) as sub:
+        if new_job and after is None and sub.position == "0-0":
+            async for live in _live_batches(sub, (0, 0)):
+                yield live
+            return
         state = await store.get_job(job_id)
         ended = state is None or state.status.is_terminal
         cursor = after
@@ -110,26 +123,34 @@ async def job_event_batches(
             yield batch
         if ended or await _ended_with(store, job_id, last):
             return
-        seen = parse_stream_id(cursor) if cursor else (0, 0)
-        while True:
-            batch = []
-            for item in await sub.next_batch():
-                if item is None:
-                    if batch:
-                        yield batch
-                    return
-                if item is IDLE:
-                    continue
-                assert isinstance(item, Event)
-                position = parse_stream_id(item.id)
-                if position <= seen:
-                    continue  # already replayed (or sent)
-                seen = position
-                batch.append(item)
-                if item.is_terminal:
+        async for live in _live_batches(sub, parse_stream_id(cursor) if cursor else (0, 0)):
+            yield live
+
+
+async def _live_batches(
+    sub: Subscription, seen: tuple[int, int]
+) -> AsyncIterator[list[Event]]:
+    """The subscriber's live events after stream id ``seen``, in batches, until the terminal
+    event or the feed's end; an empty batch when the feed was idle."""
+    while True:
+        batch: list[Event] = []
+        for item in await sub.next_batch():
+            if item is None:
+                if batch:
                     yield batch
-                    return
-            yield batch
+                return
+            if item is IDLE:
+                continue
+            assert isinstance(item, Event)
+            position = parse_stream_id(item.id)
+            if position <= seen:
+                continue  # already replayed (or sent)
+            seen = position
+            batch.append(item)
+            if item.is_terminal:
+                yield batch
+                return
+        yield batch
 
 
 async def _replay(

@@ -138,8 +138,18 @@ class StreamHub:
         self._lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, job_id: JobId) -> AsyncIterator[Subscription]:
+    async def subscribe(
+        self, job_id: JobId, *, from_start: bool = False
+    ) -> AsyncIterator[Subscription]:
         """Register for the job's live events (use before replaying stored ones).
+
+        Args:
+            job_id: The job.
+            from_start: A new feed reads the job's events from its first one (position
+                ``0-0``) instead of after its last stored one: for a job the caller has just
+                created, whose events all come live, with no replay (and no read of the
+                stream's last id). An existing feed is shared as it is: check
+                ``Subscription.position``.
 
         Raises:
             StateError: Redis is unavailable.
@@ -147,7 +157,8 @@ class StreamHub:
         async with self._lock:
             feed = self._feeds.get(job_id)
             if feed is None or feed.task is None or feed.task.done():
-                feed = _Feed(self.store, job_id, await self._last_id(job_id))
+                position = "0-0" if from_start else await self._last_id(job_id)
+                feed = _Feed(self.store, job_id, position)
                 self._feeds[job_id] = feed
             sub = Subscription(feed.position)
             feed.subscribers.add(sub)

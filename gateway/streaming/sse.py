@@ -78,8 +78,12 @@ async def event_stream(
     *,
     query_token: bool = False,
     headers: dict[str, str] | None = None,
+    new_job: bool = False,
 ) -> StreamingResponse:
     """The SSE response of a job's events after ``start`` (from the first when ``None``).
+
+    ``new_job``: the request has just created the job (a submit answered with SSE): its events
+    all come from the hub's feed, nothing is replayed (:func:`job_event_batches`).
 
     Takes one of the caller's concurrent-stream slots (tenant principals), released when the
     stream ends or the client goes.
@@ -94,7 +98,8 @@ async def event_stream(
         STREAM_CLIENTS.labels(transport="sse").inc()
         try:
             hub = request.app.state.hub
-            async for batch in job_event_batches(services.state, job_id, start, hub):
+            async for batch in job_event_batches(services.state, job_id, start, hub,
+                                                 new_job=new_job):
                 if not batch:
                     yield KEEP_ALIVE
                 elif len(batch) == 1:

@@ -188,6 +188,7 @@ def gateway(
             host=bind_host,
             port=bind_port,
             log_level="warning",
+            access_log=False,  # the gateway's own access log (gateway/access.py) has each request
             # Events are small JSON; compressing each frame cost a quarter of the gateway's CPU
             # with 100 WebSocket clients (benchmark (e)) and saves little.
             ws_per_message_deflate=False,

@@ -110,3 +110,47 @@ async def test_batched_delivery_keeps_every_event_once_in_order_for_slow_and_fas
 
 async def _collect_batches(batches):  # type: ignore[no-untyped-def]
     return [b async for b in batches if b]
+
+
+async def test_a_new_jobs_stream_reads_from_its_first_event_without_a_replay(
+    isolated_settings: SettingsFactory,
+) -> None:
+    """A submit answered with SSE (``new_job``): the job's feed starts at its first event, so
+    every event arrives live and nothing is read back; a second client of the same job, whose
+    feed already exists, still gets every event (it replays)."""
+    async with in_process_stack(isolated_settings(), flows.registry(), with_worker=False) as stack:
+        store = stack.services.state
+        hub = StreamHub(store)
+        job_id = str(uuid.uuid4())
+        await store.create_job(job_id, workflow="w", version="", inputs={},
+                               created_at=time.time(), arq_job_id=job_id)
+        first = asyncio.ensure_future(
+            _collect_batches(job_event_batches(store, job_id, None, hub, new_job=True)))
+        async def has_feed() -> bool:
+            return job_id in hub._feeds
+
+        await wait_until(has_feed, what="the new job's feed")
+        feed = hub._feeds[job_id]
+
+        async def read_queued() -> bool:
+            return feed.position != "0-0"
+
+        await wait_until(read_queued, what="the feed read job.queued")
+        second = asyncio.ensure_future(
+            _collect_batches(job_event_batches(store, job_id, None, hub, new_job=True)))
+        async def two() -> bool:
+            return len(feed.subscribers) == 2
+
+        await wait_until(two, what="two subscribers")
+        await store.update(job_id, {"status": "running"}, NewEvent("job.started"))
+        await store.finish(job_id, JobStatus.SUCCEEDED, [], {}, {"result": {}})
+        batches = await asyncio.wait_for(asyncio.gather(first, second), 10)
+
+    ids = [[e.id for batch in client for e in batch] for client in batches]
+    assert ids[0] == ids[1] and len(ids[0]) == 3
+    assert [e.type for batch in batches[0] for e in batch] == [
+        "job.queued", "job.started", "job.succeeded"]
+
+
+async def _collect_batches(batches):  # type: ignore[no-untyped-def]
+    return [b async for b in batches if b]
