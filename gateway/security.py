@@ -44,7 +44,8 @@ def _depth(value: Any, limit: int) -> int:
             if deepest > limit:
                 return deepest
             children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
+            if children:
+                stack.extend([(child, level + 1) for child in children])
     return deepest
 
 

@@ -13,6 +13,7 @@ transaction as the jobs' rows, so the audit log reads the same whichever route m
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -129,10 +130,11 @@ async def submit_batch(
     ) as span:
         results = await jobs.submit_batch(items, actor=actor, trace=telemetry.inject(span))
     out: list[BatchItemOut] = []
+    submitted: Counter[str] = Counter()  # one metric update per workflow, not per job
     for i, r in enumerate(results):
         if r.record is not None:
             if not r.replayed:
-                JOBS_SUBMITTED.labels(workflow=r.record.workflow).inc()
+                submitted[r.record.workflow] += 1
             out.append(BatchItemOut(
                 index=i, status_code=200 if r.replayed else 202, job_id=r.record.id,
                 status=r.record.status.value, workflow=r.record.workflow,
@@ -148,6 +150,8 @@ async def submit_batch(
                     error=error_body(err.code, err.message, err.details)["error"],
                 )
             )
+    for workflow, count in submitted.items():
+        JOBS_SUBMITTED.labels(workflow=workflow).inc(count)
     accepted = sum(1 for o in out if o.error is None)
     return BatchAccepted(jobs=out, accepted=accepted, refused=len(out) - accepted)
 
