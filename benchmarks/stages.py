@@ -32,6 +32,10 @@ GATEWAY_STAGES: dict[str, str] = {
 }
 """The gateway's submit path, ``POST /v1/jobs`` answered with SSE."""
 
+MIDDLEWARE = "middleware (access log, request id, headers)"
+FRAMEWORK = "FastAPI/Starlette (routing, body, deps)"
+_FRAMEWORK = re.compile(r"fastapi/|starlette/")
+
 GATEWAY_GENERIC: dict[str, str] = {
     "FastAPI/Starlette (routing, body, deps)": r"fastapi/|starlette/",
     "logging": r"structlog|logging/",
@@ -95,9 +99,13 @@ def _stage_of(
     specific: list[tuple[str, re.Pattern[str]]],
     fallback: list[tuple[str, re.Pattern[str]]],
 ) -> str:
-    for frame in reversed(frames):  # innermost first
+    for depth in range(len(frames) - 1, -1, -1):  # innermost first
         for name, rx in specific:
-            if rx.search(frame):
+            if rx.search(frames[depth]):
+                if name == MIDDLEWARE and _FRAMEWORK.search(";".join(frames[depth + 1:])):
+                    # the app runs inside the middlewares: what the framework does under them
+                    # (routing, dependencies, body, response) is the framework's, not theirs
+                    return FRAMEWORK
                 return name
     for name, rx in fallback:
         if any(rx.search(frame) for frame in frames):
