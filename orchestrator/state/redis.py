@@ -3,7 +3,6 @@ concurrency slots are :class:`~orchestrator.state.leases.LeaseOps`."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -172,8 +171,8 @@ class RedisStateStore(LeaseOps):
                     )  # fmt: skip
                     keys += (self.keys.job(job_id), self.keys.events(job_id))
                     specs.append([_flat(fields), dumps(event.data).decode()])
-                args: list[str | int] = [self.events_maxlen, self.ttl_seconds, repr(time.time()),
-                                         json.dumps(specs, separators=(",", ":"))]  # fmt: skip
+                args: list[str | int | bytes] = [self.events_maxlen, self.ttl_seconds,
+                                                 repr(time.time()), dumps(specs)]  # fmt: skip
                 await self._create_many(keys=keys, args=args)
         except RedisError as exc:
             raise StateError(f"Redis is unavailable: {exc}") from exc
