@@ -63,6 +63,8 @@ class _Group:
     """The hits of one principal and kind waiting for the one in flight."""
 
     principal: Principal
+    loop: asyncio.AbstractEventLoop
+    inline: bool = False  # the first caller is counting its own hit
     waiting: list[_Waiter] = field(default_factory=list)
     writer: asyncio.Task[None] | None = None
 
@@ -109,12 +111,26 @@ class RateLimits:
         loop = asyncio.get_running_loop()
         key = (kind, principal.subject, principal.tenant_id)
         group = self._groups.get(key)
-        if group is None or group.writer is None or group.writer.get_loop() is not loop:
-            group = self._groups[key] = _Group(principal)
+        if group is None or group.loop is not loop:
+            # Nothing in flight for this principal: the caller counts its hit itself (no
+            # hand-off to a task); the hits arriving meanwhile wait and go as a group after it.
+            group = self._groups[key] = _Group(principal, loop=loop, inline=True)
+            try:
+                refusal = await self._counted(kind, self._pairs[kind], principal, cost)
+            finally:
+                group.inline = False
+                if group.waiting:
+                    group.writer = loop.create_task(self._count(kind, key, group),
+                                                    name="rate-limit-hits")  # fmt: skip
+                elif self._groups.get(key) is group:
+                    del self._groups[key]
+            if refusal is not None:
+                raise refusal
+            return
         done: asyncio.Future[None] = loop.create_future()
         done.add_done_callback(lambda f: f.cancelled() or f.exception())  # always retrieved
         group.waiting.append((cost, done))
-        if group.writer is None or group.writer.done():
+        if not group.inline and (group.writer is None or group.writer.done()):
             group.writer = loop.create_task(self._count(kind, key, group), name="rate-limit-hits")
         await asyncio.shield(done)  # a caller that went away must not cancel the others'
 
@@ -159,6 +175,23 @@ class RateLimits:
         except Exception as exc:  # never leave a caller waiting
             for _, done in waiting:
                 _answer(done, exc)
+
+    async def _counted(
+        self, kind: Kind, pair: _Pair, principal: Principal, cost: int
+    ) -> RateLimitedError | None:
+        """Count one hit against the principal's key, then its tenant; the refusal, if any.
+
+        Raises:
+            StateError: Redis failed.
+        """
+        scopes = [(pair.per_key, "key", principal.subject)]
+        if principal.tenant_id is not None:
+            scopes.append((pair.per_tenant, "tenant", principal.tenant_id))
+        try:
+            return await self._refusal(kind, scopes, cost)
+        except StorageError as exc:
+            raise StateError("rate limit storage failed",
+                             details={"error": type(exc.storage_error).__name__}) from exc
 
     async def _refusal(
         self, kind: Kind, scopes: list[tuple[RateLimitItem, str, str]], cost: int

@@ -2,9 +2,9 @@
 its own outcome.
 
 The technique of database group commit (Gray and Reuter, *Transaction Processing*, §9.4.7;
-PostgreSQL's ``commit_delay``): when nothing is in flight an item leaves at once (a lone caller
-pays nothing more than a direct call), and the items that arrive while a call is in flight leave
-together in the next one. Under load the fixed cost of a call (a round trip, a statement, a
+PostgreSQL's ``commit_delay``): when nothing is in flight the caller writes its item itself, at
+once (a lone caller pays nothing more than a direct call: no hand-off to a task), and the items
+that arrive while a call is in flight leave together in the next one. Under load the fixed cost of a call (a round trip, a statement, a
 commit) is shared by the group; without load nothing waits. Used for the submits' rows
 (:mod:`orchestrator.jobs.rows`) and their Redis launch (:mod:`orchestrator.jobs.launch`).
 """
@@ -50,6 +50,8 @@ class GroupCommit(Generic[T]):
         self._name = name
         self._pending: list[_Pending[T]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._inline = False  # a lone caller is writing its own item
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def put(self, item: T) -> None:
         """Write ``item`` (alone or with others); return once its call succeeded.
@@ -58,16 +60,28 @@ class GroupCommit(Generic[T]):
             Exception: What ``one`` (or, without ``retry_alone``, ``many``) raised for it.
         """
         loop = asyncio.get_running_loop()
-        if self._writer is not None and self._writer.get_loop() is not loop:
+        if self._loop is not loop:
             # Used from another event loop than before (tests that run one loop per test):
             # what was left to the old loop's writer cannot be finished from this one.
             self._pending = [p for p in self._pending if p[1].get_loop() is loop]
-            self._writer = None
+            self._writer, self._inline, self._loop = None, False, loop
+        if not self._inline and not self._pending and (self._writer is None
+                                                       or self._writer.done()):  # fmt: skip
+            # Nothing in flight: the caller writes its item itself (no hand-off to a task);
+            # whatever arrives meanwhile waits and leaves as a group once it is done.
+            self._inline = True
+            try:
+                await self._one(item)
+            finally:
+                self._inline = False
+                if self._pending and (self._writer is None or self._writer.done()):
+                    self._writer = loop.create_task(self._write(), name=self._name)
+            return
         done: asyncio.Future[None] = loop.create_future()
         # Retrieved even when its caller was cancelled meanwhile (no "never retrieved" warning).
         done.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._pending.append((item, done))
-        if self._writer is None or self._writer.done():
+        if not self._inline and (self._writer is None or self._writer.done()):
             self._writer = loop.create_task(self._write(), name=self._name)
         # shield: a caller that went away must not cancel the others' group
         await asyncio.shield(done)
