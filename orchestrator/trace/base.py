@@ -98,6 +98,19 @@ class StoreBase:
             ) from exc
 
     @asynccontextmanager
+    async def _connection(self, operation: str) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection on which nothing begins a transaction (for statements sent by
+        the driver itself: :mod:`orchestrator.trace.direct`)."""
+        try:
+            async with self._engine.connect() as conn:
+                yield conn
+        except (SQLAlchemyError, OSError) as exc:
+            raise TraceError(
+                f"trace store {operation} failed",
+                details={"operation": operation, "error": type(exc).__name__},
+            ) from exc
+
+    @asynccontextmanager
     async def _transaction(self, operation: str) -> AsyncIterator[AsyncConnection]:
         try:
             async with self._engine.begin() as conn:

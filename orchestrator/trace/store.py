@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select
 
+from orchestrator.errors import TraceError
+from orchestrator.trace import direct
 from orchestrator.trace.copy import copy_rows
 from orchestrator.trace.records import (
     AuditRecord,
@@ -78,6 +80,18 @@ class TraceStore(StepRunQueries, ReportQueries, UsageQueries):
             statement = _insert_job_and_audit(tuple(values), tuple(entry))
             params = {**{f"j_{k}": v for k, v in values.items()},
                       **{f"a_{k}": v for k, v in entry.items()}}
+            if self._engine.dialect.driver == "asyncpg":
+                # sent by asyncpg itself: SQLAlchemy's execution path was most of its cost
+                import asyncpg  # with the asyncpg driver, already imported by the engine
+
+                try:
+                    async with self._connection("insert_job") as conn:
+                        await direct.execute(conn, statement, params)
+                except asyncpg.PostgresError as exc:
+                    raise TraceError("trace store insert_job failed",
+                                     details={"operation": "insert_job",
+                                              "error": type(exc).__name__}) from exc  # fmt: skip
+                return
             async with self._autocommit("insert_job") as conn:
                 await conn.execute(statement, params)
             return
