@@ -149,9 +149,7 @@ class RateLimits:
         self, kind: Kind, pair: _Pair, principal: Principal, waiting: list[_Waiter]
     ) -> None:
         """Count ``waiting`` hits as one if they fit, else one by one; answer each future."""
-        scopes = [(pair.per_key, "key", principal.subject)]
-        if principal.tenant_id is not None:
-            scopes.append((pair.per_tenant, "tenant", principal.tenant_id))
+        scopes = _scopes(pair, principal)
         total = sum(cost for cost, _ in waiting)
         try:
             if len(waiting) > 1:
@@ -184,11 +182,8 @@ class RateLimits:
         Raises:
             StateError: Redis failed.
         """
-        scopes = [(pair.per_key, "key", principal.subject)]
-        if principal.tenant_id is not None:
-            scopes.append((pair.per_tenant, "tenant", principal.tenant_id))
         try:
-            return await self._refusal(kind, scopes, cost)
+            return await self._refusal(kind, _scopes(pair, principal), cost)
         except StorageError as exc:
             raise StateError("rate limit storage failed",
                              details={"error": type(exc.storage_error).__name__}) from exc
@@ -226,6 +221,14 @@ class RateLimits:
     async def close(self) -> None:
         """Finish pending stream-slot releases and stop their heartbeat."""
         await self.streams.close()
+
+
+def _scopes(pair: _Pair, principal: Principal) -> list[tuple[RateLimitItem, str, str]]:
+    """The windows a hit of ``principal`` counts against, in order: its key's, its tenant's."""
+    scopes = [(pair.per_key, "key", principal.subject)]
+    if principal.tenant_id is not None:
+        scopes.append((pair.per_tenant, "tenant", principal.tenant_id))
+    return scopes
 
 
 def _answer(done: asyncio.Future[None], error: BaseException | None) -> None:
