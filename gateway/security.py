@@ -91,6 +91,10 @@ def _is_json(scope: Scope) -> bool:
     return media == b"application/json" or media.endswith(b"+json")
 
 
+SHALLOW_BRACKETS = 200
+"""A body with fewer opening brackets than this nests less deep than any recursion limit."""
+
+
 def json_body_problem(body: bytes) -> dict[str, Any] | None:
     """Why a JSON request body cannot be read, before any route sees it, or ``None``.
 
@@ -105,6 +109,8 @@ def json_body_problem(body: bytes) -> dict[str, Any] | None:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return {"reason": "not_utf8", "position": exc.start}
+    if body.count(b"[") + body.count(b"{") < SHALLOW_BRACKETS:
+        return None  # cannot nest deep enough to matter: no second parse of every body
     try:
         json.loads(text)
     except RecursionError:

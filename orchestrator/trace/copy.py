@@ -22,12 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orchestrator.serialization import dumps
 
 
-def _encoder(table: Table, column: str) -> Any:
-    if isinstance(table.c[column].type, JSON):
-        return lambda v: None if v is None else dumps(v).decode()
-    return None
-
-
 async def copy_rows(
     conn: AsyncConnection, tables: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]
 ) -> None:
@@ -48,12 +42,13 @@ async def copy_rows(
         if not rows:
             continue
         columns = list(rows[0])
-        encoders = [_encoder(table, c) for c in columns]
-        records = [
-            tuple(v if enc is None else enc(v)
-                  for v, enc in zip((row[c] for c in columns), encoders, strict=True))
-            for row in rows
-        ]  # fmt: skip
+        json_columns = [c for c in columns if isinstance(table.c[c].type, JSON)]
+        records = []
+        for row in rows:
+            if json_columns:
+                row = {**row, **{c: None if row[c] is None else dumps(row[c]).decode()
+                                 for c in json_columns}}  # fmt: skip
+            records.append(tuple(row[c] for c in columns))
         await pg.copy_records_to_table(
             table.name, records=records, columns=columns, schema_name=table.schema
         )
