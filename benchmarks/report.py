@@ -55,8 +55,8 @@ COLUMNS: dict[str, list[tuple[str, Getter, str | None]]] = {
     ],
     "b": [
         ("enqueue jobs/s", _get("enqueue_per_s"), "higher"),
-        ("enqueue via SDK jobs/s", _get("enqueue_sdk_per_s"), "higher"),
         ("drain jobs/s", _get("drain_per_s"), "higher"),
+        ("enqueue via SDK jobs/s", _get("enqueue_sdk_per_s"), "higher"),
         ("jobs", _get("jobs"), None),
     ],
     "c": [
