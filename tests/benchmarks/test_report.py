@@ -21,7 +21,8 @@ def fake_results() -> dict[str, Any]:
              "notes": {}, "results": {
                  "a": {"p50_ms": 10.0, "p99_ms": 20.0, "inside": {"p50_ms": 2.0, "p99_ms": 3.0},
                        "samples": 1000, "raw_ms": [9.0, 10.0, 11.0]},
-                 "b": {"enqueue_per_s": 500.0, "drain_per_s": 1000.0, "jobs": 10_000},
+                 "b": {"enqueue_per_s": 500.0, "drain_per_s": 1000.0, "jobs": 10_000,
+                       "enqueue_sdk_per_s": 400.0},
                  "e": {"cases": {"ws/100": {"p50_ms": 1.0, "p99_ms": 5.0, "lost": 0,
                                             "duplicated": 0}}},
              }},
@@ -54,6 +55,9 @@ def test_a_rate_ratio_above_one_means_the_peer_is_faster() -> None:
     table = report.workload_table(fake_results(), "b")
     assert "higher is better" in table.splitlines()[0]
     assert row_of(table, "celery (tuned)")[1:5] == ["2,000", "4.00x", "1,500", "1.50x"]
+    # the enqueue through the project's SDK (peers enqueue with their own client only)
+    assert row_of(table, "agent-orchestrator (default)")[5:7] == ["400", "1.00x"]
+    assert row_of(table, "celery (tuned)")[5] == "-"
 
 
 def test_errors_and_inexpressible_workloads_are_rows_not_crashes() -> None:
