@@ -87,7 +87,8 @@ class TraceStore(StepRunQueries, ReportQueries, UsageQueries):
                 try:
                     async with self._connection("insert_job") as conn:
                         await direct.execute(conn, statement, params)
-                except asyncpg.PostgresError as exc:
+                except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    # refused by PostgreSQL, or the connection dropped under the statement
                     raise TraceError("trace store insert_job failed",
                                      details={"operation": "insert_job",
                                               "error": type(exc).__name__}) from exc  # fmt: skip
