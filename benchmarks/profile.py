@@ -272,7 +272,7 @@ async def profile_b(system: ProjectSystem, jobs: int, out: Path) -> dict[str, An
     left0 = await system.noops_remaining()
     t0 = time.perf_counter()
     polls = 0
-    while await system.noops_remaining() > 0 and time.perf_counter() - t0 < seconds:  # noqa: ASYNC110
+    while await system.noops_remaining() > 0 and time.perf_counter() - t0 < seconds:
         polls += 1
         await asyncio.sleep(0.01)
     drained_s = time.perf_counter() - t0
