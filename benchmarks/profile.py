@@ -267,21 +267,54 @@ async def profile_b(system: ProjectSystem, jobs: int, out: Path) -> dict[str, An
     pids = {f"worker{i + 1}": pid for i, pid in enumerate(system.worker_pids())}
     seconds = max(5.0, jobs / 250)
     spies = _record(pids, seconds, out, "b")
+    servers = await _server_pids(system)
     cpu0 = _cpu_seconds(pids)
+    server_cpu0 = _cpu_seconds(servers)
+    reads0 = await _redis_reads(system)
     left0 = await system.noops_remaining()
     t0 = time.perf_counter()
-    while await system.noops_remaining() > 0 and time.perf_counter() - t0 < seconds:  # noqa: ASYNC110
+    polls = 0
+    while await system.noops_remaining() > 0 and time.perf_counter() - t0 < seconds:
+        polls += 1
         await asyncio.sleep(0.01)
     drained_s = time.perf_counter() - t0
     done = left0 - await system.noops_remaining()
     cpu = _cpu_ms_per_job(cpu0, _cpu_seconds(pids), done)
+    server_cpu = _cpu_ms_per_job(server_cpu0, _cpu_seconds(servers), done)
+    reads = await _redis_reads(system) - reads0 - polls - 2  # less this loop's own reads
     for p in spies:
         p.wait(seconds + 30)
     await system.stop_workers()
     return {"enqueue": enqueue, "jobs": jobs, "drained_while_sampled": done, "drain_s": round(drained_s, 2),
             "drain_per_s": round(done / drained_s, 1), "cpu_ms_per_job": cpu,
+            "redis_round_trips_per_job": round(reads / max(done, 1), 2),
+            "server_cpu_ms_per_job": server_cpu,
             "timeline_ms": await _drain_timeline(system),
             "cpu": {name: summarize(out / f"profile-b-{name}.txt") for name in pids}}
+
+
+async def _server_pids(system: ProjectSystem) -> dict[str, int]:
+    """The Redis server's and the PostgreSQL postmaster's pids (its backends are its children),
+    when they run on this machine; shared servers, so other clients' work counts too."""
+    import psutil
+
+    assert system.redis is not None
+    found = {"redis-server": int((await system.redis.info("server"))["process_id"])}
+    for proc in psutil.process_iter(["name", "ppid"]):
+        parent = psutil.Process(proc.info["ppid"]) if proc.info["ppid"] else None
+        if proc.info["name"] == "postgres" and (parent is None or parent.name() != "postgres"):
+            found["postgres"] = proc.pid
+            break
+    return found
+
+
+async def _redis_reads(system: ProjectSystem) -> int:
+    """Redis's ``total_reads_processed``: one per read of a client's request(s), so one per
+    round trip however many commands a pipeline carries (and the workers are its only other
+    clients while they drain)."""
+    assert system.redis is not None
+    info = await system.redis.info("stats")
+    return int(info["total_reads_processed"])
 
 
 async def _drain_timeline(system: ProjectSystem, sample: int = 500) -> dict[str, Any]:

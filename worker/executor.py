@@ -16,6 +16,7 @@ from orchestrator.types import JobId, JobStatus
 from worker.admission import take_slot, version_matches
 from worker.endings import JobEndings
 from worker.hooks import ExecutionHook
+from worker.lease import LeaseKeeper
 from worker.run import Run
 
 log = structlog.get_logger("worker.executor")
@@ -48,6 +49,7 @@ class JobExecutor:
         self.endings = JobEndings(
             services.state, row_written, limit=max(64, 4 * services.settings.worker.max_jobs)
         )
+        self.leases = LeaseKeeper(services.state, worker_id, services.settings.lease.ttl_seconds)
 
     def cancel_local(self, job_id: JobId) -> bool:
         """Stop the run of ``job_id`` in this process at once, if there is one (a cancel)."""

@@ -32,7 +32,6 @@ from orchestrator.state.records import JobState
 from orchestrator.types import JobStatus, StepName, StepStatus
 from worker.fanout import run_mapped
 from worker.hooks import AttemptRecord, JobRun
-from worker.lease import LeaseHeartbeat
 from worker.publisher import EventPublisher
 from worker.step_runner import StepOutcome, StepRunner
 
@@ -89,16 +88,12 @@ class Run:
 
     async def execute(self) -> JobStatus | None:
         job_id = self.state.job_id
-        heartbeat = LeaseHeartbeat(
-            self.store,
+        self.ex.leases.hold(
             job_id,
-            self.run.worker_id,
-            self.settings.lease.ttl_seconds,
             on_lost=lambda: self._stop("lost"),
             on_cancel=lambda: self._stop("cancel"),
             slot_key=self.slot_key,
         )
-        heartbeat.start()
         publisher = EventPublisher(self.store, job_id, self.run.worker_id)
         ended = False  # a run cancelled from outside (shutdown) keeps its lease to lapse
         try:
@@ -109,7 +104,7 @@ class Run:
             log.warning("lease lost; leaving the job to its new owner", job_id=job_id)
             return None
         finally:
-            await heartbeat.stop()
+            self.ex.leases.drop(job_id)
             for task in self.tasks:
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -242,6 +237,7 @@ class Run:
 
     def _launch(self, coro: Any, name: StepName) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=f"step:{name}")
+        task.add_done_callback(lambda _: self.wakeup.set())  # the scheduler looks at once
         self.tasks[task] = name
 
     async def _schedule(
@@ -278,10 +274,11 @@ class Run:
                         break
             if not self.tasks:
                 return failure, questions
+            # A step's end sets the wake-up itself (``_launch``), as do a cancel and a drain:
+            # no waiter task per round. One already ended is seen without waiting.
             self.wakeup.clear()
-            waiter = asyncio.ensure_future(self.wakeup.wait())
-            await asyncio.wait([*self.tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
+            if not any(task.done() for task in self.tasks):
+                await self.wakeup.wait()
             for task in [t for t in self.tasks if t.done()]:
                 name = self.tasks.pop(task)
                 if not wf.steps[name].parallel:

@@ -138,6 +138,7 @@ def build_worker(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await executor.endings.settle(ENDINGS_SETTLE_TIMEOUT_SECONDS)  # rows, then leases
+        await executor.leases.close()
         await recorder.stop()
         await agent.close()  # stdio MCP servers terminated, llm_calls rows written
         # Export buffered spans now: a one-job pod exits right after this (DESIGN §7).

@@ -97,6 +97,11 @@ def _error_of(exc: BaseException) -> dict[str, Any]:
     ).to_dict()
 
 
+_step_log = structlog.get_logger("worker.step")
+"""One proxy for the worker's step logs: with ``cache_logger_on_first_use`` (``orchestrator/
+logs.py``) it resolves its logger once; one made per job resolved it for every job."""
+
+
 class StepRunner:
     """Runs the steps of one job run.
 
@@ -129,7 +134,7 @@ class StepRunner:
         self.inputs = inputs
         self.max_output_bytes = max_output_bytes
         self.calls: CallStore = calls if calls is not None else MemoryCallStore()
-        self.log = structlog.get_logger("worker.step").bind(job_id=run.job_id)
+        self.log = _step_log.bind(job_id=run.job_id)
 
     def _arguments(
         self,

@@ -37,6 +37,8 @@ from arq.worker import logger as arq_logger
 from redis.exceptions import NoScriptError
 
 from orchestrator.errors import StateError
+from orchestrator.state.turn_batch import TurnBatcher
+from worker import arq_run
 from worker.redis_health import REDIS_OUTAGE_ERRORS, RedisHealth
 
 # KEYS: in-progress key, queue; ARGV: arq job id, now (ms), in-progress timeout (ms).
@@ -50,6 +52,7 @@ redis.call('PSETEX', KEYS[1], ARGV[3], '1')
 return score
 """
 _START_SHA = hashlib.sha1(_START.encode()).hexdigest()
+_START_AND_READ_SHA = hashlib.sha1(arq_run.START_AND_READ.encode()).hexdigest()
 
 SLOT_GATHER_S = 0.002
 """A full worker whose slot freed waits this much longer before it reads the queue again."""
@@ -82,6 +85,11 @@ class WakeableWorker(Worker):
         self.health = health if health is not None else RedisHealth()
         self._started_up = False
         self._orphans: set[str] = set()
+        # arq 0.26-0.28 as set up here: the start check also reads the job, and a job's end is
+        # one batched script call (worker/arq_run.py); otherwise arq's own run_job.
+        self.own_run = arq_run.supported(self)
+        self._batcher: TurnBatcher | None = None
+        self._finish_script: Any = None
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         """Start due jobs among ``job_ids`` in the free slots: arq's check-and-mark, one
@@ -115,18 +123,29 @@ class WakeableWorker(Worker):
                     self.job_counter = self.job_counter - 1
                     self.sem.release()
                     continue
-                task = self.loop.create_task(self.run_job(job_id, int(float(score))))
+                if self.own_run:  # [score, try, job bytes (absent: expired)]
+                    raw = score[2] if len(score) > 2 else None
+                    run = self._run_started(job_id, int(float(score[0])), int(score[1]), raw)
+                else:
+                    run = self.run_job(job_id, int(float(score)))
+                task = self.loop.create_task(run)
                 task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
                 self.tasks[job_id] = task
         return None
 
     async def _mark_started(self, job_ids: list[str]) -> list[Any]:
-        """Run :data:`_START` for each id in one pipeline (plain EVALSHA; loaded on NOSCRIPT)."""
+        """Run :data:`_START` (with :attr:`own_run`, ``arq_run.START_AND_READ``) for each id in
+        one pipeline (plain EVALSHA; loaded on NOSCRIPT)."""
         timeout_ms = int(self.in_progress_timeout_s * 1000)
         now_ms = timestamp_ms()
         for _ in range(2):
             async with self.pool.pipeline(transaction=False) as pipe:
                 for job_id in job_ids:
+                    if self.own_run:
+                        keys = arq_run.start_keys(self, job_id)
+                        pipe.evalsha(_START_AND_READ_SHA, len(keys), *keys, job_id, str(now_ms),
+                                     str(timeout_ms), str(arq_run.RETRY_KEY_TTL_SECONDS))  # fmt: skip
+                        continue
                     pipe.evalsha(
                         _START_SHA,
                         2,
@@ -139,7 +158,8 @@ class WakeableWorker(Worker):
                 results = await pipe.execute(raise_on_error=False)
             if not any(isinstance(r, NoScriptError) for r in results):
                 break
-            await self.pool.script_load(_START)  # a restarted Redis: no call of the batch ran
+            # A restarted Redis: no call of the batch ran.
+            await self.pool.script_load(arq_run.START_AND_READ if self.own_run else _START)
         for r in results:
             if isinstance(r, Exception):
                 raise r
@@ -222,6 +242,20 @@ class WakeableWorker(Worker):
         not raised into the poll loop (arq re-raises a finished task's error there)."""
         try:
             await super().run_job(job_id, score)
+        except REDIS_OUTAGE_ERRORS as exc:
+            self.health.failed(exc, source="job")
+            self._orphans.add(job_id)
+
+    async def _run_started(self, job_id: str, score: int, job_try: int, raw: bytes | None) -> None:
+        """:func:`worker.arq_run.run_started` for a job the start check read, with the outage
+        handling of :meth:`run_job`."""
+        if self._batcher is None:
+            self._batcher = TurnBatcher(self.pool)
+            self._finish_script = self.pool.register_script(arq_run.FINISH_ARQ)
+        try:
+            await arq_run.run_started(
+                self, self._batcher, self._finish_script, job_id, score, job_try, raw
+            )
         except REDIS_OUTAGE_ERRORS as exc:
             self.health.failed(exc, source="job")
             self._orphans.add(job_id)

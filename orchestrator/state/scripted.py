@@ -6,13 +6,15 @@ slots in ``leases.py``); both run registered scripts the same way, through this 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from orchestrator.errors import LeaseLostError, StateError
 from orchestrator.keys import Keys
+from orchestrator.state.turn_batch import TurnBatcher
 
 
 def text(raw: bytes | str) -> str:
@@ -30,33 +32,47 @@ class ScriptedStore:
 
     redis: Redis
     keys: Keys
+    _batcher: TurnBatcher | None = None
+
+    @property
+    def batcher(self) -> TurnBatcher:
+        """This store's :class:`~orchestrator.state.turn_batch.TurnBatcher` (made on first use)."""
+        if self._batcher is None:
+            self._batcher = TurnBatcher(self.redis)
+        return self._batcher
 
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """Run one registered script, in the pipeline of the current loop turn's calls.
+
+        Raises:
+            LeaseLostError: The script refused with ``LEASE_LOST``.
+            StateError: The script failed, or Redis is unavailable.
+        """
         try:
-            return await script(keys=keys, args=args)
-        except ResponseError as exc:
-            if "LEASE_LOST" in str(exc):
-                raise LeaseLostError("this worker no longer holds the job's lease") from None
-            raise StateError(f"state script failed: {exc}") from exc
+            result = await self.batcher.call(script, [len(keys), *keys, *args])
         except RedisError as exc:
             raise StateError(f"Redis is unavailable: {exc}") from exc
+        if isinstance(result, ResponseError):
+            if "LEASE_LOST" in str(result):
+                raise LeaseLostError("this worker no longer holds the job's lease")
+            raise StateError(f"state script failed: {result}") from result
+        return result
 
     async def _evalsha_many(self, script: Any, calls: list[list[Any]]) -> list[Any]:
-        """Run one registered script many times in one pipeline, with plain EVALSHA.
+        """Run one registered script many times, in the pipeline of the current loop turn's
+        calls (plain ``EVALSHA``; loaded again after a ``NOSCRIPT``).
 
-        redis-py's ``Script`` in a pipeline sends ``SCRIPT EXISTS`` before every pipeline: one
-        more round trip per batch. Here the script is loaded once and again only after a
-        ``NOSCRIPT`` (a restarted Redis); every call of a batch then failed, so it is re-run.
+        Args:
+            calls: ``[numkeys, *keys, *args]`` of each call.
+
+        Returns:
+            Each call's reply, a script error as a ``ResponseError`` instance.
+
+        Raises:
+            redis.exceptions.RedisError: Redis is unavailable.
         """
-        for _ in range(2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for call in calls:
-                    pipe.evalsha(script.sha, *call)
-                results = await pipe.execute(raise_on_error=False)
-            if not any(isinstance(r, NoScriptError) for r in results):
-                return list(results)
-            await self.redis.script_load(script.script)
-        return list(results)
+        batcher = self.batcher
+        return list(await asyncio.gather(*(batcher.call(script, call) for call in calls)))
 
 
 __all__ = ["ScriptedStore", "text"]

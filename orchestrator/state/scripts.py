@@ -41,6 +41,40 @@ end
 return ''
 """
 
+# KEYS: job, events, lease, [state key of each checkpoint]...
+# ARGV: maxlen, ttl, worker_id ('' = no fencing), then per write: state key index (0 = not a
+#       checkpoint, else its KEYS index), state value, event type ('' = none), step, attempt,
+#       ts, data, number of field/value arguments n, n field/value arguments
+# APPLY for a batch of one job's writes, in order, in one call (a publisher's batch: job.started,
+# step.started and the checkpoint with step.succeeded usually travel together). Returns one
+# reply per write, as APPLY's: the event id, '' when no event, or 'EXISTS'.
+APPLY_BATCH = _PUBLISH + """
+if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then
+  return redis.error_reply('LEASE_LOST')
+end
+local out = {}
+local i = 4
+while i <= #ARGV do
+  local state, n = tonumber(ARGV[i]), tonumber(ARGV[i + 7])
+  local reply = ''
+  if state > 0 and not redis.call('SET', KEYS[state], ARGV[i + 1], 'NX', 'EX', ARGV[2]) then
+    reply = 'EXISTS'
+  else
+    if n > 0 then
+      redis.call('HSET', KEYS[1], unpack(ARGV, i + 8, i + 7 + n))
+      redis.call('EXPIRE', KEYS[1], ARGV[2])
+    end
+    if ARGV[i + 2] ~= '' then
+      reply = publish(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4],
+        ARGV[i + 5], ARGV[i + 6])
+    end
+  end
+  out[#out + 1] = reply
+  i = i + 8 + n
+end
+return out
+"""
+
 # KEYS: job 1, events 1, job 2, events 2, ...
 # ARGV: maxlen, ttl, ts, JSON array with one [[hash field, value, ...], job.queued data] per job
 # Creates many jobs as APPLY creates one (hash, TTL, job.queued event), in one call: the jobs'

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -15,6 +16,7 @@ from orchestrator.events import Event
 from orchestrator.keys import Keys
 from orchestrator.serialization import dumps
 from orchestrator.state import Lapsed, NewEvent, RedisStateStore, step_field
+from orchestrator.state.base import Checkpoint
 from orchestrator.types import JobStatus
 
 BOUND_SECONDS = 5.0
@@ -238,6 +240,30 @@ async def test_apply_many_applies_its_writes_in_order(store: RedisStateStore) ->
         (4, "step.progress"),
     ]
     assert job is not None and job.steps["a"].status == "succeeded"
+
+
+async def test_apply_many_mixes_writes_and_checkpoints_and_skips_an_existing_checkpoint(
+    store: RedisStateStore,
+) -> None:
+    job_id = await running_job(store)
+    await store.checkpoint(job_id, "a", b"old", {}, succeeded("a"), worker_id="w1")
+    writes: list[Any] = [
+        ({step_field("b", "status"): "running"}, NewEvent("step.started", step="b", attempt=1)),
+        Checkpoint("b", b"2", {step_field("b", "status"): "succeeded"}, succeeded("b")),
+        Checkpoint("a", b"new", {step_field("a", "status"): "again"}, succeeded("a")),
+        ({}, None),
+    ]
+
+    ids = await store.apply_many(job_id, writes, worker_id="w1")
+
+    events = await store.read_events(job_id)
+    assert ids[2] == "EXISTS" and ids[3] is None
+    assert [e.id for e in events[-2:]] == ids[:2]
+    assert [(e.type, e.step) for e in events[-2:]] == [("step.started", "b"),
+                                                       ("step.succeeded", "b")]  # fmt: skip
+    assert await store.load_checkpoints(job_id, ["a", "b"]) == {"a": b"old", "b": b"2"}
+    job = await store.get_job(job_id)
+    assert job is not None and "a" not in job.steps  # the skipped write set nothing
 
 
 async def test_apply_many_of_no_writes_returns_an_empty_list(store: RedisStateStore) -> None:
