@@ -5,20 +5,11 @@ Each check runs in a fresh interpreter: what a process imports at start is the s
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
-
-def _run(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+from tests.support.fresh import run_fresh
 
 
 def test_a_worker_starts_without_pyjwt_cryptography_or_rich() -> None:
-    out = _run("""
+    out = run_fresh("""
         import sys
         import worker.runner
         print(type(sys.modules["jwt"]).__name__, "cryptography.x509" in sys.modules,
@@ -28,7 +19,7 @@ def test_a_worker_starts_without_pyjwt_cryptography_or_rich() -> None:
 
 
 def test_the_deferred_jwt_is_the_real_one_on_first_use() -> None:
-    out = _run("""
+    out = run_fresh("""
         import sys
         import orchestrator
         import redis.auth.token as redis_token  # binds the stand-in, as at a worker's start
@@ -46,7 +37,7 @@ def test_the_deferred_jwt_is_the_real_one_on_first_use() -> None:
 
 
 def test_rich_stays_importable_and_logged_exceptions_keep_their_traceback() -> None:
-    out = _run("""
+    out = run_fresh("""
         import io, logging
         import orchestrator
         from orchestrator.logs import configure_logging

@@ -6,22 +6,13 @@ Each check runs in a fresh interpreter: what a process imports at start is the s
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
-
-def _run(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+from tests.support.fresh import run_fresh
 
 
 def test_a_worker_imports_the_actor_but_not_the_job_service() -> None:
-    out = _run("""
+    out = run_fresh("""
         import sys
         import worker.runner
         print("orchestrator.jobs.actor" in sys.modules, "orchestrator.jobs.service" in sys.modules,
@@ -31,7 +22,7 @@ def test_a_worker_imports_the_actor_but_not_the_job_service() -> None:
 
 
 def test_the_package_names_are_the_modules_own() -> None:
-    out = _run("""
+    out = run_fresh("""
         from orchestrator.jobs import Actor, JobService, JobView, concurrency_key_of, trace_id_of
         from orchestrator.jobs.actor import Actor as A
         from orchestrator.jobs.service import JobService as S
