@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -34,7 +33,6 @@ from arq.connections import create_pool, log_redis_info
 from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import logger as arq_logger
-from redis.exceptions import NoScriptError
 
 from orchestrator.errors import StateError
 from orchestrator.state.turn_batch import TurnBatcher
@@ -51,8 +49,6 @@ if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
 redis.call('PSETEX', KEYS[1], ARGV[3], '1')
 return score
 """
-_START_SHA = hashlib.sha1(_START.encode()).hexdigest()
-_START_AND_READ_SHA = hashlib.sha1(arq_run.START_AND_READ.encode()).hexdigest()
 
 SLOT_GATHER_S = 0.002
 """A full worker whose slot freed waits this much longer before it reads the queue again."""
@@ -89,6 +85,7 @@ class WakeableWorker(Worker):
         # one batched script call (worker/arq_run.py); otherwise arq's own run_job.
         self.own_run = arq_run.supported(self)
         self._batcher: TurnBatcher | None = None
+        self._start_script: Any = None
         self._finish_script: Any = None
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
@@ -134,36 +131,32 @@ class WakeableWorker(Worker):
         return None
 
     async def _mark_started(self, job_ids: list[str]) -> list[Any]:
-        """Run :data:`_START` (with :attr:`own_run`, ``arq_run.START_AND_READ``) for each id in
-        one pipeline (plain EVALSHA; loaded on NOSCRIPT)."""
-        timeout_ms = int(self.in_progress_timeout_s * 1000)
-        now_ms = timestamp_ms()
-        for _ in range(2):
-            async with self.pool.pipeline(transaction=False) as pipe:
-                for job_id in job_ids:
-                    if self.own_run:
-                        keys = arq_run.start_keys(self, job_id)
-                        pipe.evalsha(_START_AND_READ_SHA, len(keys), *keys, job_id, str(now_ms),
-                                     str(timeout_ms), str(arq_run.RETRY_KEY_TTL_SECONDS))  # fmt: skip
-                        continue
-                    pipe.evalsha(
-                        _START_SHA,
-                        2,
-                        in_progress_key_prefix + job_id,
-                        self.queue_name,
-                        job_id,
-                        str(now_ms),
-                        str(timeout_ms),
-                    )
-                results = await pipe.execute(raise_on_error=False)
-            if not any(isinstance(r, NoScriptError) for r in results):
-                break
-            # A restarted Redis: no call of the batch ran.
-            await self.pool.script_load(arq_run.START_AND_READ if self.own_run else _START)
+        """Run :data:`_START` (with :attr:`own_run`, ``arq_run.START_AND_READ``) for each id, in
+        the pipeline of the loop turn's script calls (loaded again after a ``NOSCRIPT``)."""
+        batcher, start, _ = self._scripts()
+        timeout_ms = str(int(self.in_progress_timeout_s * 1000))
+        now_ms = str(timestamp_ms())
+        if self.own_run:
+            ttl = str(arq_run.RETRY_KEY_TTL_SECONDS)
+            calls = [[4, *arq_run.start_keys(self, j), j, now_ms, timeout_ms, ttl] for j in job_ids]
+        else:
+            calls = [[2, in_progress_key_prefix + j, self.queue_name, j, now_ms, timeout_ms]
+                     for j in job_ids]  # fmt: skip
+        results = await asyncio.gather(*(batcher.call(start, call) for call in calls))
         for r in results:
             if isinstance(r, Exception):
                 raise r
         return list(results)
+
+    def _scripts(self) -> tuple[TurnBatcher, Any, Any]:
+        """The worker's turn batcher on its pool, its start script and ``arq_run.FINISH_ARQ``
+        (registered on first use: the pool exists once :meth:`main` ran)."""
+        if self._batcher is None:
+            self._batcher = TurnBatcher(self.pool)
+            start = arq_run.START_AND_READ if self.own_run else _START
+            self._start_script = self.pool.register_script(start)
+            self._finish_script = self.pool.register_script(arq_run.FINISH_ARQ)
+        return self._batcher, self._start_script, self._finish_script
 
     async def main(self) -> None:
         if self._pool is None:
@@ -249,13 +242,9 @@ class WakeableWorker(Worker):
     async def _run_started(self, job_id: str, score: int, job_try: int, raw: bytes | None) -> None:
         """:func:`worker.arq_run.run_started` for a job the start check read, with the outage
         handling of :meth:`run_job`."""
-        if self._batcher is None:
-            self._batcher = TurnBatcher(self.pool)
-            self._finish_script = self.pool.register_script(arq_run.FINISH_ARQ)
+        batcher, _, finish = self._scripts()
         try:
-            await arq_run.run_started(
-                self, self._batcher, self._finish_script, job_id, score, job_try, raw
-            )
+            await arq_run.run_started(self, batcher, finish, job_id, score, job_try, raw)
         except REDIS_OUTAGE_ERRORS as exc:
             self.health.failed(exc, source="job")
             self._orphans.add(job_id)

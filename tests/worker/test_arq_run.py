@@ -70,3 +70,25 @@ async def test_an_ended_job_leaves_no_arq_keys_and_leaves_the_queue(
             await wait_until(removed, what="the arq job's keys to be removed")
         assert state.status is JobStatus.SUCCEEDED
         assert await redis.zscore(settings.queue.name, job_id) is None
+
+
+async def test_a_restarted_redis_without_scripts_still_starts_and_ends_jobs(
+    isolated_settings: SettingsFactory,
+) -> None:
+    """The start check and the arq finish are loaded again after a NOSCRIPT (SCRIPT FLUSH stands
+    for a restarted Redis): the next job starts, ends and leaves the queue."""
+    settings = isolated_settings()
+    registry = worker_flows.registry()
+    async with in_process_stack(settings, registry, with_worker=False) as stack:
+        redis = stack.services.redis
+        async with worker_running(settings, registry):
+            first = await submit(stack, "three_steps")
+            assert (await wait_for_end(stack.services, first)).status is JobStatus.SUCCEEDED
+            await redis.script_flush()
+            second = await submit(stack, "three_steps")
+            assert (await wait_for_end(stack.services, second)).status is JobStatus.SUCCEEDED
+
+            async def dequeued() -> bool:
+                return await redis.zscore(settings.queue.name, second) is None
+
+            await wait_until(dequeued, what="the second job to leave the queue")
