@@ -3,8 +3,8 @@
 The worker's :class:`~orchestrator.mcp.manager.McpManager` is one per process: its server
 configuration is validated when the worker is built (a bad config stops the worker at start,
 naming the server and field), the manager itself is built on the first tool use (its MCP SDK
-import is warmed in a thread at start-up), and it is closed at shutdown, terminating stdio
-servers.
+import is warmed in a thread at start-up when a server is configured), and it is closed at
+shutdown, terminating stdio servers.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ class ToolsHook(ExecutionHook):
         manager: McpManager | None = None,
         tracer: Tracer | None = None,
     ) -> None:
-        configured_servers(services.settings)  # fail at start on a bad configuration
+        # validated now: a bad configuration stops the worker at start
+        self._servers = configured_servers(services.settings)
         self._services = services
         self._policy = policy
         self._tokens = tokens
@@ -68,8 +69,11 @@ class ToolsHook(ExecutionHook):
         return self._manager
 
     async def warm(self) -> None:
-        """Import the MCP SDK in a thread (a second or so), before the first tool call needs it."""
-        await asyncio.to_thread(importlib.import_module, "orchestrator.mcp.manager")
+        """Import the MCP SDK in a thread (a second or so), before the first tool call needs it;
+        not when no server is configured (no tool call can reach one, and the SDK is ~30 MB of
+        an idle worker's memory)."""
+        if self._servers or self._manager is not None:
+            await asyncio.to_thread(importlib.import_module, "orchestrator.mcp.manager")
 
     async def on_step_context(self, run: JobRun, ctx: StepContext) -> None:
         """Set ``ctx.tools`` for this attempt: the job's submitter, for the job's intent (its
