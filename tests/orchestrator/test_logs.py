@@ -108,3 +108,28 @@ def test_secrets_and_configured_fields_are_redacted_at_any_depth(log_lines: io.S
 )  # fmt: skip
 def test_which_keys_count_as_secret(key: str, secret: bool) -> None:
     assert Redactor().secret(key) is secret
+
+
+def test_lines_below_the_level_are_dropped_for_structlog_and_stdlib(log_lines: io.StringIO) -> None:
+    structlog.get_logger("test.logs.level").debug("not shown")
+    logging.getLogger("test.logs.level").debug("not shown either")
+    structlog.get_logger("test.logs.level").warning("shown", n=1)
+
+    (line,) = lines(log_lines)
+    assert line["event"] == "shown" and line["level"] == "warning"
+    assert line["logger"] == "test.logs.level" and line["n"] == 1
+
+
+def test_an_exception_is_rendered_as_text_in_its_line(log_lines: io.StringIO) -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        structlog.get_logger("test.logs.exc").exception("failed")
+
+    (line,) = lines(log_lines)
+    assert line["level"] == "error" and "ValueError: boom" in line["exception"]
+
+
+def test_an_unknown_level_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match="LOUD"):
+        configure_logging("LOUD")
