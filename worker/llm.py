@@ -16,6 +16,7 @@ import structlog
 from opentelemetry.trace import Tracer
 from prometheus_client import Counter, Histogram
 
+from orchestrator.config_agents import LLMWorkflowPolicy
 from orchestrator.dag.context import StepContext
 from orchestrator.errors import TraceError
 from orchestrator.llm.budgets import BudgetGuard
@@ -70,6 +71,8 @@ class LLMHook(ExecutionHook):
         registry: ProviderRegistry | None = None,
     ) -> None:  # fmt: skip
         self.settings = services.settings.llm
+        # each workflow's budget policy, built once (settings do not change in a process)
+        self._policies: dict[str, LLMWorkflowPolicy] = {}
         self.trace = services.trace
         self.tracer = tracer
         self.registry = registry or ProviderRegistry.from_settings(self.settings)
@@ -161,10 +164,16 @@ class LLMHook(ExecutionHook):
         ctx.llm = StepLLM(
             self.registry,
             CallSite(run.job_id, ctx.step, ctx.attempt, run.workflow, run.tenant_id, run.user_id),
-            journal=ctx.calls, guard=self.guard, policy=self.settings.policy_for(run.workflow),
+            journal=ctx.calls, guard=self.guard, policy=self._policy(run.workflow),
             emit=ctx.emit, on_call=self._on_call, tracer=self.tracer,
             default_max_tokens=self.settings.max_tokens,
         )  # fmt: skip
+
+    def _policy(self, workflow: str) -> LLMWorkflowPolicy:
+        policy = self._policies.get(workflow)
+        if policy is None:
+            policy = self._policies[workflow] = self.settings.policy_for(workflow)
+        return policy
 
     async def on_job_end(self, run: JobRun, status: JobStatus, result: Any, error: Any) -> None:
         # Not awaited: the job's end does not wait for its usage rows.
