@@ -338,9 +338,12 @@ async def _drain_timeline(system: ProjectSystem, sample: int = 500) -> dict[str,
             segments.setdefault(f"{a} → {b}", []).append(events[b][0] - events[a][0])
         worker = json.loads(events["job.started"][1][b"data"])["worker"]
         spans.setdefault(worker, []).append((events["job.started"][0], events["job.succeeded"][0]))
+    # The sampled jobs stand for all: their busy time is scaled up by the sampling fraction
+    # (it was divided by the whole drain's window unscaled, so 4 jobs in flight read as 0.1).
+    scale = len(keys) / max(1, min(sample, len(keys)))
     busy = {}
     for worker, intervals in spans.items():
-        total = sum(b - a for a, b in intervals)
+        total = sum(b - a for a, b in intervals) * scale
         window = max(b for _, b in intervals) - min(a for a, _ in intervals)
         busy[worker] = round(total / window, 1) if window > 0 else None
     return {
