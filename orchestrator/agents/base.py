@@ -11,9 +11,10 @@ envelope becomes its :class:`~orchestrator.agents.envelope.AgentOutput`. Impleme
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from orchestrator.agents.envelope import AgentOutput, ReplyEnvelope
+if TYPE_CHECKING:  # annotations only: a worker loads its agents at start, the envelopes later
+    from orchestrator.agents.envelope import AgentOutput, ReplyEnvelope
 
 
 @runtime_checkable

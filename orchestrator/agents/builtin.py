@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from orchestrator.agents.envelope import AgentOutput, Citation, ReplyEnvelope
+if TYPE_CHECKING:
+    from orchestrator.agents.envelope import AgentOutput, Citation, ReplyEnvelope
 
 CONTENT_INSTRUCTIONS = """You are ContentAgent: you write long-form content (articles, reports, \
 summaries, explanations for people) grounded in sources. Use the search or fetch tools you are \
@@ -41,6 +43,8 @@ class ContentAgent:
 
     def output(self, reply: ReplyEnvelope) -> AgentOutput:
         """The reply with its citations (de-duplicated by source, in order)."""
+        from orchestrator.agents.envelope import AgentOutput  # a step's import, not the start's
+
         seen: set[str] = set()
         citations: list[Citation] = []
         for c in reply.citations:
@@ -70,6 +74,8 @@ class CodeAgent:
 
     def output(self, reply: ReplyEnvelope) -> AgentOutput:
         """The reply with its ``code_language``."""
+        from orchestrator.agents.envelope import AgentOutput
+
         return AgentOutput(agent_name=self.name, content=reply.content,
                            code_language=reply.code_language, citations=reply.citations)  # fmt: skip
 
