@@ -133,3 +133,10 @@ def test_an_exception_is_rendered_as_text_in_its_line(log_lines: io.StringIO) ->
 def test_an_unknown_level_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match="LOUD"):
         configure_logging("LOUD")
+
+
+def test_a_value_json_cannot_carry_is_written_not_raised(log_lines: io.StringIO) -> None:
+    structlog.get_logger("test.logs.bytes").info("odd", raw=b"\xff\xfe", thing=object())
+
+    (line,) = lines(log_lines)
+    assert line["event"] == "odd" and "\\xff" in line["raw"] and "object" in line["thing"]
