@@ -11,8 +11,10 @@ from __future__ import annotations
 import json as json_module
 import logging
 import sys
+import threading
 from collections.abc import Iterable, MutableMapping
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import pydantic_core
@@ -113,29 +115,68 @@ def _norm(key: str) -> str:
     return key.strip().lower().replace("-", "_")
 
 
+@dataclass(slots=True)
+class _Sink:
+    """What the last :func:`configure_logging` set, read on every call: a logger that structlog
+    cached before a reconfiguration (a module's logger used at start; ``orchestrator dev``
+    moves its logs to a file once the job's output takes the terminal) follows it."""
+
+    level: int = logging.INFO
+    processors: tuple[structlog.types.Processor, ...] = ()
+    stream: TextIO = sys.stderr
+    lock: Any = field(default_factory=threading.RLock)
+
+
+_SINK = _Sink()
+
+_METHOD_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+                  "warn": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL,
+                  "fatal": logging.CRITICAL}  # fmt: skip
+"""Level of each method of structlog's bound loggers (``exception`` calls ``error``)."""
+
+
+def _configured(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> Any:
+    """structlog's one processor: drop a call below the configured level, else run the
+    configured processors (the last one renders the line)."""
+    if _METHOD_LEVELS.get(method_name, logging.INFO) < _SINK.level:
+        raise structlog.DropEvent
+    result: Any = event_dict
+    for processor in _SINK.processors:
+        result = processor(logger, method_name, result)
+    return result
+
+
 class LineLogger:
-    """structlog's logger for its own lines: each rendered line written whole to ``stream`` and
-    flushed, under ``lock`` (the stdlib handler's, so that a structlog line and a library's
-    stdlib line never interleave).
+    """structlog's logger for its own lines: each rendered line written whole to the configured
+    stream and flushed, under the stdlib handler's lock (a structlog line and a library's stdlib
+    line never interleave).
 
     structlog's documented fast path ("Performance" in its docs): a structlog call is rendered
     and written without building a stdlib ``LogRecord`` (nor walking the stack for its caller),
     which was most of a log line's cost: 30 -> 10 µs a line in a micro-benchmark, and 5-7% of
     the gateway's submit rate and the workers' drain rate (issue 19).
+
+    Args:
+        name: The logger's name (``structlog.get_logger(name)``), read by ``add_logger_name``.
     """
 
-    def __init__(self, name: str, stream: TextIO, lock: Any) -> None:
-        self.name = name  # read by ``add_logger_name``
-        self._stream = stream
-        self._lock = lock
+    def __init__(self, name: str = "") -> None:
+        self.name = name
 
     def msg(self, message: str) -> None:
         """Write ``message`` and a newline, then flush."""
-        with self._lock:
-            self._stream.write(message + "\n")
-            self._stream.flush()
+        sink = _SINK
+        with sink.lock:
+            sink.stream.write(message + "\n")
+            sink.stream.flush()
 
     log = debug = info = warn = warning = error = err = critical = exception = fatal = msg
+
+
+def _line_logger(name: str = "", *args: Any) -> LineLogger:
+    return LineLogger(name)
 
 
 def _json_line(obj: Any, **kw: Any) -> str:
@@ -157,10 +198,11 @@ def configure_logging(
 ) -> None:
     """Route structlog and stdlib logging to one renderer and one stream.
 
-    structlog's loggers render and write their lines themselves (:class:`LineLogger`, filtered
-    by level before any processor runs); stdlib records (libraries: uvicorn, arq, httpx...) go
-    through a handler whose ``ProcessorFormatter`` runs the same processors. Both share the
-    handler's lock.
+    structlog's loggers render and write their lines themselves (:class:`LineLogger`; a call
+    below the level is dropped before any other processor runs); stdlib records (libraries:
+    uvicorn, arq, httpx...) go through a handler whose ``ProcessorFormatter`` runs the same
+    processors. Both share the handler's lock. Calling it again reconfigures every logger,
+    those already used included.
 
     Args:
         level: Minimum level name (``DEBUG``, ``INFO``, ...).
@@ -201,16 +243,14 @@ def configure_logging(
             ],
         )
     )
-    lock = handler.lock
-    assert lock is not None  # createLock() ran in Handler.__init__
-
-    def factory(name: str = "", *args: Any) -> LineLogger:
-        return LineLogger(name, out, lock)
-
+    _SINK.processors = (*shared, structlog.processors.format_exc_info, renderer)
+    _SINK.stream = out
+    _SINK.lock = handler.lock
+    _SINK.level = numeric
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
-        logger_factory=factory,
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        processors=[_configured],  # cached by loggers; what it runs is read from _SINK
+        logger_factory=_line_logger,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),
         cache_logger_on_first_use=True,
     )
     root = logging.getLogger()

@@ -140,3 +140,17 @@ def test_a_value_json_cannot_carry_is_written_not_raised(log_lines: io.StringIO)
 
     (line,) = lines(log_lines)
     assert line["event"] == "odd" and "\\xff" in line["raw"] and "object" in line["thing"]
+
+
+def test_a_logger_used_before_a_reconfiguration_follows_it(log_lines: io.StringIO) -> None:
+    # orchestrator dev moves its logs to a file once a job's output takes the terminal; a
+    # module's logger that structlog cached before must move too (stream, level, renderer).
+    early = structlog.get_logger("test.logs.early")
+    early.info("first")
+    later = io.StringIO()
+    configure_logging("WARNING", json=True, stream=later)
+    early.info("dropped: below the new level")
+    early.warning("second")
+
+    assert [line["event"] for line in lines(log_lines)] == ["first"]
+    assert [line["event"] for line in lines(later)] == ["second"]
