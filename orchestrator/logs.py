@@ -8,6 +8,7 @@ the gateway). Values of secret-looking keys are replaced by ``***`` (:class:`Red
 
 from __future__ import annotations
 
+import contextlib
 import json as json_module
 import logging
 import sys
@@ -166,13 +167,24 @@ class LineLogger:
         self.name = name
 
     def msg(self, message: str) -> None:
-        """Write ``message`` and a newline, then flush."""
+        """Write ``message`` and a newline, then flush; never raise (as ``logging.Handler``:
+        a stream closed or gone is reported on ``sys.stderr``, the caller goes on)."""
         sink = _SINK
-        with sink.lock:
-            sink.stream.write(message + "\n")
-            sink.stream.flush()
+        try:
+            with sink.lock:
+                sink.stream.write(message + "\n")
+                sink.stream.flush()
+        except Exception as exc:
+            _report_write_error(exc)
 
     log = debug = info = warn = warning = error = err = critical = exception = fatal = msg
+
+
+def _report_write_error(exc: Exception) -> None:
+    if not logging.raiseExceptions:
+        return
+    with contextlib.suppress(Exception):  # stderr itself may be closed: then say nothing
+        sys.stderr.write(f"--- Logging error --- {type(exc).__name__}: {exc}\n")
 
 
 def _line_logger(name: str = "", *args: Any) -> LineLogger:

@@ -154,3 +154,14 @@ def test_a_logger_used_before_a_reconfiguration_follows_it(log_lines: io.StringI
 
     assert [line["event"] for line in lines(log_lines)] == ["first"]
     assert [line["event"] for line in lines(later)] == ["second"]
+
+
+def test_a_closed_stream_never_makes_a_log_call_raise(
+    log_lines: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As logging.Handler: a test's captured stderr closed under a process-wide configuration
+    # made every later log call of the suite raise into the task that logged.
+    log_lines.close()
+    structlog.get_logger("test.logs.closed").warning("into a closed stream")
+
+    assert "Logging error" in capsys.readouterr().err
