@@ -72,7 +72,7 @@ class ToolsHook(ExecutionHook):
         """Import the MCP SDK in a thread (a second or so), before the first tool call needs it;
         not when no server is configured (no tool call can reach one, and the SDK is ~30 MB of
         an idle worker's memory)."""
-        if self._servers or self._manager is not None:
+        if self._servers:  # a manager given to the hook was imported with its module already
             await asyncio.to_thread(importlib.import_module, "orchestrator.mcp.manager")
 
     async def on_step_context(self, run: JobRun, ctx: StepContext) -> None:
