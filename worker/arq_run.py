@@ -11,6 +11,10 @@ TurnBatcher`); several jobs ending together share one trip.
 :func:`run_started` follows ``arq.worker.Worker.run_job`` of arq 0.26-0.28 for what this project
 uses (plain functions, no cron jobs, no aborts, no kept results); :func:`supported` says when
 that holds, and otherwise the worker runs arq's own ``run_job``.
+
+The start check can also take our job up (:data:`START_READ_PICKUP`): the job's state and lease
+come back with arq's read, so the run starts with no round trip of its own (it was one more
+round trip, in sequence, on every job's path from the queue to ``job.started``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from arq.jobs import SerializationError, deserialize_job_raw
 from arq.utils import ms_to_datetime, timestamp_ms
 from arq.worker import Retry, RetryJob
 from arq.worker import logger as arq_logger
+
+from orchestrator.state.scripts import PICKUP
 
 if TYPE_CHECKING:
     from arq import Worker
@@ -49,6 +55,28 @@ redis.call('PSETEX', KEYS[1], ARGV[3], '1')
 local try = redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], ARGV[4])
 return {score, try, redis.call('GET', KEYS[3])}
+"""
+
+# KEYS: START_AND_READ's 4, then PICKUP's 3 for our job of the same id (lease, lease index,
+#       job hash: orchestrator/state/leases.py ``pickup_call``)
+# ARGV: START_AND_READ's 4, then PICKUP's 4 (worker id, lease TTL ms, lease deadline ms, job id)
+# START_AND_READ, and when it started the job and read its bytes, the worker's pickup of our job
+# whose id is the arq id (the job's state and its lease, orchestrator/state/scripts.py PICKUP) in
+# the same call: {score, try, job, pickup answer, job hash}. A job started under another arq id
+# (a reaper's or a drain's re-enqueue) finds no hash under that id: answer MISSING, nothing taken.
+START_READ_PICKUP = f"""
+local function start(KEYS, ARGV)
+{START_AND_READ}
+end
+local function pickup(KEYS, ARGV)
+{PICKUP}
+end
+local started = start({{KEYS[1], KEYS[2], KEYS[3], KEYS[4]}}, {{ARGV[1], ARGV[2], ARGV[3], ARGV[4]}})
+if type(started) ~= 'table' or not started[3] then return started end
+local picked = pickup({{KEYS[5], KEYS[6], KEYS[7]}}, {{ARGV[5], ARGV[6], ARGV[7], ARGV[8]}})
+started[4] = picked[1]
+started[5] = picked[2]
+return started
 """
 
 # KEYS: in-progress key, queue, job key, retry key, abort set
@@ -201,4 +229,5 @@ async def run_started(
     return None
 
 
-__all__ = ["FINISH_ARQ", "START_AND_READ", "run_started", "start_keys", "supported"]
+__all__ = ["FINISH_ARQ", "START_AND_READ", "START_READ_PICKUP", "run_started", "start_keys",
+           "supported"]

@@ -8,10 +8,13 @@ also routes cancels to the runs in this process and starts a drain on SIGTERM.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
 from orchestrator.services import Services
+from orchestrator.state.records import JobState
+from orchestrator.state.redis import RedisStateStore
 from orchestrator.types import JobId, JobStatus
 from worker.admission import take_slot, version_matches
 from worker.endings import JobEndings
@@ -50,6 +53,37 @@ class JobExecutor:
             services.state, row_written, limit=max(64, 4 * services.settings.worker.max_jobs)
         )
         self.leases = LeaseKeeper(services.state, worker_id, services.settings.lease.ttl_seconds)
+        self._picked: dict[str, tuple[JobState | None, str]] = {}
+
+    @property
+    def redis_pickup(self) -> bool:
+        """Whether a script may take this worker's jobs up (:meth:`pickup_call`): the state
+        store is the Redis one."""
+        return isinstance(self.services.state, RedisStateStore)
+
+    def pickup_call(self, job_id: JobId) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of this worker's pickup of ``job_id`` (a lease for this
+        worker, with the lease TTL of the settings) for a script that runs it with arq's start
+        check (``worker/arq_run.py``). Only when :attr:`redis_pickup`."""
+        state = self.services.state
+        assert isinstance(state, RedisStateStore)
+        return state.pickup_call(job_id, self.worker_id, self.services.settings.lease.ttl_seconds)
+
+    def picked_up(self, job_id: JobId, answer: Any, flat: Any) -> None:
+        """Keep the reply of a pickup made with arq's start check of the arq job ``job_id``:
+        :meth:`run` uses it instead of a round trip. Its run's end must call :meth:`forget`."""
+        self._picked[job_id] = RedisStateStore.picked_up(job_id, answer, flat)
+
+    async def forget(self, job_id: JobId) -> None:
+        """Drop a kept pickup that no run used (arq refused the job: too many tries, expired,
+        or it was an arq job of another id), giving back the lease it took.
+
+        Raises:
+            StateError: Redis failed (the lease then lapses within its TTL).
+        """
+        picked = self._picked.pop(job_id, None)
+        if picked is not None and picked[1] == "OK":
+            await self.services.state.release_lease(job_id, self.worker_id)
 
     def cancel_local(self, job_id: JobId) -> bool:
         """Stop the run of ``job_id`` in this process at once, if there is one (a cancel)."""
@@ -77,9 +111,11 @@ class JobExecutor:
             StateError, TraceError: Infrastructure failed; arq retries the run later.
         """
         store = self.services.state
-        # The job and its lease in one round trip; the admission checks below give the lease
-        # back when they turn the run away (rare: a version mismatch or a full concurrency limit).
-        state, answer = await store.pickup(
+        # The job and its lease in one round trip (none when arq's start check took them up:
+        # picked_up); the admission checks below give the lease back when they turn the run
+        # away (rare: a version mismatch or a full concurrency limit).
+        picked = self._picked.pop(job_id, None)
+        state, answer = picked if picked is not None else await store.pickup(
             job_id, self.worker_id, self.services.settings.lease.ttl_seconds
         )
         if state is None:

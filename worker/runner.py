@@ -157,6 +157,7 @@ def build_worker(
     worker = WakeableWorker(
         wake_key=wake_key(settings.queue.name),
         health=health,
+        pickup=executor,  # the start check takes the job up (worker/arq_run.py)
         functions=[func(run_job, name=RUN_JOB)],
         queue_name=settings.queue.name,
         redis_pool=connect_redis(settings.redis.url, max_connections=16),

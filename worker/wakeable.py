@@ -26,7 +26,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq import Worker
 from arq.connections import create_pool, log_redis_info
@@ -38,6 +38,9 @@ from orchestrator.errors import StateError
 from orchestrator.state.turn_batch import TurnBatcher
 from worker import arq_run
 from worker.redis_health import REDIS_OUTAGE_ERRORS, RedisHealth
+
+if TYPE_CHECKING:
+    from worker.executor import JobExecutor
 
 # KEYS: in-progress key, queue; ARGV: arq job id, now (ms), in-progress timeout (ms).
 # arq's start check: not running anywhere, still queued and due; then marked in progress.
@@ -68,14 +71,23 @@ class WakeableWorker(Worker):
     Args:
         wake_key: The list the queue pushes a token to for every due job it enqueues.
         health: This process's Redis health (shared with the reaper and control channel).
+        pickup: The executor whose runs the start check also takes up (the job's state and
+            lease in the same call, ``arq_run.START_READ_PICKUP``), when its state store is the
+            Redis one on the queue's Redis server; ``None``: each run takes its job up itself.
         **kwargs: ``arq.Worker``'s.
     """
 
     def __init__(
-        self, *args: object, wake_key: str, health: RedisHealth | None = None, **kwargs: object
+        self,
+        *args: object,
+        wake_key: str,
+        health: RedisHealth | None = None,
+        pickup: JobExecutor | None = None,
+        **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.wake_key = wake_key
+        self.pickup = pickup if pickup is not None and pickup.redis_pickup else None
         self._elsewhere: dict[str, float] = {}
         self._slot_freed = asyncio.Event()
         self.health = health if health is not None else RedisHealth()
@@ -120,8 +132,10 @@ class WakeableWorker(Worker):
                     self.job_counter = self.job_counter - 1
                     self.sem.release()
                     continue
-                if self.own_run:  # [score, try, job bytes (absent: expired)]
+                if self.own_run:  # [score, try, job bytes (absent: expired), [pickup reply]]
                     raw = score[2] if len(score) > 2 else None
+                    if len(score) > 4 and self.pickup is not None:
+                        self.pickup.picked_up(job_id, score[3], score[4])
                     run = self._run_started(job_id, int(float(score[0])), int(score[1]), raw)
                 else:
                     run = self.run_job(job_id, int(float(score)))
@@ -138,7 +152,13 @@ class WakeableWorker(Worker):
         now_ms = str(timestamp_ms())
         if self.own_run:
             ttl = str(arq_run.RETRY_KEY_TTL_SECONDS)
-            calls = [[4, *arq_run.start_keys(self, j), j, now_ms, timeout_ms, ttl] for j in job_ids]
+            calls = []
+            for j in job_ids:
+                call = [4, *arq_run.start_keys(self, j), j, now_ms, timeout_ms, ttl]
+                if self.pickup is not None:  # START_READ_PICKUP: 4 + 3 keys, 4 + 4 arguments
+                    keys, args = self.pickup.pickup_call(j)
+                    call = [7, *call[1:5], *keys, *call[5:], *args]
+                calls.append(call)
         else:
             calls = [[2, in_progress_key_prefix + j, self.queue_name, j, now_ms, timeout_ms]
                      for j in job_ids]  # fmt: skip
@@ -153,7 +173,9 @@ class WakeableWorker(Worker):
         (registered on first use: the pool exists once :meth:`main` ran)."""
         if self._batcher is None:
             self._batcher = TurnBatcher(self.pool)
-            start = arq_run.START_AND_READ if self.own_run else _START
+            start = (_START if not self.own_run
+                     else arq_run.START_READ_PICKUP if self.pickup is not None
+                     else arq_run.START_AND_READ)  # fmt: skip
             self._start_script = self.pool.register_script(start)
             self._finish_script = self.pool.register_script(arq_run.FINISH_ARQ)
         return self._batcher, self._start_script, self._finish_script
@@ -248,6 +270,11 @@ class WakeableWorker(Worker):
         except REDIS_OUTAGE_ERRORS as exc:
             self.health.failed(exc, source="job")
             self._orphans.add(job_id)
+        finally:
+            if self.pickup is not None:  # a pickup that no run used (arq refused the job)
+                # Redis failed: the lease it took lapses within its TTL, and a reaper resumes.
+                with contextlib.suppress(StateError, *REDIS_OUTAGE_ERRORS):
+                    await self.pickup.forget(job_id)
 
     async def _adopt_orphans(self) -> None:
         """Make the arq jobs whose bookkeeping an outage interrupted runnable again at once.

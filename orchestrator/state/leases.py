@@ -46,9 +46,27 @@ class LeaseOps(ScriptedStore):
     async def pickup(
         self, job_id: JobId, worker_id: str, ttl_seconds: float
     ) -> tuple[JobState | None, str]:
+        keys, args = self.pickup_call(job_id, worker_id, ttl_seconds)
+        answer, flat = await self._run(self._pickup, keys, args)
+        return self.picked_up(job_id, answer, flat)
+
+    def pickup_call(
+        self, job_id: JobId, worker_id: str, ttl_seconds: float
+    ) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of :meth:`pickup`'s script (:data:`scripts.PICKUP`), for a
+        script that runs it with other work in the same call (``worker/arq_run.py``: arq's
+        start check and the pickup in one round trip).
+
+        Returns:
+            ``(KEYS, ARGV)``: 3 keys (lease, lease index, job hash) and 4 arguments.
+        """
         ttl_ms = int(ttl_seconds * 1000)
-        args = [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms, job_id]
-        answer, flat = await self._run(self._pickup, self._lease_keys(job_id), args)
+        return self._lease_keys(job_id), [worker_id, ttl_ms, int(time.time() * 1000) + ttl_ms,
+                                          job_id]
+
+    @staticmethod
+    def picked_up(job_id: JobId, answer: Any, flat: Any) -> tuple[JobState | None, str]:
+        """:meth:`pickup`'s result from its script's reply ``{answer, HGETALL reply}``."""
         raw = dict(zip(flat[::2], flat[1::2], strict=True))
         return (decode_job(job_id, raw) if raw else None), text(answer)
 

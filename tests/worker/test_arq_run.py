@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from arq import Worker
@@ -92,3 +94,65 @@ async def test_a_restarted_redis_without_scripts_still_starts_and_ends_jobs(
                 return await redis.zscore(settings.queue.name, second) is None
 
             await wait_until(dequeued, what="the second job to leave the queue")
+
+
+async def test_the_start_check_takes_our_job_up_in_the_same_call(
+    isolated_settings: SettingsFactory,
+) -> None:
+    """START_READ_PICKUP on a real Redis: a due job is marked in progress, read, and its state
+    and lease come back with it; a job another worker runs, and an arq job whose id is not a
+    job's (a re-enqueue's), take no lease."""
+    settings = isolated_settings()
+    async with in_process_stack(settings, worker_flows.registry(), with_worker=False) as stack:
+        job_id = await submit(stack, "three_steps")
+        services, redis = stack.services, stack.services.redis
+        worker = _worker(queue_name=settings.queue.name, redis_pool=redis)
+        script = redis.register_script(arq_run.START_READ_PICKUP)
+        now_ms = str(int(time.time() * 1000))
+
+        async def start(arq_id: str, worker_id: str) -> Any:
+            keys, args = services.state.pickup_call(job_id if arq_id == job_id else arq_id,
+                                                    worker_id, 30)  # fmt: skip
+            return await script(keys=[*arq_run.start_keys(worker, arq_id), *keys],
+                                args=[arq_id, now_ms, "60000", "100", *args])  # fmt: skip
+
+        reply = await start(job_id, "w1")
+        assert int(reply[1]) == 1 and reply[2]  # the first try, the job's bytes
+        state, answer = services.state.picked_up(job_id, reply[3], reply[4])
+        assert answer == "OK" and state is not None and state.workflow == "three_steps"
+        assert await redis.get(services.keys.lease(job_id)) == b"w1"
+
+        # In progress (marked above): another worker's start check neither starts nor takes it.
+        assert await start(job_id, "w2") == -1
+        assert await redis.get(services.keys.lease(job_id)) == b"w1"
+
+        # An arq job under another id: no hash under that id, so no lease for it.
+        other = f"{job_id}:drain:0001"
+        await redis.zadd(settings.queue.name, {other: 1})
+        await redis.set(job_key_prefix + other, b"raw")
+        reply = await start(other, "w2")
+        assert services.state.picked_up(other, reply[3], reply[4]) == (None, "MISSING")
+        assert not await redis.exists(services.keys.lease(other))
+
+
+async def test_a_job_arq_refuses_gives_back_the_lease_its_start_check_took(
+    isolated_settings: SettingsFactory,
+) -> None:
+    """A job past arq's max tries is failed by arq without a run: the lease that the start check
+    took for the run is released at once, not left to lapse (a reaper would resume it)."""
+    settings = isolated_settings()
+    registry = worker_flows.registry()
+    async with in_process_stack(settings, registry, with_worker=False) as stack:
+        job_id = await submit(stack, "three_steps")
+        redis = stack.services.redis
+        await redis.set(retry_key_prefix + job_id, 5)  # the worker's max_tries: the next is 6
+        async with worker_running(settings, registry) as worker:
+            assert getattr(worker, "pickup", None) is not None
+
+            async def refused() -> bool:
+                return await redis.zscore(settings.queue.name, job_id) is None
+
+            await wait_until(refused, what="arq to drop the job past its max tries")
+            assert not await redis.exists(stack.services.keys.lease(job_id))
+            assert await redis.zscore(stack.services.keys.leases(), job_id) is None
+            assert not worker.pickup._picked  # type: ignore[attr-defined]
