@@ -84,10 +84,15 @@ async def job_event_batches(
     hub: StreamHub | None = None,
     *,
     new_job: bool = False,
-) -> AsyncIterator[list[Event]]:
+) -> AsyncIterator[tuple[list[Event], bool]]:
     """:func:`job_events` in batches: the events that are ready together (a replayed page, or
     the live events queued behind the one awaited), in order, each once; an empty batch means
     nothing came for a while (time for a keep-alive). Ends as :func:`job_events` does.
+
+    Yields ``(batch, final)``: ``final`` when nothing follows the batch (it ends with the
+    terminal event that ends the stream), so that a transport can end its response in the
+    same write. A stream that ends otherwise (the job's state expired) ends after a batch
+    not marked final.
 
     A transport writes a batch in one send: 100 clients of a job yielding a chunk per
     millisecond cost a send per client per batch, not per event.
@@ -98,7 +103,7 @@ async def job_event_batches(
     """
     if hub is None:
         async for event in job_events(store, job_id, after):
-            yield [event]
+            yield [event], False
         return
     async with hub.subscribe(job_id, from_start=new_job and after is None) as sub:
         if new_job and after is None and sub.position == "0-0":
@@ -114,13 +119,13 @@ async def job_event_batches(
             batch.append(event)
             cursor, last = event.id, event
             if final:
-                yield batch
+                yield batch, True
                 return
             if len(batch) >= REPLAY_BATCH:
-                yield batch
+                yield batch, False
                 batch = []
         if batch:
-            yield batch
+            yield batch, False
         if ended or await _ended_with(store, job_id, last):
             return
         async for live in _live_batches(sub, parse_stream_id(cursor) if cursor else (0, 0)):
@@ -129,15 +134,15 @@ async def job_event_batches(
 
 async def _live_batches(
     sub: Subscription, seen: tuple[int, int]
-) -> AsyncIterator[list[Event]]:
+) -> AsyncIterator[tuple[list[Event], bool]]:
     """The subscriber's live events after stream id ``seen``, in batches, until the terminal
-    event or the feed's end; an empty batch when the feed was idle."""
+    event (its batch is final) or the feed's end; an empty batch when the feed was idle."""
     while True:
         batch: list[Event] = []
         for item in await sub.next_batch():
             if item is None:
                 if batch:
-                    yield batch
+                    yield batch, False
                 return
             if item is IDLE:
                 continue
@@ -148,9 +153,9 @@ async def _live_batches(
             seen = position
             batch.append(item)
             if item.is_terminal:
-                yield batch
+                yield batch, True
                 return
-        yield batch
+        yield batch, False
 
 
 async def _replay(

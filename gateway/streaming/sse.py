@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
+from starlette.types import Send
 
 from gateway.auth import auth_of, principal_of, require
 from gateway.deps import get_jobs, get_services
@@ -30,6 +31,42 @@ from orchestrator.jobs import Actor, JobService
 from orchestrator.services import Services
 
 router = APIRouter()
+
+
+class EventStreamResponse(StreamingResponse):
+    """A ``StreamingResponse`` of ``(frame, last)`` pairs whose last frame also ends the body.
+
+    Starlette ends a streamed body with an empty message of its own: with chunked encoding,
+    one more write of the chunk terminator after the terminal event, and one more read for the
+    client before its request is over. Here the frame marked last goes with ``more_body=False``
+    (uvicorn writes it and the terminator together); a stream that ends without one ends as
+    Starlette's does.
+    """
+
+    body_iterator: AsyncIterator[tuple[bytes, bool]]  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        frames: AsyncIterator[tuple[bytes, bool]],
+        *,
+        headers: dict[str, str],
+        background: BackgroundTask | None = None,
+    ) -> None:
+        super().__init__(frames, media_type="text/event-stream", headers=headers,  # type: ignore[arg-type]
+                         background=background)  # fmt: skip
+
+    async def stream_response(self, send: Send) -> None:
+        """Send the start, every frame, and the end of the body with the last frame."""
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})  # fmt: skip
+        more = True
+        # Run to the iterator's end (nothing follows a last frame: its end is its clean-up).
+        async for frame, last in self.body_iterator:
+            if more:
+                more = not last
+                await send({"type": "http.response.body", "body": frame, "more_body": more})
+        if more:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 KEEP_ALIVE = b": keep-alive\n"
 """An SSE comment line: keeps proxies from closing an idle stream. No blank line follows it:
@@ -79,7 +116,7 @@ async def event_stream(
     query_token: bool = False,
     headers: dict[str, str] | None = None,
     new_job: bool = False,
-) -> StreamingResponse:
+) -> EventStreamResponse:
     """The SSE response of a job's events after ``start`` (from the first when ``None``).
 
     ``new_job``: the request has just created the job (a submit answered with SSE): its events
@@ -94,26 +131,25 @@ async def event_stream(
     principal = await principal_of(request, query_token=query_token)
     slot = None if principal.all_tenants else await auth_of(request).limits.open_stream(principal)
 
-    async def frames() -> AsyncIterator[bytes]:
+    async def frames() -> AsyncIterator[tuple[bytes, bool]]:
         STREAM_CLIENTS.labels(transport="sse").inc()
         try:
             hub = request.app.state.hub
-            async for batch in job_event_batches(services.state, job_id, start, hub,
-                                                 new_job=new_job):
+            async for batch, final in job_event_batches(services.state, job_id, start, hub,
+                                                        new_job=new_job):
                 if not batch:
-                    yield KEEP_ALIVE
+                    yield KEEP_ALIVE, False
                 elif len(batch) == 1:
-                    yield batch[0].sse_frame()
+                    yield batch[0].sse_frame(), final
                 else:
-                    yield b"".join(event.sse_frame() for event in batch)
+                    yield b"".join(event.sse_frame() for event in batch), final
         finally:
             STREAM_CLIENTS.labels(transport="sse").dec()
             if slot is not None:
                 slot.release_soon()  # the response ends without waiting for Redis
 
-    return StreamingResponse(
+    return EventStreamResponse(
         frames(),
-        media_type="text/event-stream",
         # Also when the body never starts (a client gone at once); release is idempotent.
         background=BackgroundTask(slot.release) if slot is not None else None,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},

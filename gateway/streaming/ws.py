@@ -74,7 +74,7 @@ async def job_socket(
         # In batches: a client behind by k events costs one wake-up for the k, not k (a frame
         # per event still, as the protocol says; uvicorn writes each frame on its own).
         hub = websocket.app.state.hub
-        async for batch in job_event_batches(services.state, row.id, start, hub):
+        async for batch, _ in job_event_batches(services.state, row.id, start, hub):
             for event in batch:
                 await websocket.send_text(event.wire())
 

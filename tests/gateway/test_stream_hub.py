@@ -88,8 +88,9 @@ async def test_batched_delivery_keeps_every_event_once_in_order_for_slow_and_fas
         await store.update(job_id, {"status": "running"}, NewEvent("job.started"))
         fast = job_event_batches(store, job_id, None, hub)
         slow = job_event_batches(store, job_id, None, hub)
-        first_fast = await anext(fast)  # the replay: both subscribed and caught up
-        first_slow = await anext(slow)
+        first_fast, final_fast = await anext(fast)  # the replay: both subscribed, caught up
+        first_slow, final_slow = await anext(slow)
+        assert not final_fast and not final_slow  # the job runs: more follows
         fast_task = asyncio.ensure_future(_collect_batches(fast))
         for i in range(300):
             await store.update(job_id, {}, NewEvent("step.chunk", "s", 1, f"c{i}"))
@@ -106,10 +107,6 @@ async def test_batched_delivery_keeps_every_event_once_in_order_for_slow_and_fas
         frame = slow_batches[-1][-1].sse_frame()
         assert frame.startswith(f"id: {expected[-1]}\ndata: {{".encode()) and frame.endswith(b"}\n\n")
         assert frame.count(b"\n") == 3
-
-
-async def _collect_batches(batches):  # type: ignore[no-untyped-def]
-    return [b async for b in batches if b]
 
 
 async def test_a_new_jobs_stream_reads_from_its_first_event_without_a_replay(
@@ -153,4 +150,9 @@ async def test_a_new_jobs_stream_reads_from_its_first_event_without_a_replay(
 
 
 async def _collect_batches(batches):  # type: ignore[no-untyped-def]
-    return [b async for b in batches if b]
+    """The non-empty batches, checking that the last one, and only it, is marked final (it
+    ends with the terminal event: the SSE response ends its body with it)."""
+    got = [(batch, final) async for batch, final in batches if batch]
+    assert [final for _, final in got] == [False] * (len(got) - 1) + [True]
+    assert got[-1][0][-1].is_terminal
+    return [batch for batch, _ in got]
