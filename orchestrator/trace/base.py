@@ -71,12 +71,10 @@ class StoreBase:
         Raises:
             TraceError: The database cannot be reached.
         """
-        from alembic.runtime.migration import MigrationContext
+        from orchestrator.trace.migrate import revision_of
 
         async with self._transaction("revision") as conn:
-            return await conn.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+            return await conn.run_sync(revision_of)
 
     async def _update_job(self, operation: str, job_id: JobId, **values: Any) -> None:
         key = parse_uuid(job_id)

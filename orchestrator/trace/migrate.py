@@ -3,24 +3,32 @@
 These functions are synchronous and run the async ``migrations/env.py`` with ``asyncio.run``, so
 they must not be called on a thread whose event loop is running: from async code, use
 ``await asyncio.to_thread(upgrade, url)``.
+
+The start-up check (:func:`current` against :func:`head`) imports no Alembic: the revision is
+read from Alembic's version table (``alembic_version.version_num``, Alembic's documented
+storage) and the head is :data:`migrations.HEAD`. Alembic and Mako would stay in every worker's
+memory for a check made once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import migrations
 from orchestrator.errors import TraceError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+VERSION_TABLE = "alembic_version"
+"""Alembic's version table (its default name; ``migrations/env.py`` keeps it)."""
 
 
 def alembic_config(url: str) -> Config:
@@ -32,6 +40,8 @@ def alembic_config(url: str) -> Config:
     Returns:
         A config whose ``script_location`` is the installed ``migrations`` package.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_migrations_dir()))
     # ConfigParser interpolates '%', which URL-encoded passwords contain.
@@ -49,6 +59,8 @@ def upgrade(url: str, revision: str = "head") -> None:
     Raises:
         TraceError: The database could not be reached or a migration failed.
     """
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(url), revision)
     except (SQLAlchemyError, OSError) as exc:
@@ -75,26 +87,29 @@ async def _current(url: str) -> str | None:
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(_revision_of)
+            return await conn.run_sync(revision_of)
     finally:
         await engine.dispose()
 
 
-@functools.cache
 def head() -> str:
-    """The newest revision of ``migrations/`` (what ``orchestrator migrate`` applies)."""
-    from alembic.script import ScriptDirectory
-
-    heads = ScriptDirectory(str(_migrations_dir())).get_heads()
-    return ",".join(sorted(heads))
+    """The newest revision of ``migrations/`` (what ``orchestrator migrate`` applies):
+    :data:`migrations.HEAD`."""
+    return migrations.HEAD
 
 
-def _revision_of(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+def revision_of(connection: Connection) -> str | None:
+    """The revision the database of ``connection`` is at, from Alembic's version table
+    (``None``: never migrated; several heads, sorted and joined by commas, as :func:`head`).
+    """
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
+    return ",".join(sorted(rows)) or None
 
 
 def _migrations_dir() -> Path:
     return Path(migrations.__file__).parent
 
 
-__all__ = ["alembic_config", "current", "head", "upgrade"]
+__all__ = ["VERSION_TABLE", "alembic_config", "current", "head", "revision_of", "upgrade"]

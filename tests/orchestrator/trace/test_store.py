@@ -16,7 +16,7 @@ from sqlalchemy import Connection, inspect, select, text
 
 from orchestrator.errors import ConfigError, TraceError
 from orchestrator.trace import AuditRecord, JobRecord, StepRunRecord, TraceStore, current
-from orchestrator.trace.migrate import alembic_config
+from orchestrator.trace.migrate import alembic_config, head
 from orchestrator.trace.schema import audit_log, jobs, metadata
 from orchestrator.types import JobStatus, StepStatus
 
@@ -61,6 +61,22 @@ async def test_migrations_bring_the_database_to_the_head_revision(
     async with store.engine.connect() as conn:
         tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
     assert {"jobs", "step_runs", "audit_log", "alembic_version"} <= tables
+
+
+async def test_the_start_up_checks_head_is_alembics_and_reads_its_revision_as_alembic_does(
+    database_url: str, store: TraceStore, tmp_path: Path
+) -> None:
+    """``head()`` is a constant (``migrations.HEAD``, so a server's check imports no Alembic):
+    it must name the head Alembic computes from ``migrations/versions``; add a migration and
+    this fails until HEAD follows. The revision read from the version table is Alembic's."""
+    heads = ScriptDirectory.from_config(alembic_config(database_url)).get_heads()
+    assert head() == ",".join(sorted(heads))
+    async with store.engine.connect() as conn:
+        alembic_says = await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision())
+    assert await store.revision() == alembic_says == head()
+    never_migrated = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    assert await asyncio.to_thread(current, never_migrated) is None
 
 
 async def test_the_migrated_schema_matches_schema_py_exactly(store: TraceStore) -> None:
