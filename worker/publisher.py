@@ -4,7 +4,9 @@ Chunks, progress events, status changes and checkpoints of all the job's steps g
 publisher, so their ``seq`` order is the order the code produced them. Whatever piled up while a
 round trip was in flight goes out in the next pipeline: a fast generator costs one round trip
 per batch rather than per chunk, and a step's checkpoint usually shares its round trip with the
-step's own ``step.started``.
+step's own ``step.started``. A batch leaves one event-loop turn after its first write, so the
+writes of the job's other tasks in that turn join it: a fast first step's ``step.started`` and
+checkpoint go with the job's ``job.started``.
 """
 
 from __future__ import annotations
@@ -94,6 +96,10 @@ class EventPublisher:
     async def _drain(self) -> None:
         while True:
             await self._wake.wait()
+            # One event-loop turn more: the writes that the job's other ready tasks make in this
+            # turn leave with these (a fast step's step.started and checkpoint with the job's
+            # job.started: one round trip, not two), at the cost of one turn's delay.
+            await asyncio.sleep(0)
             self._wake.clear()
             while self._pending:
                 batch, self._pending = self._pending, []
