@@ -86,6 +86,20 @@ async def ended(
     return body
 
 
+async def trace_of(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
+    """The ended job's trace once its rows are written: its end is in Redis first, and the
+    worker's recorder writes its step rows with the job row's end after it (DESIGN §3.3)."""
+    trace: dict[str, Any] = {}
+
+    async def written() -> bool:
+        nonlocal trace
+        trace = (await client.get(f"/v1/jobs/{job_id}/trace")).json()
+        return trace["finished_at"] is not None
+
+    await wait_until(written, timeout_seconds=10, what=f"the step rows of job {job_id}")
+    return trace
+
+
 async def usage_of(client: httpx.AsyncClient, job_id: str, calls: int) -> dict[str, Any]:
     """The job's ``usage`` once its ``calls`` rows are written (they follow by a flush)."""
     usage: dict[str, Any] = {}
@@ -144,7 +158,7 @@ async def test_a_streaming_step_publishes_deltas_live_and_meters_the_call(
         by_model = (await client.get("/v1/usage", params={"group_by": "model"})).json()
         assert [g["key"] for g in by_model["groups"]] == [SONNET]
 
-        trace = (await client.get(f"/v1/jobs/{job_id}/trace")).json()
+        trace = await trace_of(client, job_id)
         attempt = next(s for s in trace["steps"] if s["step"] == "narrate")
         assert attempt["llm"]["calls"] == 1 and attempt["llm"]["output_tokens"] == 500
 
@@ -220,7 +234,7 @@ async def test_a_malformed_stream_or_a_persistent_429_fails_the_attempt_not_the_
             job_id = await submit(client, "llm_fragile", {"tag": f"{tag}-{suffix}"})
             body = await ended(client, job_id)
             assert body["result"] == {"fragile": text}
-            trace = (await client.get(f"/v1/jobs/{job_id}/trace")).json()
+            trace = await trace_of(client, job_id)
             attempts = [(s["attempt"], s["status"], (s["error"] or {}).get("code"))
                         for s in trace["steps"]]  # fmt: skip
             assert attempts == [(1, "failed", code), (2, "succeeded", None)]
@@ -290,6 +304,6 @@ async def test_budgets_fall_back_or_reject_mid_job_and_refuse_submits_once_spent
         job_id = await submit(client, "llm_budget_reject", {"tag": tag})
         body = await ended(client, job_id, "failed")
         assert body["error"]["details"]["error"]["code"] == "budget_exceeded"
-        trace = (await client.get(f"/v1/jobs/{job_id}/trace")).json()
+        trace = await trace_of(client, job_id)
         assert [s["attempt"] for s in trace["steps"]] == [1]  # not retried (retries=2)
     assert len(llm_server.log()) - before == 1  # the first call only; the second was refused
