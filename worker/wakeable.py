@@ -154,11 +154,11 @@ class WakeableWorker(Worker):
             ttl = str(arq_run.RETRY_KEY_TTL_SECONDS)
             calls = []
             for j in job_ids:
-                call = [4, *arq_run.start_keys(self, j), j, now_ms, timeout_ms, ttl]
-                if self.pickup is not None:  # START_READ_PICKUP: 4 + 3 keys, 4 + 4 arguments
-                    keys, args = self.pickup.pickup_call(j)
-                    call = [7, *call[1:5], *keys, *call[5:], *args]
-                calls.append(call)
+                keys, args = arq_run.start_keys(self, j), [j, now_ms, timeout_ms, ttl]
+                if self.pickup is not None:  # START_READ_PICKUP: the pickup's keys and args after
+                    pickup_keys, pickup_args = self.pickup.pickup_call(j)
+                    keys, args = [*keys, *pickup_keys], [*args, *pickup_args]
+                calls.append([len(keys), *keys, *args])
         else:
             calls = [[2, in_progress_key_prefix + j, self.queue_name, j, now_ms, timeout_ms]
                      for j in job_ids]  # fmt: skip
