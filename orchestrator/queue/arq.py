@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import QueueError
 from orchestrator.queue import scripts
+from orchestrator.queue.packing import hiredis_packing
 from orchestrator.types import JobId
 
 PRIORITY_STEP_SECONDS = 60.0
@@ -51,13 +52,15 @@ def connect_redis(url: str, *, max_connections: int) -> ArqRedis:
     """Create an ``ArqRedis`` client (a ``redis.asyncio.Redis``) for queue and state alike.
 
     A blocking pool waits for a free connection (up to 10 s) instead of failing when all are
-    in use, e.g. by many blocked XREADs of stream clients.
+    in use, e.g. by many blocked XREADs of stream clients. Its connections pack commands with
+    hiredis (:mod:`orchestrator.queue.packing`).
 
     Args:
         url: ``redis://[[user]:password@]host:port/db`` or ``unix:///path.sock``.
         max_connections: Pool size.
     """
     pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10)
+    pool.connection_class = hiredis_packing(pool.connection_class)
     return ArqRedis(connection_pool=pool)
 
 
