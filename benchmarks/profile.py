@@ -1,4 +1,4 @@
-"""Where this project's time goes: ``python -m benchmarks.profile --workload a|b|e|g``.
+"""Where this project's time goes: ``python -m benchmarks.profile --workload a|b|e|g|i``.
 
 - ``a``: runs no-op diamonds one at a time (as workload a) while ``py-spy`` samples the worker
   and the gateway, and splits each job's wall time with its own events: submit → ``job.queued``
@@ -9,6 +9,7 @@
   with SSE), as workload g, while ``py-spy`` samples the worker and the gateway; the wall time
   split by the job's events, and each process's CPU ms per job split by stage of the path
   (:mod:`benchmarks.stages`).
+- ``i``: batched submits (``POST /v1/jobs/batch``, 1,000 per request) with the gateway sampled.
 - ``e``: one streaming job to 100 WebSocket clients, sampling the gateway; reports the CPU
   seconds of the gateway, the worker and the clients (this process).
 
@@ -293,6 +294,36 @@ async def profile_b(system: ProjectSystem, jobs: int, out: Path) -> dict[str, An
             "cpu": {name: summarize(out / f"profile-b-{name}.txt") for name in pids}}
 
 
+async def profile_i(system: ProjectSystem, jobs: int, out: Path) -> dict[str, Any]:
+    """Batched submits (1,000 per request, two in flight, as workload i) with the gateway under
+    py-spy: the rate, the CPU ms per job of the gateway, Redis and PostgreSQL and this process
+    (the client), and where the gateway's CPU goes."""
+    import signal
+
+    assert system.gateway is not None
+    gw = {"gateway": system.gateway.pid}
+    await system.enqueue_noops_batched(2000, 1000)  # warm: pools, the statement cache
+    await system.clear_queue()
+    spies = _record(gw, 600, out, "i")
+    servers = await _server_pids(system)
+    cpu0 = _cpu_seconds(gw)
+    server_cpu0 = _cpu_seconds(servers)
+    own0 = time.process_time()
+    t0 = time.perf_counter()
+    await system.enqueue_noops_batched(jobs, 1000)
+    took = time.perf_counter() - t0
+    own = (time.process_time() - own0) * 1000 / jobs
+    cpu = _cpu_ms_per_job(cpu0, _cpu_seconds(gw), jobs)
+    server_cpu = _cpu_ms_per_job(server_cpu0, _cpu_seconds(servers), jobs)
+    for p in spies:
+        p.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        p.wait(30)
+    await system.clear_queue()
+    return {"jobs": jobs, "enqueue_per_s": round(jobs / took, 1), "cpu_ms_per_job": cpu,
+            "server_cpu_ms_per_job": server_cpu, "client_cpu_ms_per_job": round(own, 3),
+            "cpu": summarize(out / "profile-i-gateway.txt")}
+
+
 async def _server_pids(system: ProjectSystem) -> dict[str, int]:
     """The Redis server's and the PostgreSQL postmaster's pids (its backends are its children),
     when they run on this machine; shared servers, so other clients' work counts too."""
@@ -395,6 +426,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             return await profile_e(system, args.clients, args.out)
         if args.workload == "g":
             return await profile_g(system, args.seconds, args.out)
+        if args.workload == "i":
+            return await profile_i(system, args.jobs, args.out)
         return await profile_b(system, args.jobs, args.out)
     finally:
         await system.stop()
@@ -403,10 +436,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     """Profile, write the JSON summary, print it."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
-    ap.add_argument("--workload", choices=["a", "b", "e", "g"], default="a")
+    ap.add_argument("--workload", choices=["a", "b", "e", "g", "i"], default="a")
     ap.add_argument("--clients", type=int, default=100, help="(e) WebSocket clients")
     ap.add_argument("--seconds", type=float, default=20.0, help="(a, g) how long to sample")
-    ap.add_argument("--jobs", type=int, default=5000, help="(b) jobs to drain")
+    ap.add_argument("--jobs", type=int, default=5000, help="(b) jobs to drain, (i) jobs to submit")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "profiles")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

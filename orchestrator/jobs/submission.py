@@ -56,7 +56,9 @@ def _check_storable(workflow: str, inputs: Mapping[str, Any] | None) -> None:
     Raises:
         InputValidationError: ``details["errors"]`` names each input path with its ``type``.
     """
-    problems = find_unstorable(dict(inputs or {}))
+    if not inputs:  # nothing to store (the common no-input job, once per item of a batch)
+        return
+    problems = find_unstorable(dict(inputs))
     if problems:
         errors = [p.as_error() for p in problems]
         names = ", ".join(e["parameter"] for e in errors)

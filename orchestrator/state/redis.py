@@ -31,6 +31,9 @@ def _flat(fields: Mapping[str, str | int | float]) -> list[str]:
     return out
 
 
+_QUEUED = JobStatus.QUEUED.value  # an Enum member's ``.value`` is a slow descriptor
+
+
 def _created(
     workflow: str,
     version: str,
@@ -42,7 +45,7 @@ def _created(
 ) -> tuple[dict[str, str | int | float], NewEvent]:
     """A new job's hash fields and its ``job.queued`` event."""
     fields: dict[str, str | int | float] = {
-        "status": JobStatus.QUEUED.value,
+        "status": _QUEUED,
         "workflow": workflow,
         "version": version,
         "inputs": dumps(dict(inputs)).decode(),

@@ -42,13 +42,15 @@ async def copy_rows(
         if not rows:
             continue
         columns = list(rows[0])
-        json_columns = [c for c in columns if isinstance(table.c[c].type, JSON)]
+        json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
         records = []
         for row in rows:
-            if json_columns:
-                row = {**row, **{c: None if row[c] is None else dumps(row[c]).decode()
-                                 for c in json_columns}}  # fmt: skip
-            records.append(tuple(row[c] for c in columns))
+            record = [row[c] for c in columns]
+            for i in json_at:
+                value = record[i]
+                if value is not None:
+                    record[i] = dumps(value).decode()
+            records.append(record)
         await pg.copy_records_to_table(
             table.name, records=records, columns=columns, schema_name=table.schema
         )
