@@ -41,6 +41,7 @@ from gateway.streaming import sse, ws
 from gateway.streaming.hub import StreamHub
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
+from orchestrator.heap import freeze_long_lived
 from orchestrator.jobs import JobService
 from orchestrator.k8s import open_cluster
 from orchestrator.logs import REQUEST_ID
@@ -117,6 +118,7 @@ def create_app(
     *,
     services: Services | None = None,
     registry: WorkflowRegistry | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """Build the gateway.
 
@@ -125,6 +127,10 @@ def create_app(
         services: Already-open services (the caller closes them); opened in the lifespan if
             ``None``.
         registry: Workflows, when ``services`` is ``None``; imported from settings otherwise.
+        freeze_heap: Once started, freeze the process's objects out of the cyclic collector's
+            full passes (:func:`orchestrator.heap.freeze_long_lived`): for the process that
+            serves this app until it exits (``orchestrator gateway``), not for an app of many
+            in one process (tests).
 
     Returns:
         The FastAPI app.
@@ -141,6 +147,8 @@ def create_app(
         app.state.hub = StreamHub(svc.state)
         app.state.tools = build_manager(svc)  # MCP connections open on first use
         ui.open_sessions(app)
+        if freeze_heap:
+            freeze_long_lived()
         try:
             yield
         finally:

@@ -20,6 +20,7 @@ from arq.worker import func
 
 from orchestrator.config import Settings
 from orchestrator.dag.registry import WorkflowRegistry
+from orchestrator.heap import freeze_long_lived
 from orchestrator.queue.arq import RUN_JOB, connect_redis, wake_key
 from orchestrator.services import Services
 from orchestrator.telemetry import Telemetry
@@ -71,6 +72,7 @@ def build_worker(
     handle_signals: bool = True,
     telemetry: Telemetry | None = None,
     tools: ToolsHook | None = None,
+    freeze_heap: bool = False,
 ) -> Worker:
     """Create the arq worker running ``run_job`` with this process's executor.
 
@@ -82,6 +84,9 @@ def build_worker(
         telemetry: The tracing pipeline (default: this process's, ``telemetry.current()``).
         tools: The ``ctx.tools`` hook (default: one on ``services`` with the default policy
             and no OAuth token source); its MCP manager is closed at shutdown.
+        freeze_heap: Once started (its warm-up begun), freeze the process's objects out of the
+            cyclic collector's full passes (:func:`orchestrator.heap.freeze_long_lived`): for a
+            long-lived worker that owns its process, not one of many in a test process.
 
     Raises:
         ConfigError: The MCP server configuration is invalid.
@@ -132,6 +137,8 @@ def build_worker(
             # at any time, finds everything loaded. A one-job pod does it after its job.started.
             agent.build_now()
             agent.warm()
+        if freeze_heap:
+            freeze_long_lived()
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         for task in background:
@@ -260,7 +267,9 @@ async def run_worker(
         The number of jobs this worker ran.
     """
     services = await Services.open(settings, registry, defer_trace=True)
-    worker = build_worker(services, one_job=one_job, handle_signals=handle_signals)
+    # A one-job pod exits after its job: no full collection first on its path to job.started.
+    worker = build_worker(services, one_job=one_job, handle_signals=handle_signals,
+                          freeze_heap=handle_signals and not one_job)  # fmt: skip
     telemetry = settings.telemetry
     metrics_server = (
         serve_metrics(telemetry.metrics_port, telemetry.metrics_host)

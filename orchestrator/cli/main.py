@@ -184,7 +184,7 @@ def gateway(
              auth=auth_mode(settings), docs="/docs")
     with _telemetry(settings, "orchestrator-gateway"):
         uvicorn.run(
-            create_app(settings, registry=registry),
+            create_app(settings, registry=registry, freeze_heap=True),
             host=bind_host,
             port=bind_port,
             log_level="warning",
