@@ -120,10 +120,19 @@ class TraceStore(StepRunQueries, ReportQueries, UsageQueries):
             return
         rows = [job_values(job) for job, _ in batch]
         entries = [audit_values(audit) for _, audit in batch]
+        if self._engine.dialect.driver == "asyncpg":
+            import asyncpg  # with the asyncpg driver, already imported by the engine
+
+            try:
+                async with self._transaction("insert_jobs") as conn:
+                    await copy_rows(conn, [(jobs, rows), (audit_log, entries)])
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # refused by PostgreSQL (a trigger, a duplicate id), or the connection dropped
+                raise TraceError("trace store insert_jobs failed",
+                                 details={"operation": "insert_jobs",
+                                          "error": type(exc).__name__}) from exc  # fmt: skip
+            return
         async with self._transaction("insert_jobs") as conn:
-            if conn.dialect.driver == "asyncpg":
-                await copy_rows(conn, [(jobs, rows), (audit_log, entries)])
-                return
             await conn.execute(jobs.insert(), rows)
             await conn.execute(audit_log.insert(), entries)
 
