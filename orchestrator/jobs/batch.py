@@ -5,20 +5,26 @@ created. What the runtime promises of a single submit holds for each created job
 row in PostgreSQL with its own ``job.submit`` audit row (one per job, as a single submit writes,
 so the audit log reads the same whichever route created a job), its live state and
 ``job.queued`` event in Redis, then its queue entry. The round trips are per batch, not per
-job: one ``SET NX`` pipeline for the idempotency keys, one transaction of two multi-row
-``INSERT`` statements, one pipeline creating the live states, one pipeline enqueueing.
+job: one ``SET NX`` pipeline for the idempotency keys, one transaction of two ``COPY``
+statements (the rows) and, at the same time, one script call creating the live states, then one
+script call enqueueing. The queue entries are sent only once the rows and the states are
+written, so no job is queued without either; a batch whose rows are refused has its states
+deleted (nothing was enqueued, and no one holds the new ids).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
 from orchestrator.dag.workflow import Workflow
-from orchestrator.errors import OrchestratorError, VersionNotFoundError
+from orchestrator.errors import OrchestratorError, StateError, VersionNotFoundError
 from orchestrator.jobs.actor import Actor
 from orchestrator.jobs.submission import (
     JobSubmission,
@@ -28,6 +34,8 @@ from orchestrator.jobs.submission import (
 )
 from orchestrator.trace.records import AuditRecord, JobRecord
 from orchestrator.types import JobStatus, JSONValue
+
+log = structlog.get_logger("orchestrator.jobs")
 
 MAX_BATCH_JOBS = 1000
 """The most jobs one batch may carry."""
@@ -86,8 +94,9 @@ class JobBatches(JobSubmission):
 
         Raises:
             TraceError, StateError, QueueError: Infrastructure failed; the batch's
-                idempotency keys are released (rows already written stay, like a single
-                submit's whose enqueue failed).
+                idempotency keys are released and nothing is enqueued. Rows refused leave no
+                live state; rows already written stay (like a single submit's whose enqueue
+                failed).
         """
         results = [BatchResult() for _ in items]
         fresh: list[_New] = []
@@ -200,7 +209,25 @@ class JobBatches(JobSubmission):
             pairs.append((record, audit))
         if not fresh:
             return []
-        await self.services.trace.insert_jobs(pairs)
+        # The rows' transaction and the states' script run at once (neither needs the other);
+        # the queue entries go only once both are written.
+        rows = asyncio.ensure_future(self.services.trace.insert_jobs(pairs))
+        try:
+            await self._create_states(fresh, actor, trace, now)
+        except BaseException:
+            await asyncio.gather(rows, return_exceptions=True)  # its rows stay, as below
+            raise
+        try:
+            await rows
+        except BaseException:
+            await self._drop_states(fresh)
+            raise
+        await self.services.queue.enqueue_many([(n.job_id, trace, n.item.priority) for n in fresh])
+        return [record for record, _ in pairs]
+
+    async def _create_states(
+        self, fresh: list[_New], actor: Actor, trace: Mapping[str, str] | None, now: datetime
+    ) -> None:
         specs = [
             (n.job_id, {
                 "workflow": n.wf.name, "version": n.wf.version, "inputs": n.clean,
@@ -214,8 +241,14 @@ class JobBatches(JobSubmission):
             for n in fresh
         ]  # fmt: skip
         await self.services.state.create_jobs(specs)
-        await self.services.queue.enqueue_many([(n.job_id, trace, n.item.priority) for n in fresh])
-        return [record for record, _ in pairs]
+
+    async def _drop_states(self, fresh: list[_New]) -> None:
+        """The states of jobs whose rows were refused: no one will run them or ask for them."""
+        try:
+            await self.services.state.delete_jobs([n.job_id for n in fresh])
+        except StateError as exc:  # they expire with their TTL; the rows' error is the answer
+            log.warning("states of a refused batch left to expire", jobs=len(fresh),
+                        error=str(exc))  # fmt: skip
 
 
 __all__ = ["MAX_BATCH_JOBS", "BatchItem", "BatchResult", "JobBatches"]

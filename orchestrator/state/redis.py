@@ -181,6 +181,22 @@ class RedisStateStore(LeaseOps):
         except RedisError as exc:
             raise StateError(f"Redis is unavailable: {exc}") from exc
 
+    async def delete_jobs(self, job_ids: Sequence[JobId]) -> None:
+        """Undo :meth:`create_jobs` for jobs that will never run (their rows were refused):
+        delete their hashes and event streams, :data:`CREATE_CHUNK` jobs per ``DEL``.
+
+        Raises:
+            StateError: Redis failed (the states left expire with their TTL).
+        """
+        try:
+            for at in range(0, len(job_ids), CREATE_CHUNK):
+                chunk = job_ids[at : at + CREATE_CHUNK]
+                await self.redis.delete(*[key for job_id in chunk
+                                          for key in (self.keys.job(job_id),
+                                                      self.keys.events(job_id))])  # fmt: skip
+        except RedisError as exc:
+            raise StateError(f"Redis is unavailable: {exc}") from exc
+
     async def get_job(self, job_id: JobId) -> JobState | None:
         try:
             raw = await self.redis.hgetall(self.keys.job(job_id))  # type: ignore[misc]

@@ -144,3 +144,40 @@ async def test_the_sdk_client_submits_a_batch_and_reads_each_answer(
     assert [a.status_code for a in answers] == [202, 404]
     assert answers[0].job_id is not None and answers[1].error is not None
     assert answers[1].error["code"] == "workflow_not_found"
+
+
+async def test_a_batch_whose_rows_are_refused_is_a_503_that_leaves_no_state_and_no_queue_entry(
+    isolated_settings: SettingsFactory,
+) -> None:
+    """The rows and the states are written at once; PostgreSQL refusing the rows (a real
+    trigger raising, for this test's tenant only) must leave no live state and enqueue
+    nothing, and the idempotency keys are free again."""
+    from sqlalchemy import text
+
+    settings = isolated_settings()
+    async with in_process_stack(settings, flows.registry(), with_worker=False) as stack:
+        fn = f"refuse_{uuid.uuid4().hex[:10]}"
+        ddl = [
+            f"CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.tenant_id = '{stack.tenant}' THEN RAISE EXCEPTION 'refused by test'; "
+            "END IF; RETURN NEW; END $$",
+            f"CREATE TRIGGER {fn} BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION {fn}()",
+        ]
+        async with stack.services.trace.engine.begin() as conn:
+            for statement in ddl:
+                await conn.execute(text(statement))
+        try:
+            items = [GREETING, {**GREETING, "idempotency_key": "k-refused"}]
+            response = await stack.client.post("/v1/jobs/batch", json={"jobs": items})
+        finally:
+            async with stack.services.trace.engine.begin() as conn:
+                await conn.execute(text(f"DROP TRIGGER {fn} ON jobs"))
+                await conn.execute(text(f"DROP FUNCTION {fn}()"))
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "trace_unavailable"
+        prefix = settings.state.key_prefix
+        left = [k async for k in stack.services.redis.scan_iter(f"{prefix}:*")]
+        assert not [k for k in left if b":job:" in k or b":events:" in k], left
+        assert await stack.services.redis.zcard(settings.queue.name) == 0
+        again = await stack.client.post("/v1/jobs/batch", json={"jobs": items})
+        assert [a["status_code"] for a in again.json()["jobs"]] == [202, 202]
