@@ -3,8 +3,9 @@
 redis-py's synchronous client packs a command with ``hiredis.pack_command`` when hiredis is
 installed (``redis.connection.HiredisRespSerializer``); its asyncio client (5.x) always packs
 in Python, argument by argument (``AbstractConnection.pack_command``). That packing was the
-largest single cost of a batch submit (8,000 arguments per 1,000 jobs: 5.5 ms in Python,
-0.8 ms in hiredis) and a fifth of a draining worker's CPU. :func:`hiredis_packing` gives a
+largest single cost of a batch submit's Redis calls (8,000 arguments per 1,000 jobs: 5.5 ms in
+Python, 0.8 ms in hiredis); for the few arguments of a worker's or a single submit's calls
+the saving is within the benchmarks' noise. :func:`hiredis_packing` gives a
 connection class the sync client's packer; the bytes on the wire are the same (RESP2 arrays of
 bulk strings; ints and floats as ``repr``, str as UTF-8), and an argument of another type is
 refused with redis-py's ``DataError`` as before.
