@@ -128,9 +128,9 @@ def create_app(
             ``None``.
         registry: Workflows, when ``services`` is ``None``; imported from settings otherwise.
         freeze_heap: Once started, freeze the process's objects out of the cyclic collector's
-            full passes (:func:`orchestrator.heap.freeze_long_lived`): for the process that
-            serves this app until it exits (``orchestrator gateway``), not for an app of many
-            in one process (tests).
+            passes and turn the collector on (:func:`orchestrator.heap.freeze_long_lived`): for
+            the process that serves this app until it exits (``orchestrator gateway``), not
+            for an app of many in one process (tests).
 
     Returns:
         The FastAPI app.

@@ -84,9 +84,11 @@ def build_worker(
         telemetry: The tracing pipeline (default: this process's, ``telemetry.current()``).
         tools: The ``ctx.tools`` hook (default: one on ``services`` with the default policy
             and no OAuth token source); its MCP manager is closed at shutdown.
-        freeze_heap: Once started (its warm-up begun), freeze the process's objects out of the
-            cyclic collector's full passes (:func:`orchestrator.heap.freeze_long_lived`): for a
-            long-lived worker that owns its process, not one of many in a test process.
+        freeze_heap: Once started (a long-lived worker's warm-up begun), freeze the
+            process's objects out of the cyclic collector's passes and turn the collector on
+            (:func:`orchestrator.heap.freeze_long_lived`; a one-job worker without the full
+            collection first): for a worker that owns its process, not one of many in a test
+            process.
 
     Raises:
         ConfigError: The MCP server configuration is invalid.
@@ -137,8 +139,8 @@ def build_worker(
             # at any time, finds everything loaded. A one-job pod does it after its job.started.
             agent.build_now()
             agent.warm()
-        if freeze_heap:
-            freeze_long_lived()
+        if freeze_heap:  # a one-job pod: no full collection before its job's start
+            freeze_long_lived(collect=not one_job)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         for task in background:
@@ -267,9 +269,8 @@ async def run_worker(
         The number of jobs this worker ran.
     """
     services = await Services.open(settings, registry, defer_trace=True)
-    # A one-job pod exits after its job: no full collection first on its path to job.started.
     worker = build_worker(services, one_job=one_job, handle_signals=handle_signals,
-                          freeze_heap=handle_signals and not one_job)  # fmt: skip
+                          freeze_heap=handle_signals)  # fmt: skip
     telemetry = settings.telemetry
     metrics_server = (
         serve_metrics(telemetry.metrics_port, telemetry.metrics_host)

@@ -158,6 +158,15 @@ def gateway(
     port: Annotated[int | None, typer.Option(help="Bind port.")] = None,
 ) -> None:
     """Serve the HTTP gateway (needs ORCH_REDIS__URL and ORCH_DATABASE__URL)."""
+    from orchestrator.heap import collection_paused
+
+    # No collections while the start-up builds its objects; the app's start freezes them and
+    # turns the collector on (orchestrator/heap.py).
+    with collection_paused():
+        _gateway(host, port)
+
+
+def _gateway(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from gateway.app import create_app
@@ -206,6 +215,15 @@ def worker(
     ] = False,
 ) -> None:
     """Run a worker: long-lived, or one job (exits after an idle timeout if none comes)."""
+    from orchestrator.heap import collection_paused
+
+    # No collections while the start-up builds its objects; the worker's start freezes them
+    # and turns the collector on (orchestrator/heap.py).
+    with collection_paused():
+        _worker(one_job)
+
+
+def _worker(one_job: bool) -> None:
     from orchestrator.cli.preflight import announce, preflight
     from orchestrator.dag.registry import WorkflowRegistry
     from worker.runner import run_worker
