@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Self
@@ -17,6 +18,17 @@ from orchestrator.trace.records import (
 )
 from orchestrator.trace.schema import jobs
 from orchestrator.types import JobId
+
+
+@functools.cache
+def _store_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean the database or its driver failed: SQLAlchemy's, the socket's, and
+    asyncpg's own, raised by statements sent on its raw connection (:mod:`orchestrator.trace.
+    direct`, :mod:`orchestrator.trace.copy`), which SQLAlchemy does not wrap. Resolved only once
+    an error propagates: a SQLite store never imports asyncpg."""
+    import asyncpg
+
+    return (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class StoreBase:
@@ -89,7 +101,7 @@ class StoreBase:
             async with self._engine.connect() as conn:
                 auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield auto
-        except (SQLAlchemyError, OSError) as exc:
+        except _store_errors() as exc:
             raise TraceError(
                 f"trace store {operation} failed",
                 details={"operation": operation, "error": type(exc).__name__},
@@ -102,7 +114,7 @@ class StoreBase:
         try:
             async with self._engine.connect() as conn:
                 yield conn
-        except (SQLAlchemyError, OSError) as exc:
+        except _store_errors() as exc:
             raise TraceError(
                 f"trace store {operation} failed",
                 details={"operation": operation, "error": type(exc).__name__},
@@ -113,7 +125,7 @@ class StoreBase:
         try:
             async with self._engine.begin() as conn:
                 yield conn
-        except (SQLAlchemyError, OSError) as exc:
+        except _store_errors() as exc:
             raise TraceError(
                 f"trace store {operation} failed",
                 details={"operation": operation, "error": type(exc).__name__},

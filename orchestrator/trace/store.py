@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select
 
-from orchestrator.errors import TraceError
 from orchestrator.trace import direct
 from orchestrator.trace.copy import copy_rows
 from orchestrator.trace.records import (
@@ -82,16 +81,8 @@ class TraceStore(StepRunQueries, ReportQueries, UsageQueries):
                       **{f"a_{k}": v for k, v in entry.items()}}
             if self._engine.dialect.driver == "asyncpg":
                 # sent by asyncpg itself: SQLAlchemy's execution path was most of its cost
-                import asyncpg  # with the asyncpg driver, already imported by the engine
-
-                try:
-                    async with self._connection("insert_job") as conn:
-                        await direct.execute(conn, statement, params)
-                except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    # refused by PostgreSQL, or the connection dropped under the statement
-                    raise TraceError("trace store insert_job failed",
-                                     details={"operation": "insert_job",
-                                              "error": type(exc).__name__}) from exc  # fmt: skip
+                async with self._connection("insert_job") as conn:
+                    await direct.execute(conn, statement, params)
                 return
             async with self._autocommit("insert_job") as conn:
                 await conn.execute(statement, params)
@@ -120,19 +111,10 @@ class TraceStore(StepRunQueries, ReportQueries, UsageQueries):
             return
         rows = [job_values(job) for job, _ in batch]
         entries = [audit_values(audit) for _, audit in batch]
-        if self._engine.dialect.driver == "asyncpg":
-            import asyncpg  # with the asyncpg driver, already imported by the engine
-
-            try:
-                async with self._transaction("insert_jobs") as conn:
-                    await copy_rows(conn, [(jobs, rows), (audit_log, entries)])
-            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                # refused by PostgreSQL (a trigger, a duplicate id), or the connection dropped
-                raise TraceError("trace store insert_jobs failed",
-                                 details={"operation": "insert_jobs",
-                                          "error": type(exc).__name__}) from exc  # fmt: skip
-            return
         async with self._transaction("insert_jobs") as conn:
+            if conn.dialect.driver == "asyncpg":
+                await copy_rows(conn, [(jobs, rows), (audit_log, entries)])
+                return
             await conn.execute(jobs.insert(), rows)
             await conn.execute(audit_log.insert(), entries)
 
