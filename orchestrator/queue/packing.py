@@ -5,10 +5,10 @@ installed (``redis.connection.HiredisRespSerializer``); its asyncio client (5.x)
 in Python, argument by argument (``AbstractConnection.pack_command``). That packing was the
 largest single cost of a batch submit's Redis calls (8,000 arguments per 1,000 jobs: 5.5 ms in
 Python, 0.8 ms in hiredis); for the few arguments of a worker's or a single submit's calls
-the saving is within the benchmarks' noise. :func:`hiredis_packing` gives a
-connection class the sync client's packer; the bytes on the wire are the same (RESP2 arrays of
-bulk strings; ints and floats as ``repr``, str as UTF-8), and an argument of another type is
-refused with redis-py's ``DataError`` as before.
+the saving is within the benchmarks' noise. :func:`hiredis_packing` gives a connection class
+the sync client's packer, ``HiredisRespSerializer`` itself: the bytes on the wire are the same
+(RESP2 arrays of bulk strings; ints and floats as ``repr``, str as UTF-8), and an argument of
+another type is refused with redis-py's ``DataError`` as before.
 
 Source: Redis serialization protocol (RESP) specification; redis-py 5.x
 ``redis/connection.py`` (``HiredisRespSerializer``).
@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import hiredis
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import DataError
+from redis.connection import HiredisRespSerializer
+
+_SERIALIZER = HiredisRespSerializer()
 
 
 class HiredisPacking:
@@ -36,16 +37,8 @@ class HiredisPacking:
             DataError: An argument is not ``str``, ``bytes``, ``memoryview``, ``int`` or
                 ``float`` (``bool`` and ``None`` included, as redis-py refuses them).
         """
-        # As redis-py: a command name holding a space ("CONFIG GET") is several arguments.
-        first = args[0]
-        if isinstance(first, str):
-            args = (*first.encode().split(), *args[1:])
-        elif b" " in first:
-            args = (*first.split(), *args[1:])
-        try:
-            return [hiredis.pack_command(args)]
-        except TypeError as exc:  # None, bool, or another type
-            raise DataError(str(exc)) from exc
+        packed: list[bytes] = _SERIALIZER.pack(*args)  # the sync client's packer, as it is
+        return packed
 
 
 _PACKED: dict[type[AbstractConnection], type[AbstractConnection]] = {}
